@@ -1,0 +1,54 @@
+# flightwal: `make run` starts the server on ./data, `make test` runs every test.
+GO      ?= go
+CACHE   := $(CURDIR)/.cache
+BIN     := $(CACHE)/bin
+MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+PROTOC_GEN_GO_VERSION := v1.36.12
+export FLIGHTWAL_CACHE := $(CACHE)
+
+.PHONY: run build test test-short deps bench proto lint fuzz clean
+
+build:
+	$(GO) build -o $(BIN)/flightwal ./cmd/flightwal
+
+run: build
+	$(BIN)/flightwal serve
+
+# deps installs what the tests need into .cache (idempotent).
+deps: $(BIN)/minio $(CACHE)/node/.installed $(CACHE)/node-v039/.installed
+
+$(BIN)/minio:
+	GOBIN=$(BIN) $(GO) install github.com/minio/minio@$(MINIO_VERSION)
+
+$(CACHE)/node/.installed: interop/package.json interop/package-lock.json
+	mkdir -p $(CACHE)/node
+	cp interop/package.json interop/package-lock.json $(CACHE)/node/
+	cd $(CACHE)/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# LanceDB 0.39 (Lance 12): its lock file does not satisfy npm ci, so the
+# script runs npm install pinned by the lock.
+$(CACHE)/node-v039/.installed: interop/v039/package.json interop/v039/package-lock.json
+	sh interop/v039/install.sh
+
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 9m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 30m ./...
+
+# proto regenerates the committed Go code from lance/proto (protoc 3.21, protoc-gen-go $(PROTOC_GEN_GO_VERSION)).
+proto:
+	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	PATH=$(BIN):$$PATH protoc -I lance/proto --go_out=. --go_opt=module=github.com/flightwal/flightwal lance/proto/*.proto
+
+lint:
+	$(GO) vet ./...
+	gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')
+
+clean:
+	rm -rf $(CACHE)

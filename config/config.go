@@ -1,0 +1,268 @@
+// Package config owns flightwal's one typed Config: defaults, an optional
+// YAML file, FLIGHTWAL_* environment variables and command-line flags, merged
+// by viper with the precedence flags > env > file > defaults, and validated
+// once at start so a bad setting fails with a message naming the key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is every setting of the server. Field comments name the config key.
+type Config struct {
+	Listen       string       // listen
+	Storage      Storage      // storage.*
+	Flight       Flight       // flight.*
+	WAL          WAL          // wal.*
+	MemTable     MemTable     // memtable.*
+	Backpressure Backpressure // backpressure.*
+	LogLevel     string       // log.level
+}
+
+// Storage says where tables live.
+type Storage struct {
+	URI string // storage.uri: local directory or s3://bucket/prefix
+	S3  S3     // storage.s3.*
+}
+
+// S3 holds the S3 connection settings; empty fields fall back to the usual
+// AWS_* environment variables.
+type S3 struct {
+	Endpoint  string // storage.s3.endpoint
+	AccessKey string // storage.s3.access_key
+	SecretKey string // storage.s3.secret_key
+	Region    string // storage.s3.region
+}
+
+// Flight holds wire limits.
+type Flight struct {
+	MaxMessageBytes int64 // flight.max_message_bytes
+}
+
+// WAL holds the group-commit settings.
+type WAL struct {
+	FlushInterval  time.Duration // wal.flush_interval
+	MaxBufferBytes int64         // wal.max_buffer_bytes
+}
+
+// MemTable holds the freeze thresholds.
+type MemTable struct {
+	MaxBytes int64 // memtable.max_bytes
+	MaxRows  int64 // memtable.max_rows
+}
+
+// Backpressure holds the write-stall threshold.
+type Backpressure struct {
+	MaxUnflushedBytes int64 // backpressure.max_unflushed_bytes
+}
+
+const (
+	KiB = 1 << 10
+	MiB = 1 << 20
+	GiB = 1 << 30
+)
+
+// Default returns the documented defaults (ARCHITECTURE.md, "Defaults").
+func Default() Config {
+	return Config{
+		Listen:       "127.0.0.1:8815",
+		Storage:      Storage{URI: "./data"},
+		Flight:       Flight{MaxMessageBytes: 256 * MiB},
+		WAL:          WAL{FlushInterval: 100 * time.Millisecond, MaxBufferBytes: 10 * MiB},
+		MemTable:     MemTable{MaxBytes: 256 * MiB, MaxRows: 1_000_000},
+		Backpressure: Backpressure{MaxUnflushedBytes: 1 * GiB},
+		LogLevel:     "info",
+	}
+}
+
+// keys lists every setting with its flag help; sizes accept "256MiB" style.
+var keys = []struct{ key, help string }{
+	{"listen", "Flight listen address (host:port; port 0 picks a free one)"},
+	{"storage.uri", "table storage: local directory or s3://bucket/prefix"},
+	{"storage.s3.endpoint", "S3 endpoint URL, e.g. http://127.0.0.1:9000 (default AWS_ENDPOINT_URL)"},
+	{"storage.s3.access_key", "S3 access key (default AWS_ACCESS_KEY_ID)"},
+	{"storage.s3.secret_key", "S3 secret key (default AWS_SECRET_ACCESS_KEY)"},
+	{"storage.s3.region", "S3 region (default AWS_REGION)"},
+	{"flight.max_message_bytes", "largest incoming Flight message"},
+	{"wal.flush_interval", "group-commit window for async writes"},
+	{"wal.max_buffer_bytes", "flush the WAL buffer once this much is pending"},
+	{"memtable.max_bytes", "freeze the active memtable at this size"},
+	{"memtable.max_rows", "freeze the active memtable at this many rows"},
+	{"backpressure.max_unflushed_bytes", "writes wait while active + frozen memtables exceed this"},
+	{"log.level", "log level: debug, info, warn, error"},
+}
+
+// RegisterFlags adds one flag per config key (and --config) to fs.
+func RegisterFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML config file")
+	d := defaultsMap(Default())
+	for _, k := range keys {
+		fs.String(k.key, d[k.key], k.help)
+	}
+}
+
+func defaultsMap(c Config) map[string]string {
+	return map[string]string{
+		"listen":                           c.Listen,
+		"storage.uri":                      c.Storage.URI,
+		"storage.s3.endpoint":              c.Storage.S3.Endpoint,
+		"storage.s3.access_key":            c.Storage.S3.AccessKey,
+		"storage.s3.secret_key":            c.Storage.S3.SecretKey,
+		"storage.s3.region":                c.Storage.S3.Region,
+		"flight.max_message_bytes":         formatBytes(c.Flight.MaxMessageBytes),
+		"wal.flush_interval":               c.WAL.FlushInterval.String(),
+		"wal.max_buffer_bytes":             formatBytes(c.WAL.MaxBufferBytes),
+		"memtable.max_bytes":               formatBytes(c.MemTable.MaxBytes),
+		"memtable.max_rows":                fmt.Sprint(c.MemTable.MaxRows),
+		"backpressure.max_unflushed_bytes": formatBytes(c.Backpressure.MaxUnflushedBytes),
+		"log.level":                        c.LogLevel,
+	}
+}
+
+// Load merges defaults, the --config file, FLIGHTWAL_* env and the flags
+// that were set on fs (fs may be nil), then validates.
+func Load(fs *pflag.FlagSet) (Config, error) {
+	v := viper.New()
+	for k, val := range defaultsMap(Default()) {
+		v.SetDefault(k, val)
+	}
+	v.SetEnvPrefix("FLIGHTWAL")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	file := os.Getenv("FLIGHTWAL_CONFIG")
+	if fs != nil {
+		if f := fs.Lookup("config"); f != nil && f.Changed {
+			file = f.Value.String()
+		}
+		var bindErr error
+		fs.VisitAll(func(f *pflag.Flag) {
+			if f.Name == "config" || !f.Changed {
+				return
+			}
+			if err := v.BindPFlag(f.Name, f); err != nil && bindErr == nil {
+				bindErr = err
+			}
+		})
+		if bindErr != nil {
+			return Config{}, bindErr
+		}
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("config: reading %s: %w", file, err)
+		}
+		if err := checkFileKeys(v.AllSettings(), ""); err != nil {
+			return Config{}, fmt.Errorf("config: %s: %w", file, err)
+		}
+	}
+	return fromViper(v)
+}
+
+// checkFileKeys rejects unknown keys so a typo in the file is not silently ignored.
+func checkFileKeys(m map[string]any, prefix string) error {
+	known := map[string]bool{}
+	for _, k := range keys {
+		known[k.key] = true
+		parts := strings.Split(k.key, ".")
+		for i := 1; i < len(parts); i++ {
+			known[strings.Join(parts[:i], ".")] = true
+		}
+	}
+	for k, val := range m {
+		full := k
+		if prefix != "" {
+			full = prefix + "." + k
+		}
+		if !known[full] {
+			return fmt.Errorf("unknown config key %q", full)
+		}
+		if sub, ok := val.(map[string]any); ok {
+			if err := checkFileKeys(sub, full); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func fromViper(v *viper.Viper) (Config, error) {
+	c := Config{
+		Listen:   v.GetString("listen"),
+		Storage:  Storage{URI: v.GetString("storage.uri"), S3: S3{Endpoint: v.GetString("storage.s3.endpoint"), AccessKey: v.GetString("storage.s3.access_key"), SecretKey: v.GetString("storage.s3.secret_key"), Region: v.GetString("storage.s3.region")}},
+		LogLevel: v.GetString("log.level"),
+	}
+	var errs []error
+	size := func(key string) int64 {
+		n, err := ParseBytes(v.GetString(key))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, err))
+		}
+		return n
+	}
+	c.Flight.MaxMessageBytes = size("flight.max_message_bytes")
+	c.WAL.MaxBufferBytes = size("wal.max_buffer_bytes")
+	c.MemTable.MaxBytes = size("memtable.max_bytes")
+	c.Backpressure.MaxUnflushedBytes = size("backpressure.max_unflushed_bytes")
+	d, err := time.ParseDuration(v.GetString("wal.flush_interval"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("wal.flush_interval: %w", err))
+	}
+	c.WAL.FlushInterval = d
+	rows, err := ParseBytes(v.GetString("memtable.max_rows")) // plain integers with optional k/M suffixes
+	if err != nil {
+		errs = append(errs, fmt.Errorf("memtable.max_rows: %w", err))
+	}
+	c.MemTable.MaxRows = rows
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return c, c.Validate()
+}
+
+// Validate checks ranges and formats, naming the offending key.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("listen %q: %w", c.Listen, err))
+	}
+	if strings.TrimSpace(c.Storage.URI) == "" {
+		errs = append(errs, errors.New("storage.uri must not be empty"))
+	}
+	if strings.HasPrefix(c.Storage.URI, "s3://") && len(strings.TrimPrefix(c.Storage.URI, "s3://")) == 0 {
+		errs = append(errs, fmt.Errorf("storage.uri %q names no bucket", c.Storage.URI))
+	}
+	if c.Flight.MaxMessageBytes < 4*MiB {
+		errs = append(errs, fmt.Errorf("flight.max_message_bytes must be at least 4MiB, got %d", c.Flight.MaxMessageBytes))
+	}
+	if c.WAL.FlushInterval <= 0 {
+		errs = append(errs, fmt.Errorf("wal.flush_interval must be positive, got %s", c.WAL.FlushInterval))
+	}
+	if c.WAL.MaxBufferBytes <= 0 {
+		errs = append(errs, errors.New("wal.max_buffer_bytes must be positive"))
+	}
+	if c.MemTable.MaxBytes <= 0 || c.MemTable.MaxRows <= 0 {
+		errs = append(errs, errors.New("memtable.max_bytes and memtable.max_rows must be positive"))
+	}
+	if c.Backpressure.MaxUnflushedBytes < c.MemTable.MaxBytes {
+		errs = append(errs, fmt.Errorf("backpressure.max_unflushed_bytes (%d) must be at least memtable.max_bytes (%d)", c.Backpressure.MaxUnflushedBytes, c.MemTable.MaxBytes))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}

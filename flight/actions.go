@@ -1,0 +1,166 @@
+package flight
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/flightwal/flightwal/lsm"
+)
+
+// actionSpec is one DoAction type.
+type actionSpec struct {
+	name, description string
+	run               func(s *Service, ctx context.Context, body []byte) (any, error)
+}
+
+var actions = []actionSpec{
+	{"create_table", `create a table: {"name", "schema": "<base64 Arrow IPC schema>", "primary_key"?, "regions"?, "indexes"?}`, (*Service).actCreateTable},
+	{"drop_table", `drop a table and delete its data: {"name"}`, (*Service).actDropTable},
+	{"freeze", `freeze the active memtable: {"table", "region"?}`, (*Service).actFreeze},
+	{"flush", `freeze and write every frozen memtable as a Lance flushed generation: {"table", "region"?}`, (*Service).actFlush},
+	{"compact", `merge flushed generations into the base Lance table: {"table"}`, (*Service).actCompact},
+	{"sync", `wait until everything acknowledged so far is durable: {"table"}`, (*Service).actSync},
+	{"stats", `schema, primary key, base version and per-region writer state: {"table"}`, (*Service).actStats},
+}
+
+// ListActions lists every action with a one-line description.
+func (s *Service) ListActions(_ *flight.Empty, stream flight.FlightService_ListActionsServer) error {
+	for _, a := range actions {
+		if err := stream.Send(&flight.ActionType{Type: a.name, Description: a.description}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DoAction runs one action and returns one JSON Result.
+func (s *Service) DoAction(a *flight.Action, stream flight.FlightService_DoActionServer) error {
+	for _, spec := range actions {
+		if spec.name != a.GetType() {
+			continue
+		}
+		out, err := spec.run(s, stream.Context(), a.GetBody())
+		if err != nil {
+			return toStatus(err)
+		}
+		raw, err := json.Marshal(out)
+		if err != nil {
+			return toStatus(err)
+		}
+		return stream.Send(&flight.Result{Body: raw})
+	}
+	return toStatus(fmt.Errorf("%w: unknown action %q (ListActions lists them)", errInvalid, a.GetType()))
+}
+
+func (s *Service) actCreateTable(ctx context.Context, body []byte) (any, error) {
+	req := &CreateTable{}
+	if err := decodeJSON("create_table body", body, req); err != nil {
+		return nil, err
+	}
+	if req.Name == "" || req.Schema == "" {
+		return nil, fmt.Errorf("%w: create_table needs \"name\" and \"schema\"", errInvalid)
+	}
+	schema, err := decodeSchema(req.Schema)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.db.CreateTable(ctx, lsm.TableSpec{Name: req.Name, Schema: schema, PrimaryKey: req.PrimaryKey, Regions: req.Regions, Indexes: req.Indexes})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"name": t.Name(), "version": t.Stats().BaseVersion}, nil
+}
+
+func (s *Service) actDropTable(ctx context.Context, body []byte) (any, error) {
+	req := &nameRequest{}
+	if err := decodeJSON("drop_table body", body, req); err != nil {
+		return nil, err
+	}
+	if req.Name == "" {
+		return nil, fmt.Errorf("%w: drop_table needs \"name\"", errInvalid)
+	}
+	return struct{}{}, s.db.DropTable(ctx, req.Name)
+}
+
+// tableAction decodes {"table", "region"?} and opens the table.
+func (s *Service) tableAction(ctx context.Context, what string, body []byte) (*lsm.Table, int, error) {
+	req := &tableRequest{}
+	if err := decodeJSON(what+" body", body, req); err != nil {
+		return nil, 0, err
+	}
+	if req.Table == "" {
+		return nil, 0, fmt.Errorf("%w: %s needs \"table\"", errInvalid, what)
+	}
+	t, err := s.table(ctx, req.Table)
+	if err != nil {
+		return nil, 0, err
+	}
+	region := -1
+	if req.Region != nil {
+		region = *req.Region
+		if region < 0 || region >= t.NumRegions() {
+			return nil, 0, fmt.Errorf("%w: region %d of table %q (it has %d)", lsm.ErrNotFound, region, req.Table, t.NumRegions())
+		}
+	}
+	return t, region, nil
+}
+
+func (s *Service) actFreeze(ctx context.Context, body []byte) (any, error) {
+	t, region, err := s.tableAction(ctx, "freeze", body)
+	if err != nil {
+		return nil, err
+	}
+	res, err := t.Freeze(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"regions": res}, nil
+}
+
+func (s *Service) actFlush(ctx context.Context, body []byte) (any, error) {
+	t, region, err := s.tableAction(ctx, "flush", body)
+	if err != nil {
+		return nil, err
+	}
+	gens, err := t.Flush(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"generations": gens}, nil
+}
+
+func (s *Service) actCompact(ctx context.Context, body []byte) (any, error) {
+	if _, _, err := s.tableAction(ctx, "compact", body); err != nil {
+		return nil, err
+	}
+	return nil, status.Error(codes.Unimplemented, "compact is not implemented in this version")
+}
+
+func (s *Service) actSync(ctx context.Context, body []byte) (any, error) {
+	t, _, err := s.tableAction(ctx, "sync", body)
+	if err != nil {
+		return nil, err
+	}
+	w, err := t.Sync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]uint64{}
+	for r, seq := range w {
+		out[fmt.Sprint(r)] = seq
+	}
+	return map[string]any{"durable": out}, nil
+}
+
+func (s *Service) actStats(ctx context.Context, body []byte) (any, error) {
+	t, _, err := s.tableAction(ctx, "stats", body)
+	if err != nil {
+		return nil, err
+	}
+	return t.Stats(), nil
+}

@@ -1,0 +1,127 @@
+package flight
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+
+	"github.com/flightwal/flightwal/lsm"
+)
+
+// PutMetadata is the JSON app_metadata of each PutResult (API.md, DoPut).
+type PutMetadata struct {
+	Batch   int               `json:"batch"`
+	Rows    int64             `json:"rows"`
+	Durable bool              `json:"durable"`
+	Regions map[string]uint64 `json:"regions"`
+}
+
+// maxPendingAcks bounds how far reading a stream runs ahead of its acks.
+const maxPendingAcks = 256
+
+type pendingAck struct {
+	batch int
+	res   lsm.WriteResult
+}
+
+// DoPut ingests a stream of record batches. Batches are appended as they
+// arrive; a separate goroutine sends one PutResult per batch, in order,
+// after the batch is durable (or at once for durable=false writes).
+func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(s.mem))
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return toStatus(fmt.Errorf("%w: empty DoPut stream (no schema message)", errInvalid))
+		}
+		return toStatus(fmt.Errorf("%w: reading DoPut stream: %v", errInvalid, err))
+	}
+	defer rdr.Release()
+	req, err := parsePutDescriptor(rdr.LatestFlightDescriptor())
+	if err != nil {
+		return toStatus(err)
+	}
+	t, err := s.putTable(ctx, req, rdr)
+	if err != nil {
+		return toStatus(err)
+	}
+	w, err := t.NewWriter(rdr.Schema(), req.op)
+	if err != nil {
+		return toStatus(fmt.Errorf("table %q: %w", req.table, err))
+	}
+
+	acks := make(chan pendingAck, maxPendingAcks)
+	ackDone := make(chan error, 1)
+	go func() { ackDone <- s.sendAcks(ctx, stream, t, req.durable, acks) }()
+	finish := func(err error) error {
+		close(acks)
+		ackErr := <-ackDone
+		if err == nil {
+			err = ackErr
+		}
+		return toStatus(err)
+	}
+	for i := 0; rdr.Next(); i++ {
+		res, err := w.Write(ctx, s.mem, rdr.RecordBatch())
+		if err != nil {
+			return finish(fmt.Errorf("batch %d: %w", i, err))
+		}
+		select {
+		case acks <- pendingAck{batch: i, res: res}:
+		case err := <-ackDone:
+			ackDone <- err
+			return finish(err)
+		}
+	}
+	if err := rdr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return finish(fmt.Errorf("%w: reading DoPut stream: %v", errInvalid, err))
+	}
+	return finish(nil)
+}
+
+// putTable opens the target table, creating it from the stream's schema
+// when the command asks for that.
+func (s *Service) putTable(ctx context.Context, req *putRequest, rdr *flight.Reader) (*lsm.Table, error) {
+	t, err := s.table(ctx, req.table)
+	if err == nil || req.create == nil || !errors.Is(err, lsm.ErrNotFound) {
+		return t, err
+	}
+	if req.create.Name != "" && req.create.Name != req.table {
+		return nil, fmt.Errorf("%w: create.name %q differs from table %q", errInvalid, req.create.Name, req.table)
+	}
+	if req.create.Schema != "" {
+		return nil, fmt.Errorf("%w: create takes the stream's schema; drop create.schema", errInvalid)
+	}
+	t, err = s.db.CreateTable(ctx, lsm.TableSpec{Name: req.table, Schema: rdr.Schema(), PrimaryKey: req.create.PrimaryKey, Regions: req.create.Regions, Indexes: req.create.Indexes})
+	if errors.Is(err, lsm.ErrAlreadyExists) {
+		return s.table(ctx, req.table) // another stream created it first
+	}
+	return t, err
+}
+
+// sendAcks sends the PutResults in order.
+func (s *Service) sendAcks(ctx context.Context, stream flight.FlightService_DoPutServer, t *lsm.Table, durable bool, acks <-chan pendingAck) error {
+	for a := range acks {
+		if durable {
+			if err := t.WaitDurable(ctx, a.res); err != nil {
+				return fmt.Errorf("batch %d: %w", a.batch, err)
+			}
+		}
+		md := PutMetadata{Batch: a.batch, Rows: a.res.Rows, Durable: durable, Regions: make(map[string]uint64, len(a.res.Regions))}
+		for r, seq := range a.res.Regions {
+			md.Regions[strconv.Itoa(r)] = seq
+		}
+		raw, _ := json.Marshal(md)
+		if err := stream.Send(&flight.PutResult{AppMetadata: raw}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

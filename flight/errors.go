@@ -1,0 +1,44 @@
+package flight
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/flightwal/flightwal/lsm"
+)
+
+// errInvalid marks request-decoding errors of this package.
+var errInvalid = errors.New("invalid request")
+
+// toStatus is the one place errors become gRPC statuses (API.md, Errors).
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	code := codes.Internal
+	switch {
+	case errors.Is(err, errInvalid), errors.Is(err, lsm.ErrInvalidArgument):
+		code = codes.InvalidArgument
+	case errors.Is(err, lsm.ErrNotFound):
+		code = codes.NotFound
+	case errors.Is(err, lsm.ErrAlreadyExists):
+		code = codes.AlreadyExists
+	case errors.Is(err, lsm.ErrFenced):
+		code = codes.FailedPrecondition
+	case errors.Is(err, lsm.ErrUnavailable), errors.Is(err, lsm.ErrClosed):
+		code = codes.Unavailable
+	case errors.Is(err, lsm.ErrResourceExhausted):
+		code = codes.ResourceExhausted
+	case errors.Is(err, context.Canceled):
+		code = codes.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		code = codes.DeadlineExceeded
+	}
+	return status.Error(code, err.Error())
+}

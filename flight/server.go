@@ -1,0 +1,207 @@
+// Package flight owns flightwal's Arrow Flight service: descriptors,
+// tickets, actions, PutResult metadata and the mapping of errors to gRPC
+// status codes (API.md is the contract). It translates wire requests into
+// calls on package lsm and knows nothing of files or memtables.
+package flight
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+
+	"github.com/flightwal/flightwal/lsm"
+)
+
+// maxOutgoingMessage keeps each sent message under gRPC's default 4 MiB
+// receive limit, so clients with default options read every result.
+const maxOutgoingMessage = 3 << 20
+
+// Options configures the service.
+type Options struct {
+	Allocator       memory.Allocator
+	Logger          *slog.Logger
+	MaxMessageBytes int64 // largest incoming message
+}
+
+// Service implements the Flight RPCs over an lsm.DB.
+type Service struct {
+	flight.BaseFlightServer
+	db   *lsm.DB
+	mem  memory.Allocator
+	log  *slog.Logger
+	opts Options
+}
+
+// NewService returns the Flight service for db.
+func NewService(db *lsm.DB, opts Options) *Service {
+	if opts.Allocator == nil {
+		opts.Allocator = memory.DefaultAllocator
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxMessageBytes <= 0 {
+		opts.MaxMessageBytes = 256 << 20
+	}
+	return &Service{db: db, mem: opts.Allocator, log: opts.Logger, opts: opts}
+}
+
+// Server is a running Flight server.
+type Server struct {
+	srv flight.Server
+	svc *Service
+}
+
+// Listen starts serving svc on addr ("127.0.0.1:0" picks a port).
+func Listen(addr string, svc *Service) (*Server, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	srv := flight.NewServerWithMiddleware(nil,
+		grpc.MaxRecvMsgSize(int(svc.opts.MaxMessageBytes)),
+	)
+	srv.RegisterFlightService(svc)
+	srv.InitListener(lis)
+	s := &Server{srv: srv, svc: svc}
+	go func() {
+		if err := srv.Serve(); err != nil {
+			svc.log.Error("flight server stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.srv.Addr() }
+
+// Shutdown stops accepting calls and waits for running ones.
+func (s *Server) Shutdown() { s.srv.Shutdown() }
+
+func (s *Service) table(ctx context.Context, name string) (*lsm.Table, error) {
+	return s.db.Table(ctx, name)
+}
+
+// GetFlightInfo describes a table (PATH) or a query (CMD ticket JSON).
+func (s *Service) GetFlightInfo(ctx context.Context, d *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	info, err := s.flightInfo(ctx, d)
+	return info, toStatus(err)
+}
+
+func (s *Service) flightInfo(ctx context.Context, d *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	tk, err := s.descriptorTicket(d)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.table(ctx, tk.Table)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := t.Prepare(tk.query())
+	if err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(tk)
+	if err != nil {
+		return nil, err
+	}
+	info := &flight.FlightInfo{
+		Schema:           flight.SerializeSchema(plan.Schema(), s.mem),
+		FlightDescriptor: d,
+		Endpoint:         []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: raw}}},
+		TotalRecords:     -1,
+		TotalBytes:       -1,
+	}
+	if d.Type == flight.DescriptorPATH {
+		n, err := s.count(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		info.TotalRecords = n
+	}
+	return info, nil
+}
+
+// descriptorTicket turns a PATH or CMD descriptor into a ticket.
+func (s *Service) descriptorTicket(d *flight.FlightDescriptor) (*Ticket, error) {
+	if d == nil {
+		return nil, fmt.Errorf("%w: missing flight descriptor", errInvalid)
+	}
+	switch d.Type {
+	case flight.DescriptorPATH:
+		if len(d.Path) != 1 {
+			return nil, fmt.Errorf("%w: PATH descriptor must be [\"<table>\"], got %d elements", errInvalid, len(d.Path))
+		}
+		if err := lsm.CheckTableName(d.Path[0]); err != nil {
+			return nil, err
+		}
+		return &Ticket{Table: d.Path[0]}, nil
+	case flight.DescriptorCMD:
+		return parseTicket(d.Cmd)
+	}
+	return nil, fmt.Errorf("%w: unknown descriptor type %v", errInvalid, d.Type)
+}
+
+// count is the number of live rows in a snapshot.
+func (s *Service) count(ctx context.Context, t *lsm.Table) (int64, error) {
+	cols := []string{t.Schema().Field(0).Name}
+	if pk := t.PrimaryKey(); pk != "" {
+		cols = []string{pk}
+	}
+	plan, err := t.Prepare(lsm.Query{Columns: cols})
+	if err != nil {
+		return 0, err
+	}
+	snap := t.Snapshot()
+	defer snap.Release()
+	var n int64
+	err = snap.Run(ctx, s.mem, plan, func(rec arrow.RecordBatch) error {
+		n += rec.NumRows()
+		return nil
+	})
+	return n, err
+}
+
+// GetSchema returns the schema of a table or a query's result.
+func (s *Service) GetSchema(ctx context.Context, d *flight.FlightDescriptor) (*flight.SchemaResult, error) {
+	tk, err := s.descriptorTicket(d)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	t, err := s.table(ctx, tk.Table)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	plan, err := t.Prepare(tk.query())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &flight.SchemaResult{Schema: flight.SerializeSchema(plan.Schema(), s.mem)}, nil
+}
+
+// ListFlights returns one FlightInfo per table.
+func (s *Service) ListFlights(_ *flight.Criteria, stream flight.FlightService_ListFlightsServer) error {
+	ctx := stream.Context()
+	names, err := s.db.ListTables(ctx)
+	if err != nil {
+		return toStatus(err)
+	}
+	for _, n := range names {
+		info, err := s.flightInfo(ctx, &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{n}})
+		if err != nil {
+			s.log.Warn("ListFlights: skipping table", "table", n, "err", err)
+			continue
+		}
+		if err := stream.Send(info); err != nil {
+			return err
+		}
+	}
+	return nil
+}

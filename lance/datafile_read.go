@@ -1,0 +1,270 @@
+package lance
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	ep "github.com/flightwal/flightwal/lance/lancepb/encodingspb"
+	"github.com/flightwal/flightwal/lance/lancepb/file2pb"
+	"github.com/flightwal/flightwal/lance/lancepb/filepb"
+	"github.com/flightwal/flightwal/objstore"
+)
+
+// fileReader reads a 2.0 data file with ranged reads: opening it reads the
+// tail (footer, offset tables, column metadata, schema); a page is read
+// only when a caller asks for its rows.
+type fileReader struct {
+	store   objstore.Store
+	key     string
+	size    int64
+	numRows uint64
+	schema  *filepb.Schema
+	columns []*columnInfo
+}
+
+type columnInfo struct {
+	pages  []pageInfo
+	colBuf [][]byte // column metadata buffers (read at open; small)
+}
+
+type pageInfo struct {
+	first, rows uint64 // row range [first, first+rows) within the file
+	offsets     []uint64
+	sizes       []uint64
+	enc         *ep.ArrayEncoding
+}
+
+// initialTailRead is how much of a file's end the first read fetches; most
+// files' metadata fits.
+const initialTailRead = 64 << 10
+
+// openFileReader reads and validates the metadata of the data file at key.
+// size is the file size if known (DataFile.file_size_bytes), else 0.
+func openFileReader(ctx context.Context, store objstore.Store, key string, size int64) (*fileReader, error) {
+	if size <= 0 {
+		info, err := store.Stat(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("lance: stat %s: %w", key, err)
+		}
+		size = info.Size
+	}
+	if size < fileFooterLen {
+		return nil, corruptf(key, "data file of %d bytes is too short", size)
+	}
+	tailStart := max(0, size-initialTailRead)
+	tail, err := store.GetRange(ctx, key, tailStart, size-tailStart)
+	if err != nil {
+		return nil, fmt.Errorf("lance: read %s: %w", key, err)
+	}
+	if int64(len(tail)) != size-tailStart {
+		return nil, corruptf(key, "short read of the tail: %d of %d bytes", len(tail), size-tailStart)
+	}
+	foot := tail[len(tail)-fileFooterLen:]
+	if string(foot[36:]) != magic {
+		return nil, corruptf(key, "bad data file magic %q", foot[36:])
+	}
+	major, minor := binary.LittleEndian.Uint16(foot[32:]), binary.LittleEndian.Uint16(foot[34:])
+	if !(major == 0 && minor == 3) && !(major == 2 && minor == 0) {
+		return nil, unsupportedf("%s: data file version %d.%d (only format 2.0 is read)", key, major, minor)
+	}
+	a := binary.LittleEndian.Uint64(foot[0:])
+	b := binary.LittleEndian.Uint64(foot[8:])
+	c := binary.LittleEndian.Uint64(foot[16:])
+	gn := uint64(binary.LittleEndian.Uint32(foot[24:]))
+	cn := uint64(binary.LittleEndian.Uint32(foot[28:]))
+	metaEnd := uint64(size - fileFooterLen)
+	if a > b || b > metaEnd || c > metaEnd || cn*16 > metaEnd-b || gn*16 > metaEnd-c || gn == 0 {
+		return nil, corruptf(key, "bad footer: A=%d B=%d C=%d GN=%d CN=%d size=%d", a, b, c, gn, cn, size)
+	}
+	// readAt returns bytes [off, off+n) of the file, from the tail when it
+	// holds them, else with one more ranged read that extends the tail.
+	readAt := func(off, n uint64) ([]byte, error) {
+		if off+n > uint64(size) || off+n < off {
+			return nil, corruptf(key, "range %d+%d past the end (%d)", off, n, size)
+		}
+		if int64(off) < tailStart {
+			more, err := store.GetRange(ctx, key, int64(off), tailStart-int64(off))
+			if err != nil {
+				return nil, fmt.Errorf("lance: read %s: %w", key, err)
+			}
+			if int64(len(more)) != tailStart-int64(off) {
+				return nil, corruptf(key, "short read at %d", off)
+			}
+			tail = append(more, tail...)
+			tailStart = int64(off)
+		}
+		s := off - uint64(tailStart)
+		return tail[s : s+n], nil
+	}
+	gbo, err := readAt(c, gn*16)
+	if err != nil {
+		return nil, err
+	}
+	gbPos, gbLen := binary.LittleEndian.Uint64(gbo), binary.LittleEndian.Uint64(gbo[8:])
+	// Read from the lowest metadata position at once: the schema (global
+	// buffer 0) and every column's metadata.
+	low := min(a, gbPos)
+	if low > metaEnd {
+		return nil, corruptf(key, "global buffer 0 at %d", gbPos)
+	}
+	if _, err := readAt(low, metaEnd-low); err != nil {
+		return nil, err
+	}
+	gb, err := readAt(gbPos, gbLen)
+	if err != nil {
+		return nil, err
+	}
+	desc := &filepb.FileDescriptor{}
+	if err := proto.Unmarshal(gb, desc); err != nil {
+		return nil, corruptf(key, "file descriptor: %v", err)
+	}
+	r := &fileReader{store: store, key: key, size: size, numRows: desc.GetLength(), schema: desc.GetSchema()}
+	cmo, err := readAt(b, cn*16)
+	if err != nil {
+		return nil, err
+	}
+	r.columns = make([]*columnInfo, cn)
+	for i := range r.columns {
+		pos, n := binary.LittleEndian.Uint64(cmo[i*16:]), binary.LittleEndian.Uint64(cmo[i*16+8:])
+		raw, err := readAt(pos, n)
+		if err != nil {
+			return nil, err
+		}
+		col, err := r.parseColumn(i, raw, readAt)
+		if err != nil {
+			return nil, err
+		}
+		r.columns[i] = col
+	}
+	return r, nil
+}
+
+func (r *fileReader) parseColumn(i int, raw []byte, readAt func(off, n uint64) ([]byte, error)) (*columnInfo, error) {
+	cm := &file2pb.ColumnMetadata{}
+	if err := proto.Unmarshal(raw, cm); err != nil {
+		return nil, corruptf(r.key, "column %d metadata: %v", i, err)
+	}
+	if len(cm.GetBufferOffsets()) != len(cm.GetBufferSizes()) {
+		return nil, corruptf(r.key, "column %d: %d buffer offsets, %d sizes", i, len(cm.GetBufferOffsets()), len(cm.GetBufferSizes()))
+	}
+	col := &columnInfo{}
+	for j, off := range cm.GetBufferOffsets() {
+		b, err := readAt(off, cm.GetBufferSizes()[j])
+		if err != nil {
+			return nil, err
+		}
+		col.colBuf = append(col.colBuf, b)
+	}
+	next := uint64(0)
+	for j, p := range cm.GetPages() {
+		if len(p.GetBufferOffsets()) != len(p.GetBufferSizes()) {
+			return nil, corruptf(r.key, "column %d page %d: %d buffer offsets, %d sizes", i, j, len(p.GetBufferOffsets()), len(p.GetBufferSizes()))
+		}
+		for k, off := range p.GetBufferOffsets() {
+			if end := off + p.GetBufferSizes()[k]; end < off || end > uint64(r.size) {
+				return nil, corruptf(r.key, "column %d page %d buffer %d past the end", i, j, k)
+			}
+		}
+		enc, err := r.pageEncoding(p.GetEncoding())
+		if err != nil {
+			return nil, fmt.Errorf("column %d page %d: %w", i, j, err)
+		}
+		col.pages = append(col.pages, pageInfo{first: next, rows: p.GetLength(), offsets: p.GetBufferOffsets(), sizes: p.GetBufferSizes(), enc: enc})
+		next += p.GetLength()
+	}
+	if next != r.numRows {
+		return nil, corruptf(r.key, "column %d pages hold %d rows, file %d", i, next, r.numRows)
+	}
+	return col, nil
+}
+
+func (r *fileReader) pageEncoding(e *file2pb.Encoding) (*ep.ArrayEncoding, error) {
+	d, ok := e.GetLocation().(*file2pb.Encoding_Direct)
+	if !ok {
+		return nil, unsupportedf("%s: page encoding location %T", r.key, e.GetLocation())
+	}
+	a := &anypb.Any{}
+	if err := proto.Unmarshal(d.Direct.GetEncoding(), a); err != nil {
+		return nil, corruptf(r.key, "page encoding: %v", err)
+	}
+	if !strings.HasSuffix(a.GetTypeUrl(), "lance.encodings.ArrayEncoding") {
+		return nil, unsupportedf("%s: page encoding %q (file format 2.1+?)", r.key, a.GetTypeUrl())
+	}
+	enc := &ep.ArrayEncoding{}
+	if err := proto.Unmarshal(a.GetValue(), enc); err != nil {
+		return nil, corruptf(r.key, "page encoding: %v", err)
+	}
+	return enc, nil
+}
+
+// readPage reads and decodes page pi of column ci as type dt.
+func (r *fileReader) readPage(ctx context.Context, mem memory.Allocator, ci, pi int, dt arrow.DataType) (arrow.Array, error) {
+	col := r.columns[ci]
+	p := col.pages[pi]
+	src := &pageSource{key: r.key, column: col.colBuf, page: make([][]byte, len(p.offsets))}
+	// One ranged read covering all the page's buffers when they are close
+	// together (always, for files we write), else one read per buffer.
+	lo, hi, total := uint64(1<<63), uint64(0), uint64(0)
+	for k, off := range p.offsets {
+		if p.sizes[k] == 0 {
+			continue
+		}
+		lo, hi = min(lo, off), max(hi, off+p.sizes[k])
+		total += p.sizes[k]
+	}
+	if total > 0 && hi-lo <= total+total/4+4096 {
+		span, err := r.store.GetRange(ctx, r.key, int64(lo), int64(hi-lo))
+		if err != nil {
+			return nil, fmt.Errorf("lance: read %s: %w", r.key, err)
+		}
+		if uint64(len(span)) != hi-lo {
+			return nil, corruptf(r.key, "short read of column %d page %d", ci, pi)
+		}
+		for k, off := range p.offsets {
+			if p.sizes[k] > 0 {
+				src.page[k] = span[off-lo : off-lo+p.sizes[k]]
+			}
+		}
+	} else {
+		for k, off := range p.offsets {
+			if p.sizes[k] == 0 {
+				continue
+			}
+			b, err := r.store.GetRange(ctx, r.key, int64(off), int64(p.sizes[k]))
+			if err != nil {
+				return nil, fmt.Errorf("lance: read %s: %w", r.key, err)
+			}
+			if uint64(len(b)) != p.sizes[k] {
+				return nil, corruptf(r.key, "short read of column %d page %d", ci, pi)
+			}
+			src.page[k] = b
+		}
+	}
+	if p.rows > 1<<31 {
+		return nil, corruptf(r.key, "column %d page %d of %d rows", ci, pi, p.rows)
+	}
+	return decodePage(mem, src, p.enc, dt, int(p.rows))
+}
+
+// decodePage decodes a page, turning decoder panics (which checks should
+// prevent) into ErrCorrupt.
+func decodePage(mem memory.Allocator, src *pageSource, enc *ep.ArrayEncoding, dt arrow.DataType, n int) (arr arrow.Array, err error) {
+	defer func() {
+		if rec := recover(); rec != nil {
+			arr, err = nil, corruptf(src.key, "decoding page: %v", rec)
+		}
+	}()
+	arr, err = decodeArray(mem, src, enc, dt, n)
+	if err == nil && arr.Len() != n {
+		arr.Release()
+		return nil, corruptf(src.key, "page decoded to %d rows, want %d", arr.Len(), n)
+	}
+	return arr, err
+}

@@ -1,0 +1,312 @@
+package lance
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
+)
+
+// DefaultBatchRows is the Scan batch size used when batchRows <= 0.
+const DefaultBatchRows = 8192
+
+// projection resolves column names (nil = all) to schema indices.
+func (d *Dataset) projection(columns []string) ([]int, *arrow.Schema, error) {
+	if columns == nil {
+		idx := make([]int, d.schema.NumFields())
+		for i := range idx {
+			idx[i] = i
+		}
+		return idx, d.schema, nil
+	}
+	idx := make([]int, 0, len(columns))
+	fields := make([]arrow.Field, 0, len(columns))
+	for _, c := range columns {
+		i := d.schema.FieldIndices(c)
+		if len(i) != 1 {
+			return nil, nil, fmt.Errorf("lance: %s has no column %q", d.root, c)
+		}
+		idx = append(idx, i[0])
+		fields = append(fields, d.schema.Field(i[0]))
+	}
+	md := d.schema.Metadata()
+	return idx, arrow.NewSchema(fields, &md), nil
+}
+
+// columnSource locates one field's column in a fragment: a column of a
+// data file, or nothing (a field added after the fragment was written
+// reads as nulls).
+type columnSource struct {
+	file *fileReader // nil: all nulls
+	col  int
+	dt   arrow.DataType
+}
+
+func (d *Dataset) openFile(ctx context.Context, df *tablepb.DataFile) (*fileReader, error) {
+	d.mu.Lock()
+	r, ok := d.files[df.GetPath()]
+	d.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	if df.GetFileMajorVersion() != dataFileMajor || df.GetFileMinorVersion() != dataFileMinor {
+		return nil, unsupportedf("%s: data file format %d.%d (only 2.0 is read)", df.GetPath(), df.GetFileMajorVersion(), df.GetFileMinorVersion())
+	}
+	r, err := openFileReader(ctx, d.store, join(d.root, dataDir+"/"+df.GetPath()), int64(df.GetFileSizeBytes()))
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.files[df.GetPath()] = r
+	d.mu.Unlock()
+	return r, nil
+}
+
+// sources opens the data files of frag that hold the projected fields.
+func (d *Dataset) sources(ctx context.Context, frag Fragment, proj []int) ([]columnSource, error) {
+	out := make([]columnSource, len(proj))
+	for i, fi := range proj {
+		id := d.fields[fi].GetId()
+		out[i].dt = d.schema.Field(fi).Type
+		for _, df := range frag.pb.GetFiles() {
+			j := slices.Index(df.GetFields(), id)
+			if j < 0 {
+				continue
+			}
+			r, err := d.openFile(ctx, df)
+			if err != nil {
+				return nil, err
+			}
+			if r.numRows != frag.PhysicalRows {
+				return nil, corruptf(r.key, "file has %d rows, fragment %d has %d", r.numRows, frag.ID, frag.PhysicalRows)
+			}
+			col := j
+			if ci := df.GetColumnIndices(); len(ci) > 0 {
+				col = int(ci[j])
+			}
+			if col < 0 || col >= len(r.columns) {
+				return nil, corruptf(r.key, "column index %d of %d columns", col, len(r.columns))
+			}
+			out[i].file, out[i].col = r, col
+			break
+		}
+	}
+	return out, nil
+}
+
+// columnCursor reads consecutive row ranges of one column, keeping the
+// current decoded page so each page is read and decoded once per scan.
+type columnCursor struct {
+	src    columnSource
+	page   int
+	cur    arrow.Array
+	curLo  uint64
+	curHi  uint64
+	loaded bool
+}
+
+func (c *columnCursor) release() {
+	if c.cur != nil {
+		c.cur.Release()
+		c.cur = nil
+	}
+}
+
+// read returns rows [lo, hi) of the column as a new array.
+func (c *columnCursor) read(ctx context.Context, mem memory.Allocator, lo, hi uint64) (arrow.Array, error) {
+	if c.src.file == nil {
+		return array.MakeArrayOfNull(mem, c.src.dt, int(hi-lo)), nil
+	}
+	var parts []arrow.Array
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	for lo < hi {
+		if !c.loaded || lo < c.curLo || lo >= c.curHi {
+			if err := c.seek(ctx, mem, lo); err != nil {
+				return nil, err
+			}
+		}
+		end := min(hi, c.curHi)
+		parts = append(parts, array.NewSlice(c.cur, int64(lo-c.curLo), int64(end-c.curLo)))
+		lo = end
+	}
+	if len(parts) == 1 {
+		a := parts[0]
+		parts = nil
+		return a, nil
+	}
+	return array.Concatenate(parts, mem)
+}
+
+// seek decodes the page holding row.
+func (c *columnCursor) seek(ctx context.Context, mem memory.Allocator, row uint64) error {
+	pages := c.src.file.columns[c.src.col].pages
+	i := c.page
+	if i >= len(pages) || row < pages[i].first {
+		i = 0
+	}
+	for i < len(pages) && row >= pages[i].first+pages[i].rows {
+		i++
+	}
+	if i == len(pages) {
+		return corruptf(c.src.file.key, "row %d past column %d's pages", row, c.src.col)
+	}
+	arr, err := c.src.file.readPage(ctx, mem, c.src.col, i, c.src.dt)
+	if err != nil {
+		return err
+	}
+	c.release()
+	c.page, c.cur, c.curLo, c.curHi, c.loaded = i, arr, pages[i].first, pages[i].first+pages[i].rows, true
+	return nil
+}
+
+// Scan streams every fragment's rows in order, projected to columns (nil =
+// all), in batches of at most batchRows (DefaultBatchRows if <= 0).
+// firstRow is the offset within the fragment of rec's row 0. Deleted rows
+// ARE included: callers apply DeletionBitmap. fn must not keep rec after
+// returning unless it Retains it.
+func (d *Dataset) Scan(ctx context.Context, mem memory.Allocator, columns []string, batchRows int, fn func(frag Fragment, firstRow uint64, rec arrow.RecordBatch) error) error {
+	proj, schema, err := d.projection(columns)
+	if err != nil {
+		return err
+	}
+	if batchRows <= 0 {
+		batchRows = DefaultBatchRows
+	}
+	for _, frag := range d.fragments {
+		if err := d.scanFragment(ctx, mem, frag, proj, schema, batchRows, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Dataset) scanFragment(ctx context.Context, mem memory.Allocator, frag Fragment, proj []int, schema *arrow.Schema, batchRows int, fn func(Fragment, uint64, arrow.RecordBatch) error) error {
+	srcs, err := d.sources(ctx, frag, proj)
+	if err != nil {
+		return err
+	}
+	cursors := make([]*columnCursor, len(srcs))
+	for i, s := range srcs {
+		cursors[i] = &columnCursor{src: s}
+	}
+	defer func() {
+		for _, c := range cursors {
+			c.release()
+		}
+	}()
+	for lo := uint64(0); lo < frag.PhysicalRows; lo += uint64(batchRows) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hi := min(frag.PhysicalRows, lo+uint64(batchRows))
+		cols := make([]arrow.Array, len(cursors))
+		release := func() {
+			for _, c := range cols {
+				if c != nil {
+					c.Release()
+				}
+			}
+		}
+		for i, c := range cursors {
+			if cols[i], err = c.read(ctx, mem, lo, hi); err != nil {
+				release()
+				return err
+			}
+		}
+		rec := array.NewRecordBatch(schema, cols, int64(hi-lo))
+		release()
+		err := fn(frag, lo, rec)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Take reads the given row offsets (ascending) of fragment fragID,
+// projected to columns (nil = all). Only the pages holding those rows are
+// read.
+func (d *Dataset) Take(ctx context.Context, mem memory.Allocator, fragID uint64, rows []uint64, columns []string) (arrow.RecordBatch, error) {
+	frag, ok := d.fragment(fragID)
+	if !ok {
+		return nil, fmt.Errorf("lance: %s version %d has no fragment %d", d.root, d.Version(), fragID)
+	}
+	for i, r := range rows {
+		if r >= frag.PhysicalRows {
+			return nil, fmt.Errorf("lance: take row %d of fragment %d with %d rows", r, fragID, frag.PhysicalRows)
+		}
+		if i > 0 && r < rows[i-1] {
+			return nil, fmt.Errorf("lance: take rows not ascending at %d", i)
+		}
+	}
+	proj, schema, err := d.projection(columns)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := d.sources(ctx, frag, proj)
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]arrow.Array, 0, len(srcs))
+	defer func() {
+		for _, c := range cols {
+			c.Release()
+		}
+	}()
+	for _, s := range srcs {
+		a, err := takeColumn(ctx, mem, s, rows)
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, a)
+	}
+	return array.NewRecordBatch(schema, cols, int64(len(rows))), nil
+}
+
+// takeColumn gathers rows from one column: runs of consecutive rows become
+// slices of the decoded page, concatenated at the end.
+func takeColumn(ctx context.Context, mem memory.Allocator, s columnSource, rows []uint64) (arrow.Array, error) {
+	if s.file == nil {
+		return array.MakeArrayOfNull(mem, s.dt, len(rows)), nil
+	}
+	c := &columnCursor{src: s}
+	defer c.release()
+	var parts []arrow.Array
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	for i := 0; i < len(rows); {
+		j := i + 1
+		for j < len(rows) && rows[j] == rows[j-1]+1 {
+			j++
+		}
+		a, err := c.read(ctx, mem, rows[i], rows[j-1]+1)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, a)
+		// A repeated row (rows[j] == rows[j-1]) starts a new run.
+		i = j
+	}
+	switch len(parts) {
+	case 0:
+		return array.MakeArrayOfNull(mem, s.dt, 0), nil
+	case 1:
+		a := parts[0]
+		parts = nil
+		return a, nil
+	}
+	return array.Concatenate(parts, mem)
+}

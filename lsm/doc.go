@@ -1,0 +1,28 @@
+// Package lsm owns flightwal's log-structured write path for Lance tables:
+// tables and their regions, the single RegionWriter of each region, the
+// MemTable with its live indexes, the write-ahead log and its group commit,
+// the region manifest with epoch fencing, replay, freeze, flush, compaction,
+// and consistent snapshot reads merged newest-wins across every layer.
+//
+// It knows nothing of gRPC: package flight translates wire requests into
+// calls here and maps the errors below to status codes.
+//
+// The invariants of ARCHITECTURE.md are kept in these places:
+//
+//  1. Durable means persisted: RegionWriter.flushWAL advances the durable
+//     watermark only after PutIfAbsent of the WAL entry returned.
+//  2. Visible implies durable: readers filter memtable rows by the visible
+//     watermark, which is only ever set from the durable one.
+//  3. Replay restores exactly the acknowledged state: openRegion replays every
+//     WAL entry after the manifest's replay position once, through the same
+//     MemTable.append path live writes take.
+//  4. One writer per region: claimRegion writes manifest version+1 with
+//     epoch+1 by PutIfAbsent, then a fence entry in the WAL; every later WAL
+//     entry and manifest is PutIfAbsent, so a fenced writer fails.
+//  5. No visibility gap: a frozen memtable leaves the region's read state in
+//     the same swap that adds its flushed generation.
+//  6. Snapshot reads: Snapshot fixes (watermark, memtables, generations, base
+//     version) per region under the region's state lock.
+//  7. Bad input is rejected before it touches state: Table.validate runs
+//     before any region is appended to.
+package lsm

@@ -1,0 +1,155 @@
+package lsm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
+)
+
+// FlushedGeneration reports one generation written by a flush.
+type FlushedGeneration struct {
+	Region     int    `json:"region"`
+	Generation uint64 `json:"generation"`
+	Path       string `json:"path"`
+	Rows       int64  `json:"rows"`
+}
+
+// flushOldest writes the oldest frozen memtable as a flushed generation and
+// records it in the region manifest. ok is false when nothing was frozen.
+//
+// Invariant 5 (no visibility gap): the memtable stays in the read state
+// until the manifest commit returned; the same state swap that removes it
+// adds the generation. A crash before the commit leaves an orphan dataset
+// that no manifest names: restart ignores it and replays the WAL.
+func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, ok bool, err error) {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
+	r.mu.Lock()
+	if r.failure != nil {
+		err := r.failure
+		r.mu.Unlock()
+		return fg, false, err
+	}
+	if len(r.frozen) == 0 {
+		r.mu.Unlock()
+		return fg, false, nil
+	}
+	m := r.frozen[0]
+	r.mu.Unlock()
+
+	// Only durable rows may reach a generation (it becomes visible to every
+	// reader at once), and replay_after must cover the memtable's last entry.
+	if err := r.WaitDurable(ctx, m.lastSeq); err != nil {
+		return fg, false, err
+	}
+	rel := fmt.Sprintf("%s_gen_%d", randomHex(8), m.generation)
+	root := path.Join(r.paths.dir, rel)
+	rows, err := writeGeneration(ctx, r.store, r.mem, root, m)
+	if err != nil {
+		return fg, false, err
+	}
+	gen := newGeneration(r.store, r.paths.dir, rel, m.generation, r.schema, r.pkCol, r.mem)
+
+	r.mu.Lock()
+	next := proto.Clone(r.manifest).(*tablepb.RegionManifest)
+	activeGen := r.active.generation
+	r.mu.Unlock()
+	next.Version++
+	next.FlushedGenerations = append(next.FlushedGenerations, &tablepb.FlushedGeneration{Generation: m.generation, Path: rel})
+	next.ReplayAfterWalEntryPosition = m.walPos.Load()
+	next.WalEntryPositionLastSeen = r.walPos.Load()
+	next.CurrentGeneration = activeGen
+	if err := commitRegionManifest(ctx, r.store, r.paths, next); err != nil {
+		err = wrapStoreErr(err)
+		r.fail(err)
+		return fg, false, err
+	}
+
+	r.mu.Lock()
+	r.manifest = next
+	r.frozen = r.frozen[1:]
+	r.gens = append([]*Generation{gen}, r.gens...)
+	r.publishState()
+	r.mu.Unlock()
+	m.unref()
+	r.log.Debug("flushed generation", "generation", m.generation, "rows", rows, "replay_after", next.ReplayAfterWalEntryPosition)
+	r.collectWAL(ctx, next.ReplayAfterWalEntryPosition)
+	return FlushedGeneration{Region: r.id, Generation: m.generation, Path: rel, Rows: rows}, true, nil
+}
+
+// collectWAL deletes WAL entries before the replay position (the entry at
+// it is kept: its last sequence number survives restarts). Best effort: a
+// leftover entry is skipped by replay.
+func (r *RegionWriter) collectWAL(ctx context.Context, replayAfter uint64) {
+	objs, err := r.store.List(ctx, r.paths.walPrefix())
+	if err != nil {
+		return
+	}
+	for _, o := range objs {
+		if pos, ok := parseBitrevName(o.Key, ".arrow"); ok && pos < replayAfter {
+			if err := r.store.Delete(ctx, o.Key); err != nil {
+				r.log.Warn("deleting flushed WAL entry", "key", o.Key, "err", err)
+			}
+		}
+	}
+}
+
+// flushAll freezes the active memtable and flushes every frozen one.
+func (r *RegionWriter) flushAll(ctx context.Context) ([]FlushedGeneration, error) {
+	r.Freeze()
+	var out []FlushedGeneration
+	for {
+		fg, ok, err := r.flushOldest(ctx)
+		if err != nil {
+			return out, err
+		}
+		if !ok {
+			return out, nil
+		}
+		out = append(out, fg)
+	}
+}
+
+// flushLoop flushes frozen memtables in the background whenever kicked
+// (after a freeze, or by backpressure).
+func (r *RegionWriter) flushLoop() {
+	defer close(r.flushDone)
+	for {
+		select {
+		case <-r.closing:
+			return
+		case <-r.flushKick:
+		}
+		for {
+			_, ok, err := r.flushOldest(context.Background())
+			if err != nil {
+				r.log.Error("background flush failed", "err", err)
+				break
+			}
+			if !ok {
+				break
+			}
+		}
+	}
+}
+
+// kickFlush asks the flush goroutine to run.
+func (r *RegionWriter) kickFlush() {
+	select {
+	case r.flushKick <- struct{}{}:
+	default:
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.ToLower(hex.EncodeToString(b))
+}

@@ -1,0 +1,211 @@
+package lsm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/flightwal/flightwal/lance"
+	"github.com/flightwal/flightwal/objstore"
+)
+
+// tombstoneFile is the sidecar of a flushed generation that lists the keys
+// the generation deleted (an Arrow IPC stream of the primary-key column).
+// Lance readers ignore it; flightwal reads it so that a delete hides older
+// versions in every lower layer even after flush and restart.
+const tombstoneFile = "_flightwal/tombstones.arrows"
+
+// Generation is one flushed generation of a region: a complete Lance dataset
+// holding the newest row of each key of one frozen memtable, plus the keys
+// that memtable deleted. It is immutable; its primary-key index is built on
+// first use.
+type Generation struct {
+	number uint64
+	root   string // dataset root relative to the table root
+	store  objstore.Store
+	schema *arrow.Schema
+	pkCol  int
+	mem    memory.Allocator
+
+	once  sync.Once
+	err   error
+	ds    *lance.Dataset
+	keys  map[Key]genRow   // newest row of each key
+	tombs map[Key]struct{} // keys deleted by this generation
+}
+
+// genRow locates a row: fragment id and offset within the fragment.
+type genRow struct {
+	frag uint64
+	row  uint32
+}
+
+func newGeneration(store objstore.Store, regionDir, rel string, number uint64, schema *arrow.Schema, pkCol int, mem memory.Allocator) *Generation {
+	return &Generation{number: number, root: path.Join(regionDir, rel), store: store, schema: schema, pkCol: pkCol, mem: mem}
+}
+
+// load opens the dataset and indexes its keys, once.
+func (g *Generation) load(ctx context.Context) error {
+	g.once.Do(func() { g.err = g.doLoad(ctx) })
+	return g.err
+}
+
+func (g *Generation) doLoad(ctx context.Context) error {
+	ds, err := lance.OpenDataset(ctx, g.store, g.root)
+	if err != nil {
+		return wrapStoreErr(fmt.Errorf("opening flushed generation %s: %w", g.root, err))
+	}
+	g.ds = ds
+	if g.pkCol < 0 {
+		return nil
+	}
+	pk := g.schema.Field(g.pkCol).Name
+	g.keys = make(map[Key]genRow, ds.CountRows())
+	err = ds.Scan(ctx, g.mem, []string{pk}, 0, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
+		read := keyReader(rec.Column(0))
+		for i := 0; i < int(rec.NumRows()); i++ {
+			g.keys[read(i)] = genRow{frag: frag.ID, row: uint32(first) + uint32(i)}
+		}
+		return nil
+	})
+	if err != nil {
+		return wrapStoreErr(fmt.Errorf("indexing flushed generation %s: %w", g.root, err))
+	}
+	data, err := g.store.Get(ctx, path.Join(g.root, tombstoneFile))
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return wrapStoreErr(fmt.Errorf("reading tombstones of %s: %w", g.root, err))
+	}
+	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(g.mem))
+	if err != nil {
+		return fmt.Errorf("tombstones of %s are corrupt: %w", g.root, err)
+	}
+	defer r.Release()
+	g.tombs = map[Key]struct{}{}
+	for r.Next() {
+		read := keyReader(r.RecordBatch().Column(0))
+		for i := 0; i < int(r.RecordBatch().NumRows()); i++ {
+			g.tombs[read(i)] = struct{}{}
+		}
+	}
+	return r.Err()
+}
+
+// has reports whether the generation holds a version (row or tombstone) of key.
+func (g *Generation) has(key Key) bool {
+	if _, ok := g.keys[key]; ok {
+		return true
+	}
+	_, ok := g.tombs[key]
+	return ok
+}
+
+// writeGeneration writes a frozen memtable's newest rows as a Lance dataset
+// at root, with its tombstones beside it. The tombstone sidecar is written
+// first, so a dataset that exists always has its tombstones.
+func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Allocator, root string, m *MemTable) (rows int64, err error) {
+	recs, tombs, err := m.flushContent(ctx, mem)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+		for _, r := range tombs {
+			r.Release()
+		}
+	}()
+	if len(tombs) > 0 {
+		var buf bytes.Buffer
+		w := ipc.NewWriter(&buf, ipc.WithSchema(tombs[0].Schema()), ipc.WithAllocator(mem))
+		for _, t := range tombs {
+			if err := w.Write(t); err != nil {
+				return 0, err
+			}
+		}
+		if err := w.Close(); err != nil {
+			return 0, err
+		}
+		if err := store.Put(ctx, path.Join(root, tombstoneFile), buf.Bytes()); err != nil {
+			return 0, wrapStoreErr(err)
+		}
+	}
+	for _, r := range recs {
+		rows += r.NumRows()
+	}
+	if _, err := lance.WriteDataset(ctx, store, root, m.schema, recs, nil); err != nil {
+		return 0, wrapStoreErr(fmt.Errorf("writing flushed generation %s: %w", root, err))
+	}
+	return rows, nil
+}
+
+// flushContent returns the memtable's newest upserted rows (one per key)
+// and the keys whose newest version is a delete. The memtable is frozen, so
+// "newest" is final.
+func (m *MemTable) flushContent(ctx context.Context, mem memory.Allocator) (recs, tombs []arrow.RecordBatch, err error) {
+	defer func() {
+		if err != nil {
+			for _, r := range append(recs, tombs...) {
+				r.Release()
+			}
+			recs, tombs = nil, nil
+		}
+	}()
+	for _, b := range m.published() {
+		var keep []int32
+		all := true
+		for i := 0; i < b.rows(); i++ {
+			if b.superseded == nil || b.superseded[i].Load() == 0 {
+				keep = append(keep, int32(i))
+			} else {
+				all = false
+			}
+		}
+		var out arrow.RecordBatch
+		switch {
+		case len(keep) == 0:
+			continue
+		case all:
+			out = b.rec
+			out.Retain()
+		default:
+			if out, err = takeRows(ctx, mem, b.rec, keep); err != nil {
+				return recs, tombs, err
+			}
+		}
+		if b.op == OpDelete {
+			tombs = append(tombs, out)
+		} else {
+			recs = append(recs, out)
+		}
+	}
+	return recs, tombs, nil
+}
+
+// lookupRow reads the row of key from the generation, if it has one.
+func (g *Generation) lookupRow(ctx context.Context, key Key) (arrow.RecordBatch, bool, error) {
+	loc, ok := g.keys[key]
+	if !ok {
+		return nil, false, nil
+	}
+	rec, err := g.ds.Take(ctx, g.mem, loc.frag, []uint64{uint64(loc.row)}, nil)
+	if err != nil {
+		return nil, false, wrapStoreErr(fmt.Errorf("reading %s: %w", g.root, err))
+	}
+	// The dataset's schema carries Lance's field metadata; present the row
+	// in the table's schema.
+	out := array.NewRecordBatch(g.schema, rec.Columns(), rec.NumRows())
+	rec.Release()
+	return out, true, nil
+}

@@ -1,0 +1,187 @@
+package lsm
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/flightwal/flightwal/lsm/filter"
+)
+
+// Query is a read request (the DoGet ticket without the table).
+type Query struct {
+	Columns []string // projection; nil = all
+	Filter  string   // SQL boolean expression; "" = none
+	Limit   *int64   // nil = no limit
+	PK      []any    // primary-key point lookup: json.Number, string
+}
+
+// Plan is a validated query: its output schema and bound filter.
+type Plan struct {
+	t      *Table
+	q      Query
+	cols   []int // table columns in output order
+	schema *arrow.Schema
+	expr   filter.Expr // parsed filter, nil if none; bound per input schema
+	// scanColumns are the columns scans of Lance layers read: the output,
+	// the filter's and the primary key (nil = all).
+	scanColumns []string
+	filterCols  []string
+	keys        []Key // pk lookups, de-duplicated, in request order
+	hasKeys     bool
+}
+
+// Prepare validates q against the table: unknown columns are ErrNotFound, a
+// bad filter or key is ErrInvalidArgument.
+func (t *Table) Prepare(q Query) (*Plan, error) {
+	p := &Plan{t: t, q: q}
+	if q.Limit != nil && *q.Limit < 0 {
+		return nil, fmt.Errorf("%w: limit must not be negative", ErrInvalidArgument)
+	}
+	if q.Columns == nil {
+		for i := range t.schema.Fields() {
+			p.cols = append(p.cols, i)
+		}
+	} else {
+		seen := map[string]bool{}
+		for _, c := range q.Columns {
+			idx := t.schema.FieldIndices(c)
+			if len(idx) == 0 {
+				return nil, fmt.Errorf("%w: column %q in table %q", ErrNotFound, c, t.name)
+			}
+			if seen[c] {
+				return nil, fmt.Errorf("%w: column %q requested twice", ErrInvalidArgument, c)
+			}
+			seen[c] = true
+			p.cols = append(p.cols, idx[0])
+		}
+	}
+	fields := make([]arrow.Field, len(p.cols))
+	for i, c := range p.cols {
+		fields[i] = t.schema.Field(c)
+	}
+	md := t.schema.Metadata()
+	p.schema = arrow.NewSchema(fields, &md)
+	if q.Filter != "" {
+		e, err := filter.Parse(q.Filter)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		}
+		b, err := filter.Bind(e, t.schema)
+		if err != nil {
+			if isUnknownColumn(err) {
+				return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+			}
+			return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		}
+		p.expr = e
+		p.filterCols = b.Columns()
+	}
+	p.scanColumns = p.columnsToRead()
+	if q.PK != nil {
+		if t.pkCol < 0 {
+			return nil, fmt.Errorf("%w: table %q has no primary key: pk lookups need one", ErrInvalidArgument, t.name)
+		}
+		p.hasKeys = true
+		seen := map[Key]bool{}
+		for i, v := range q.PK {
+			k, err := keyFromJSON(t.schema.Field(t.pkCol).Type, v)
+			if err != nil {
+				return nil, fmt.Errorf("%w: pk[%d]: %w", ErrInvalidArgument, i, err)
+			}
+			if !seen[k] {
+				seen[k] = true
+				p.keys = append(p.keys, k)
+			}
+		}
+	}
+	return p, nil
+}
+
+// columnsToRead lists the table columns a scan needs, in table order.
+func (p *Plan) columnsToRead() []string {
+	need := map[string]bool{}
+	for _, f := range p.schema.Fields() {
+		need[f.Name] = true
+	}
+	for _, c := range p.filterCols {
+		need[c] = true
+	}
+	if pk := p.t.PrimaryKey(); pk != "" {
+		need[pk] = true
+	}
+	var out []string
+	for _, f := range p.t.schema.Fields() {
+		if need[f.Name] {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// Schema is the schema of the query's result.
+func (p *Plan) Schema() *arrow.Schema { return p.schema }
+
+// keyFromJSON converts a decoded JSON value to a key of type t.
+func keyFromJSON(t arrow.DataType, v any) (Key, error) {
+	num := func() (string, error) {
+		switch x := v.(type) {
+		case json.Number:
+			return x.String(), nil
+		case float64:
+			if x != math.Trunc(x) {
+				return "", fmt.Errorf("%v is not an integer", x)
+			}
+			return strconv.FormatFloat(x, 'f', -1, 64), nil
+		case int64:
+			return strconv.FormatInt(x, 10), nil
+		case int:
+			return strconv.Itoa(x), nil
+		}
+		return "", fmt.Errorf("want a number for a %s key, got %T", t, v)
+	}
+	switch t.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.TIMESTAMP, arrow.DATE32:
+		if s, ok := v.(string); ok && t.ID() == arrow.DATE32 {
+			d, err := time.Parse("2006-01-02", s)
+			if err != nil {
+				return Key{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+			}
+			return signedKey(d.Unix() / 86400), nil
+		}
+		s, err := num()
+		if err != nil {
+			return Key{}, err
+		}
+		bitsz := map[arrow.Type]int{arrow.INT8: 8, arrow.INT16: 16, arrow.INT32: 32, arrow.DATE32: 32}[t.ID()]
+		if bitsz == 0 {
+			bitsz = 64
+		}
+		n, err := strconv.ParseInt(s, 10, bitsz)
+		if err != nil {
+			return Key{}, fmt.Errorf("%s is not a valid %s", s, t)
+		}
+		return signedKey(n), nil
+	case arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		s, err := num()
+		if err != nil {
+			return Key{}, err
+		}
+		bitsz := map[arrow.Type]int{arrow.UINT8: 8, arrow.UINT16: 16, arrow.UINT32: 32, arrow.UINT64: 64}[t.ID()]
+		n, err := strconv.ParseUint(s, 10, bitsz)
+		if err != nil {
+			return Key{}, fmt.Errorf("%s is not a valid %s", s, t)
+		}
+		return unsignedKey(n), nil
+	default:
+		s, ok := v.(string)
+		if !ok {
+			return Key{}, fmt.Errorf("want a string for a %s key, got %T", t, v)
+		}
+		return stringKey(s), nil
+	}
+}

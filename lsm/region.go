@@ -1,0 +1,565 @@
+package lsm
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/util"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
+	"github.com/flightwal/flightwal/objstore"
+)
+
+// RegionWriter is the single writer of one region: it appends batches to the
+// active memtable and the WAL buffer, group-commits the buffer as WAL
+// entries, publishes the durable watermark, and freezes memtables.
+type RegionWriter struct {
+	id     int
+	paths  regionPaths
+	store  objstore.Store // rooted at the table directory
+	schema *arrow.Schema
+	pkCol  int
+	mem    memory.Allocator
+	opts   *Options
+	log    *slog.Logger
+
+	// mu serialises writers: sequence numbers, memtable appends, the WAL
+	// buffer, freezes and the failure state.
+	mu          sync.Mutex
+	epoch       uint64
+	manifest    *tablepb.RegionManifest // newest committed
+	active      *MemTable
+	frozen      []*MemTable // oldest first
+	lastSeq     uint64
+	buffer      []walItem
+	bufferBytes int64
+	failure     error // once set the region takes no writes
+
+	// walPos is the last WAL position written. Only the WAL goroutine (or
+	// openRegion before it starts) writes it; stats read it.
+	walPos atomic.Uint64
+
+	// durable is the durable watermark: every batch with seq <= durable is in
+	// a WAL entry in the object store. Readers use it as the visible
+	// watermark too (invariant 2: visible implies durable).
+	durable  atomic.Uint64
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed and replaced whenever durable or failure changes
+
+	gens []*Generation // flushed generations, newest first (mu)
+
+	flushMu   sync.Mutex // one flush at a time
+	flushKick chan struct{}
+	flushDone chan struct{}
+
+	// stateMu guards state; snapshots read it together with the watermark.
+	stateMu sync.RWMutex
+	state   *readState
+
+	flushReq chan struct{}
+	closing  chan struct{}
+	done     chan struct{}
+}
+
+// readState is what a snapshot of the region reads besides the watermark.
+type readState struct {
+	memtables []*MemTable   // newest first: active, then frozen
+	gens      []*Generation // newest first
+}
+
+// openRegion claims region id (invariant 4), replays its WAL after the
+// manifest's replay position (invariant 3) and starts the WAL goroutine.
+func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow.Schema, pkCol int, opts *Options) (*RegionWriter, error) {
+	r := &RegionWriter{
+		id: id, paths: regionPaths{dir: "_mem_wal/" + strconv.Itoa(id)}, store: store,
+		schema: schema, pkCol: pkCol, mem: opts.Allocator, opts: opts,
+		log:      opts.Logger.With("region", id),
+		notify:   make(chan struct{}),
+		flushReq: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{}),
+		flushKick: make(chan struct{}, 1), flushDone: make(chan struct{}),
+	}
+	if err := r.claim(ctx); err != nil {
+		return nil, err
+	}
+	gen := r.manifest.CurrentGeneration
+	for _, g := range r.manifest.FlushedGenerations {
+		gen = max(gen, g.Generation)
+	}
+	for i := len(r.manifest.FlushedGenerations) - 1; i >= 0; i-- {
+		fg := r.manifest.FlushedGenerations[i]
+		r.gens = append(r.gens, newGeneration(store, r.paths.dir, fg.Path, fg.Generation, schema, pkCol, r.mem))
+	}
+	r.active = newMemTable(gen+1, schema, pkCol)
+	if err := r.replay(ctx); err != nil {
+		r.releaseMemtables()
+		return nil, err
+	}
+	if err := r.writeFence(ctx); err != nil {
+		r.releaseMemtables()
+		return nil, err
+	}
+	r.durable.Store(r.lastSeq)
+	r.publishState()
+	go r.walLoop()
+	go r.flushLoop()
+	if len(r.frozen) > 0 {
+		r.kickFlush() // replay froze memtables: flush them
+	}
+	return r, nil
+}
+
+// claim writes manifest version+1 with epoch+1. A racing opener that wins
+// the same version makes us re-read and claim above it: the last opener
+// owns the region and every earlier writer is fenced.
+func (r *RegionWriter) claim(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		cur, err := loadRegionManifest(ctx, r.store, r.paths)
+		if err != nil {
+			return wrapStoreErr(err)
+		}
+		next := proto.Clone(cur).(*tablepb.RegionManifest)
+		next.Version++
+		next.WriterEpoch++
+		next.RegionSpecId = 0
+		err = commitRegionManifest(ctx, r.store, r.paths, next)
+		if errors.Is(err, ErrFenced) && attempt < 16 {
+			continue
+		}
+		if err != nil {
+			return wrapStoreErr(err)
+		}
+		r.manifest, r.epoch = next, next.WriterEpoch
+		r.log.Debug("claimed region", "epoch", r.epoch, "manifest_version", next.Version)
+		return nil
+	}
+}
+
+// replay applies every WAL entry after the replay position, in order.
+func (r *RegionWriter) replay(ctx context.Context) error {
+	objs, err := r.store.List(ctx, r.paths.walPrefix())
+	if err != nil {
+		return wrapStoreErr(fmt.Errorf("listing WAL of region %d: %w", r.id, err))
+	}
+	var positions []uint64
+	for _, o := range objs {
+		if pos, ok := parseBitrevName(o.Key, ".arrow"); ok {
+			positions = append(positions, pos)
+		}
+	}
+	sort.Slice(positions, func(i, j int) bool { return positions[i] < positions[j] })
+	after := r.manifest.ReplayAfterWalEntryPosition
+	r.walPos.Store(after)
+	for _, pos := range positions {
+		switch {
+		case pos < after:
+			continue // flushed; left for garbage collection
+		case pos == after:
+			// The entry at the replay position is kept so that its last
+			// sequence number survives garbage collection.
+			e, err := r.readWAL(ctx, pos)
+			if err != nil {
+				return err
+			}
+			r.lastSeq = max(r.lastSeq, e.lastSeq)
+			e.release()
+			continue
+		case pos != r.walPos.Load()+1:
+			return fmt.Errorf("WAL of region %d has a gap: entry %d follows %d", r.id, pos, r.walPos.Load())
+		}
+		e, err := r.readWAL(ctx, pos)
+		if err != nil {
+			return err
+		}
+		r.applyEntry(e)
+		e.release()
+	}
+	if n := r.walPos.Load() - after; n > 0 {
+		r.log.Info("replayed WAL", "entries", n, "last_seq", r.lastSeq, "rows", r.active.Rows())
+	}
+	return nil
+}
+
+func (r *RegionWriter) readWAL(ctx context.Context, pos uint64) (*walEntry, error) {
+	key := r.paths.wal(pos)
+	data, err := r.store.Get(ctx, key)
+	if err != nil {
+		return nil, wrapStoreErr(fmt.Errorf("reading WAL entry %s: %w", key, err))
+	}
+	e, err := decodeWALEntry(r.mem, data, r.schema, r.pkCol)
+	if err != nil {
+		return nil, fmt.Errorf("WAL entry %s is corrupt: %w", key, err)
+	}
+	if e.pos != pos {
+		e.release()
+		return nil, fmt.Errorf("WAL entry %s says position %d", key, e.pos)
+	}
+	return e, nil
+}
+
+// applyEntry puts a durable entry's batches into the memtable, exactly as
+// live writes do.
+func (r *RegionWriter) applyEntry(e *walEntry) {
+	for i, rec := range e.recs {
+		seq := e.batches[i].Seq
+		if seq <= r.lastSeq {
+			continue // already applied (never expected: positions are unique)
+		}
+		r.active.append(rec, seq, parseOp(e.batches[i].Op))
+		r.lastSeq = seq
+		r.maybeFreezeLocked()
+	}
+	r.lastSeq = max(r.lastSeq, e.lastSeq)
+	r.active.walPos.Store(e.pos)
+	r.walPos.Store(e.pos)
+}
+
+// writeFence writes an empty entry with our epoch at the next WAL position.
+// A fenced writer's next entry collides with it. Entries that a previous
+// writer put after we listed the WAL are replayed first: that writer may
+// have acknowledged them.
+func (r *RegionWriter) writeFence(ctx context.Context) error {
+	for {
+		pos := r.walPos.Load() + 1
+		data, err := encodeWALEntry(r.mem, r.schema, r.pkCol, r.epoch, pos, r.lastSeq, nil)
+		if err != nil {
+			return err
+		}
+		err = r.store.PutIfAbsent(ctx, r.paths.wal(pos), data)
+		if err == nil {
+			r.walPos.Store(pos)
+			return nil
+		}
+		if !errors.Is(err, objstore.ErrExists) {
+			return wrapStoreErr(fmt.Errorf("writing WAL fence of region %d: %w", r.id, err))
+		}
+		e, rerr := r.readWAL(ctx, pos)
+		if rerr != nil {
+			return rerr
+		}
+		if e.epoch >= r.epoch {
+			e.release()
+			return fmt.Errorf("%w: region %d: WAL entry %d has epoch %d, ours is %d", ErrFenced, r.id, pos, e.epoch, r.epoch)
+		}
+		r.applyEntry(e)
+		e.release()
+	}
+}
+
+// Append adds a batch to the region and returns its sequence number. The
+// batch is not visible until durable; WaitDurable waits for that. rec has
+// the table schema (OpUpsert) or the key column alone (OpDelete) and was
+// validated by the caller.
+func (r *RegionWriter) Append(ctx context.Context, rec arrow.RecordBatch, op Op) (uint64, error) {
+	if err := r.waitForRoom(ctx); err != nil {
+		return 0, err
+	}
+	r.mu.Lock()
+	if r.failure != nil {
+		err := r.failure
+		r.mu.Unlock()
+		return 0, err
+	}
+	r.lastSeq++
+	seq := r.lastSeq
+	r.active.append(rec, seq, op)
+	rec.Retain()
+	r.buffer = append(r.buffer, walItem{rec: rec, seq: seq, op: op, mt: r.active})
+	r.bufferBytes += int64(util.TotalRecordSize(rec))
+	full := r.bufferBytes >= r.opts.WALMaxBufferBytes
+	r.maybeFreezeLocked()
+	r.mu.Unlock()
+	if full {
+		r.Kick()
+	}
+	return seq, nil
+}
+
+// Kick asks the WAL goroutine to write the buffer now (durable writes).
+func (r *RegionWriter) Kick() {
+	select {
+	case r.flushReq <- struct{}{}:
+	default:
+	}
+}
+
+// WaitDurable blocks until batch seq is durable, the region fails, or ctx ends.
+func (r *RegionWriter) WaitDurable(ctx context.Context, seq uint64) error {
+	for {
+		r.notifyMu.Lock()
+		ch := r.notify
+		r.notifyMu.Unlock()
+		if r.durable.Load() >= seq {
+			return nil
+		}
+		if err := r.failed(); err != nil {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (r *RegionWriter) failed() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failure
+}
+
+func (r *RegionWriter) wake() {
+	r.notifyMu.Lock()
+	close(r.notify)
+	r.notify = make(chan struct{})
+	r.notifyMu.Unlock()
+}
+
+// LastSeq is the newest sequence number handed out.
+func (r *RegionWriter) LastSeq() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastSeq
+}
+
+// Durable is the durable (and visible) watermark.
+func (r *RegionWriter) Durable() uint64 { return r.durable.Load() }
+
+// walLoop is the region's WAL goroutine: it group-commits the buffer when
+// kicked, every flush interval, and once more when closing.
+func (r *RegionWriter) walLoop() {
+	defer close(r.done)
+	t := time.NewTicker(r.opts.WALFlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.flushReq:
+		case <-t.C:
+		case <-r.closing:
+			r.flushWAL(context.Background())
+			return
+		}
+		r.flushWAL(context.Background())
+	}
+}
+
+// flushWAL writes the buffered batches as WAL entries, one entry per
+// memtable generation, and advances the durable watermark after each put
+// returns (invariant 1).
+func (r *RegionWriter) flushWAL(ctx context.Context) {
+	r.mu.Lock()
+	items := r.buffer
+	r.buffer, r.bufferBytes = nil, 0
+	failed := r.failure != nil
+	r.mu.Unlock()
+	defer func() {
+		for _, it := range items {
+			it.rec.Release()
+		}
+	}()
+	if len(items) == 0 || failed {
+		return
+	}
+	for len(items) > 0 {
+		n := 1
+		for n < len(items) && items[n].mt == items[0].mt {
+			n++
+		}
+		group := items[:n]
+		pos := r.walPos.Load() + 1
+		last := group[n-1].seq
+		data, err := encodeWALEntry(r.mem, r.schema, r.pkCol, r.epoch, pos, last, group)
+		if err == nil {
+			err = r.putWAL(ctx, pos, data)
+		}
+		if err != nil {
+			r.fail(err)
+			return
+		}
+		r.walPos.Store(pos)
+		group[0].mt.walPos.Store(pos)
+		r.durable.Store(last)
+		r.wake()
+		for _, it := range group {
+			it.rec.Release()
+		}
+		items = items[n:]
+	}
+}
+
+// putWAL writes one entry with put-if-absent, retrying transient failures.
+// An existing object at pos is ours if it holds the same bytes (a retry
+// after an error that happened after the write); otherwise a newer writer
+// fenced us.
+func (r *RegionWriter) putWAL(ctx context.Context, pos uint64, data []byte) error {
+	key := r.paths.wal(pos)
+	err := objstore.Retry(ctx, r.opts.Retry, func(ctx context.Context) error {
+		return r.store.PutIfAbsent(ctx, key, data)
+	})
+	if !errors.Is(err, objstore.ErrExists) {
+		if err != nil {
+			return wrapStoreErr(fmt.Errorf("writing WAL entry %s: %w", key, err))
+		}
+		return nil
+	}
+	existing, gerr := r.store.Get(ctx, key)
+	if gerr != nil {
+		return wrapStoreErr(fmt.Errorf("WAL entry %s exists and cannot be read: %w", key, gerr))
+	}
+	if bytes.Equal(existing, data) {
+		return nil
+	}
+	e, derr := decodeWALEntry(r.mem, existing, r.schema, r.pkCol)
+	if derr == nil {
+		e.release()
+		return fmt.Errorf("%w: region %d: WAL entry %d was written by epoch %d (ours %d)", ErrFenced, r.id, pos, e.epoch, r.epoch)
+	}
+	return fmt.Errorf("%w: region %d: WAL entry %d exists and is not ours", ErrFenced, r.id, pos)
+}
+
+// fail stops the region from taking writes; waiting writers get err. The
+// batches in the buffer never become visible: the watermark stops below
+// them.
+func (r *RegionWriter) fail(err error) {
+	r.mu.Lock()
+	if r.failure == nil {
+		r.failure = err
+		r.log.Error("region stopped taking writes", "err", err)
+	}
+	for _, it := range r.buffer {
+		it.rec.Release()
+	}
+	r.buffer, r.bufferBytes = nil, 0
+	r.mu.Unlock()
+	r.wake()
+}
+
+// Failure is the error that stopped the region, or nil.
+func (r *RegionWriter) Failure() error { return r.failed() }
+
+// maybeFreezeLocked freezes the active memtable once it reaches the size or
+// row limit. r.mu is held.
+func (r *RegionWriter) maybeFreezeLocked() {
+	if r.active.Rows() >= r.opts.MemTableMaxRows || r.active.Bytes() >= r.opts.MemTableMaxBytes {
+		r.freezeLocked()
+	}
+}
+
+// freezeLocked makes the active memtable frozen and starts a new generation.
+// r.mu is held. It returns the frozen memtable, or nil if the active one was
+// empty.
+func (r *RegionWriter) freezeLocked() *MemTable {
+	if r.active.Rows() == 0 {
+		return nil
+	}
+	old := r.active
+	r.frozen = append(r.frozen, old)
+	r.active = newMemTable(old.generation+1, r.schema, r.pkCol)
+	r.publishState()
+	r.kickFlush()
+	return old
+}
+
+// Freeze freezes the active memtable now (the freeze action).
+func (r *RegionWriter) Freeze() (frozen *MemTable, activeGeneration uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.freezeLocked(), r.active.generation
+}
+
+// publishState swaps in the read state for the current memtables. Callers
+// hold r.mu (or own r exclusively while opening).
+func (r *RegionWriter) publishState() {
+	st := &readState{memtables: make([]*MemTable, 0, 1+len(r.frozen))}
+	st.memtables = append(st.memtables, r.active)
+	for i := len(r.frozen) - 1; i >= 0; i-- {
+		st.memtables = append(st.memtables, r.frozen[i])
+	}
+	st.gens = r.gens
+	r.stateMu.Lock()
+	r.state = st
+	r.stateMu.Unlock()
+}
+
+// unflushedBytes is the Arrow bytes held by the active and frozen memtables.
+func (r *RegionWriter) unflushedBytes() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.active.Bytes()
+	for _, m := range r.frozen {
+		n += m.Bytes()
+	}
+	return n
+}
+
+// waitForRoom applies backpressure: writes wait while the memtables hold
+// more than the limit, until a flush makes room or ctx ends.
+func (r *RegionWriter) waitForRoom(ctx context.Context) error {
+	limit := r.opts.MaxUnflushedBytes
+	if limit <= 0 || r.unflushedBytes() < limit {
+		return nil
+	}
+	r.Freeze() // kicks the flush goroutine
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for r.unflushedBytes() >= limit {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: region %d holds %d unflushed bytes (limit %d): %v", ErrResourceExhausted, r.id, r.unflushedBytes(), limit, ctx.Err())
+		case <-t.C:
+		}
+		if err := r.failed(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close writes what is buffered, stops the WAL goroutine and drops the
+// memtables (snapshots still holding them keep them alive).
+func (r *RegionWriter) Close() {
+	close(r.closing)
+	<-r.done
+	<-r.flushDone
+	r.mu.Lock()
+	if r.failure == nil {
+		r.failure = fmt.Errorf("%w: region %d", ErrClosed, r.id)
+	}
+	r.mu.Unlock()
+	r.wake()
+	r.releaseMemtables()
+}
+
+func (r *RegionWriter) releaseMemtables() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.active != nil {
+		r.active.unref()
+	}
+	for _, m := range r.frozen {
+		m.unref()
+	}
+	r.active, r.frozen = nil, nil
+}
+
+// wrapStoreErr marks object-store failures that a retry may fix.
+func wrapStoreErr(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	if errors.Is(err, objstore.ErrUnavailable) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}

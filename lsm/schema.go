@@ -1,0 +1,182 @@
+package lsm
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// PrimaryKeyMetadataKey is Lance's field-metadata marker of the primary key.
+const PrimaryKeyMetadataKey = "lance-schema:unenforced-primary-key"
+
+// checkColumnType accepts the column types of API.md.
+func checkColumnType(f arrow.Field) error {
+	switch t := f.Type.(type) {
+	case *arrow.BooleanType, *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type,
+		*arrow.Uint8Type, *arrow.Uint16Type, *arrow.Uint32Type, *arrow.Uint64Type,
+		*arrow.Float32Type, *arrow.Float64Type, *arrow.StringType, *arrow.LargeStringType,
+		*arrow.BinaryType, *arrow.LargeBinaryType, *arrow.Date32Type, *arrow.TimestampType:
+		return nil
+	case *arrow.FixedSizeListType:
+		if t.Elem().ID() == arrow.FLOAT32 && t.Len() > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: column %q has unsupported type %s (see API.md: bool, ints, floats, strings, binaries, date32, timestamp, fixed_size_list<float32, D>)", ErrInvalidArgument, f.Name, f.Type)
+}
+
+// normalizeSchema validates a table schema and marks its primary key: the
+// field named pk, or the one carrying Lance's primary-key metadata. The key
+// field becomes non-nullable. It returns the schema and the key's index (-1
+// for append-only tables).
+func normalizeSchema(s *arrow.Schema, pk string) (*arrow.Schema, int, error) {
+	if s == nil || s.NumFields() == 0 {
+		return nil, -1, fmt.Errorf("%w: schema has no columns", ErrInvalidArgument)
+	}
+	fields := make([]arrow.Field, s.NumFields())
+	pkIdx := -1
+	seen := map[string]bool{}
+	for i, f := range s.Fields() {
+		if f.Name == "" {
+			return nil, -1, fmt.Errorf("%w: column %d has an empty name", ErrInvalidArgument, i)
+		}
+		if seen[f.Name] {
+			return nil, -1, fmt.Errorf("%w: duplicate column %q", ErrInvalidArgument, f.Name)
+		}
+		seen[f.Name] = true
+		if err := checkColumnType(f); err != nil {
+			return nil, -1, err
+		}
+		marked := false
+		if v, ok := f.Metadata.GetValue(PrimaryKeyMetadataKey); ok && v == "true" {
+			marked = true
+		}
+		if (pk != "" && f.Name == pk) || (pk == "" && marked) {
+			if pkIdx >= 0 {
+				return nil, -1, fmt.Errorf("%w: more than one primary-key column (%q and %q)", ErrInvalidArgument, fields[pkIdx].Name, f.Name)
+			}
+			if _, err := pkKeyType(f.Type); err != nil {
+				return nil, -1, fmt.Errorf("column %q: %w", f.Name, err)
+			}
+			pkIdx = i
+			f = withPrimaryKeyMetadata(f)
+		}
+		fields[i] = f
+	}
+	if pk != "" && pkIdx < 0 {
+		return nil, -1, fmt.Errorf("%w: primary_key %q is not a column", ErrInvalidArgument, pk)
+	}
+	md := s.Metadata()
+	return arrow.NewSchema(fields, &md), pkIdx, nil
+}
+
+func withPrimaryKeyMetadata(f arrow.Field) arrow.Field {
+	keys, vals := []string{PrimaryKeyMetadataKey}, []string{"true"}
+	for i, k := range f.Metadata.Keys() {
+		if k != PrimaryKeyMetadataKey {
+			keys, vals = append(keys, k), append(vals, f.Metadata.Values()[i])
+		}
+	}
+	f.Metadata = arrow.NewMetadata(keys, vals)
+	f.Nullable = false
+	return f
+}
+
+// streamPlan maps an incoming stream's columns onto the table's columns.
+// Streams may order columns differently; names and types must match.
+type streamPlan struct {
+	order    []int // order[i] = stream column holding table column i
+	identity bool  // stream order equals table order
+	checkNul []int // stream columns declared nullable where the table's column is not
+	pkStream int   // stream column of the primary key, -1 if none
+	schema   *arrow.Schema
+}
+
+// planStream checks an incoming stream schema against want (the table's
+// schema, or its primary-key-only schema for deletes). A mismatch names the
+// first differing field.
+func planStream(want, got *arrow.Schema, pkName string) (*streamPlan, error) {
+	p := &streamPlan{order: make([]int, want.NumFields()), identity: want.NumFields() == got.NumFields(), pkStream: -1, schema: want}
+	for i, wf := range want.Fields() {
+		idx := got.FieldIndices(wf.Name)
+		if len(idx) == 0 {
+			return nil, fmt.Errorf("%w: schema mismatch: missing column %q (%s)", ErrInvalidArgument, wf.Name, wf.Type)
+		}
+		if len(idx) > 1 {
+			return nil, fmt.Errorf("%w: schema mismatch: column %q appears %d times", ErrInvalidArgument, wf.Name, len(idx))
+		}
+		gf := got.Field(idx[0])
+		if !arrow.TypeEqual(wf.Type, gf.Type) {
+			return nil, fmt.Errorf("%w: schema mismatch: column %q is %s, table has %s%s", ErrInvalidArgument, wf.Name, gf.Type, wf.Type, dimensionHint(wf.Type, gf.Type))
+		}
+		if gf.Nullable && !wf.Nullable {
+			p.checkNul = append(p.checkNul, idx[0])
+		}
+		if wf.Name == pkName {
+			p.pkStream = idx[0]
+		}
+		p.order[i] = idx[0]
+		if idx[0] != i {
+			p.identity = false
+		}
+	}
+	if got.NumFields() > want.NumFields() {
+		for _, gf := range got.Fields() {
+			if !want.HasField(gf.Name) {
+				return nil, fmt.Errorf("%w: schema mismatch: unknown column %q", ErrInvalidArgument, gf.Name)
+			}
+		}
+	}
+	return p, nil
+}
+
+func dimensionHint(want, got arrow.DataType) string {
+	w, ok1 := want.(*arrow.FixedSizeListType)
+	g, ok2 := got.(*arrow.FixedSizeListType)
+	if ok1 && ok2 && w.Len() != g.Len() {
+		return fmt.Sprintf(" (wrong vector dimension: %d, want %d)", g.Len(), w.Len())
+	}
+	return ""
+}
+
+// apply checks one batch of the stream and returns it in table column order
+// with the table's schema (a new reference the caller releases).
+func (p *streamPlan) apply(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	for _, c := range p.checkNul {
+		if n := rec.Column(c).NullN(); n > 0 {
+			return nil, fmt.Errorf("%w: column %q is not nullable but has %d nulls", ErrInvalidArgument, rec.ColumnName(c), n)
+		}
+	}
+	cols := make([]arrow.Array, len(p.order))
+	for i, c := range p.order {
+		cols[i] = rec.Column(c)
+	}
+	return array.NewRecordBatch(p.schema, cols, rec.NumRows()), nil
+}
+
+// checkKeys rejects a batch whose primary-key column has a null or the same
+// key twice: within one batch "newest" would be ambiguous.
+func checkKeys(col arrow.Array, name string) error {
+	if n := col.NullN(); n > 0 {
+		return fmt.Errorf("%w: primary key %q has %d null values", ErrInvalidArgument, name, n)
+	}
+	read := keyReader(col)
+	seen := make(map[Key]struct{}, col.Len())
+	for i := 0; i < col.Len(); i++ {
+		k := read(i)
+		if _, dup := seen[k]; dup {
+			return fmt.Errorf("%w: primary key %q has the value %s twice in one batch (row %d)", ErrInvalidArgument, name, formatValue(col, i), i)
+		}
+		seen[k] = struct{}{}
+	}
+	return nil
+}
+
+func formatValue(col arrow.Array, i int) string {
+	s := col.ValueStr(i)
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return s
+}

@@ -1,0 +1,81 @@
+package lsm
+
+// TableStats is the `stats` action's answer.
+type TableStats struct {
+	Table       string        `json:"table"`
+	Schema      []FieldInfo   `json:"schema"`
+	PrimaryKey  string        `json:"primary_key,omitempty"`
+	BaseVersion uint64        `json:"base_version"`
+	Indexes     []IndexDef    `json:"indexes,omitempty"`
+	Regions     []RegionStats `json:"regions"`
+}
+
+// FieldInfo names one column and its Arrow type.
+type FieldInfo struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	Nullable bool   `json:"nullable"`
+}
+
+// RegionStats describes one region's writer and memtables.
+type RegionStats struct {
+	Region           int      `json:"region"`
+	WriterEpoch      uint64   `json:"writer_epoch"`
+	ManifestVersion  uint64   `json:"manifest_version"`
+	ActiveGeneration uint64   `json:"active_generation"`
+	ActiveRows       int64    `json:"active_rows"`
+	ActiveBytes      int64    `json:"active_bytes"`
+	FrozenMemtables  int      `json:"frozen_memtables"`
+	FrozenRows       int64    `json:"frozen_rows"`
+	FrozenBytes      int64    `json:"frozen_bytes"`
+	Generations      []uint64 `json:"flushed_generations"`
+	WALPosition      uint64   `json:"wal_position"`
+	ReplayAfter      uint64   `json:"replay_after_wal_position"`
+	LastSeq          uint64   `json:"last_seq"`
+	DurableWatermark uint64   `json:"durable_watermark"`
+	VisibleWatermark uint64   `json:"visible_watermark"`
+	Failure          string   `json:"failure,omitempty"`
+}
+
+// Stats reports the table's state.
+func (t *Table) Stats() TableStats {
+	st := TableStats{Table: t.name, PrimaryKey: t.PrimaryKey(), Indexes: t.indexes}
+	for _, f := range t.schema.Fields() {
+		st.Schema = append(st.Schema, FieldInfo{Name: f.Name, Type: f.Type.String(), Nullable: f.Nullable})
+	}
+	if b := t.base.Load(); b != nil {
+		st.BaseVersion = b.Version()
+	}
+	t.mu.Lock()
+	regions := append([]*RegionWriter(nil), t.regions...)
+	t.mu.Unlock()
+	for _, r := range regions {
+		st.Regions = append(st.Regions, r.stats())
+	}
+	return st
+}
+
+func (r *RegionWriter) stats() RegionStats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := RegionStats{
+		Region: r.id, WriterEpoch: r.epoch, ManifestVersion: r.manifest.Version,
+		ReplayAfter: r.manifest.ReplayAfterWalEntryPosition, LastSeq: r.lastSeq,
+		DurableWatermark: r.durable.Load(), VisibleWatermark: r.durable.Load(),
+		FrozenMemtables: len(r.frozen), WALPosition: r.walPos.Load(),
+	}
+	if r.active != nil {
+		s.ActiveGeneration, s.ActiveRows, s.ActiveBytes = r.active.generation, r.active.Rows(), r.active.Bytes()
+	}
+	for _, m := range r.frozen {
+		s.FrozenRows += m.Rows()
+		s.FrozenBytes += m.Bytes()
+	}
+	for _, g := range r.manifest.FlushedGenerations {
+		s.Generations = append(s.Generations, g.Generation)
+	}
+	if r.failure != nil {
+		s.Failure = r.failure.Error()
+	}
+	return s
+}

@@ -1,0 +1,364 @@
+package lsm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/flightwal/flightwal/lance"
+	"github.com/flightwal/flightwal/objstore"
+)
+
+// Table is one opened table: its schema, primary key and regions.
+type Table struct {
+	db      *DB
+	name    string
+	store   objstore.Store // rooted at <name>.lance
+	schema  *arrow.Schema
+	pkCol   int // -1: append-only
+	kt      keyType
+	indexes []IndexDef
+	opts    *Options
+
+	base atomic.Pointer[lance.Dataset]
+
+	mu      sync.Mutex // guards regions (a failed region is reopened)
+	regions []*RegionWriter
+	closed  bool
+
+	nextStreamRegion atomic.Uint64 // append-only tables: regions per stream, round robin
+}
+
+func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Table, error) {
+	cfg := ds.Config()
+	n, err := strconv.Atoi(cfg[configRegions])
+	if err != nil || n < 1 || n > MaxRegions {
+		n = 1
+	}
+	schema, pkCol, err := normalizeSchema(ds.Schema(), cfg[configPrimaryKey])
+	if err != nil {
+		return nil, fmt.Errorf("table %q has an unusable schema: %w", name, err)
+	}
+	t := &Table{db: db, name: name, store: objstore.Prefixed(db.store, tableRoot(name)), schema: schema, pkCol: pkCol, opts: &db.opts}
+	if pkCol >= 0 {
+		t.kt, _ = pkKeyType(schema.Field(pkCol).Type)
+	}
+	if s := cfg[configIndexes]; s != "" {
+		if err := json.Unmarshal([]byte(s), &t.indexes); err != nil {
+			return nil, fmt.Errorf("table %q: config %s: %w", name, configIndexes, err)
+		}
+	}
+	t.base.Store(ds)
+	t.regions = make([]*RegionWriter, n)
+	for i := range t.regions {
+		r, err := openRegion(ctx, t.store, i, schema, pkCol, t.opts)
+		if err != nil {
+			for _, o := range t.regions[:i] {
+				o.Close()
+			}
+			return nil, fmt.Errorf("table %q: opening region %d: %w", name, i, err)
+		}
+		t.regions[i] = r
+	}
+	return t, nil
+}
+
+// Name is the table's name.
+func (t *Table) Name() string { return t.name }
+
+// Schema is the table's Arrow schema (primary key marked with Lance's metadata).
+func (t *Table) Schema() *arrow.Schema { return t.schema }
+
+// PrimaryKey names the primary-key column, or "" for append-only tables.
+func (t *Table) PrimaryKey() string {
+	if t.pkCol < 0 {
+		return ""
+	}
+	return t.schema.Field(t.pkCol).Name
+}
+
+// NumRegions is the number of write partitions.
+func (t *Table) NumRegions() int { return len(t.regions) }
+
+// Indexes lists the declared indexes.
+func (t *Table) Indexes() []IndexDef { return t.indexes }
+
+// region returns region i, reopening it if the object store failed it
+// (a region that was fenced stays fenced: another server owns it).
+func (t *Table) region(ctx context.Context, i int) (*RegionWriter, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, fmt.Errorf("%w: table %q", ErrClosed, t.name)
+	}
+	r := t.regions[i]
+	err := r.Failure()
+	if err == nil || errors.Is(err, ErrFenced) {
+		return r, err
+	}
+	r.Close()
+	nr, oerr := openRegion(ctx, t.store, i, t.schema, t.pkCol, t.opts)
+	if oerr != nil {
+		return nil, fmt.Errorf("reopening region %d of %q after %v: %w", i, t.name, err, oerr)
+	}
+	t.opts.Logger.Warn("reopened region after a write failure", "table", t.name, "region", i, "cause", err)
+	t.regions[i] = nr
+	return nr, nil
+}
+
+func (t *Table) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return
+	}
+	t.closed = true
+	for _, r := range t.regions {
+		r.Close()
+	}
+}
+
+// WriteResult says where a batch went: the sequence number each touched
+// region gave it.
+type WriteResult struct {
+	Rows    int64
+	Regions map[int]uint64
+}
+
+// Writer takes the batches of one DoPut stream.
+type Writer struct {
+	t      *Table
+	op     Op
+	plan   *streamPlan
+	region int // append-only tables: the stream's region
+}
+
+// NewWriter checks a stream's schema against the table. Delete streams carry
+// only the primary-key column.
+func (t *Table) NewWriter(streamSchema *arrow.Schema, op Op) (*Writer, error) {
+	want := t.schema
+	if op == OpDelete {
+		if t.pkCol < 0 {
+			return nil, fmt.Errorf("%w: table %q has no primary key: delete needs one", ErrInvalidArgument, t.name)
+		}
+		want = keySchema(t.schema, t.pkCol)
+	}
+	plan, err := planStream(want, streamSchema, t.PrimaryKey())
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{t: t, op: op, plan: plan}
+	if t.pkCol < 0 {
+		w.region = int(t.nextStreamRegion.Add(1)-1) % len(t.regions)
+	}
+	return w, nil
+}
+
+// Write validates one batch and appends it to its regions. Nothing is
+// appended unless the whole batch is valid (invariant 7).
+func (w *Writer) Write(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch) (WriteResult, error) {
+	res := WriteResult{Rows: rec.NumRows(), Regions: map[int]uint64{}}
+	if rec.NumRows() == 0 {
+		return res, nil
+	}
+	rec, err := w.plan.apply(rec)
+	if err != nil {
+		return res, err
+	}
+	defer rec.Release()
+	if w.t.pkCol < 0 {
+		return res, w.appendTo(ctx, w.region, rec, &res)
+	}
+	pkIdx := w.t.pkCol
+	if w.op == OpDelete {
+		pkIdx = 0
+	}
+	col := rec.Column(pkIdx)
+	if err := checkKeys(col, w.t.PrimaryKey()); err != nil {
+		return res, err
+	}
+	n := len(w.t.regions)
+	if n == 1 {
+		return res, w.appendTo(ctx, 0, rec, &res)
+	}
+	parts, err := splitByRegion(ctx, mem, rec, col, w.t.kt, n)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		for _, p := range parts {
+			if p != nil {
+				p.Release()
+			}
+		}
+	}()
+	for i, p := range parts {
+		if p == nil {
+			continue
+		}
+		// A batch spanning regions is not atomic across them: if a later
+		// region fails, earlier parts stay. Upserts and deletes are
+		// idempotent, so the client's retry converges.
+		if err := w.appendTo(ctx, i, p, &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (w *Writer) appendTo(ctx context.Context, region int, rec arrow.RecordBatch, res *WriteResult) error {
+	r, err := w.t.region(ctx, region)
+	if err != nil {
+		return err
+	}
+	seq, err := r.Append(ctx, rec, w.op)
+	if err != nil {
+		return err
+	}
+	res.Regions[region] = seq
+	return nil
+}
+
+// WaitDurable waits until every part of a written batch is durable.
+func (t *Table) WaitDurable(ctx context.Context, res WriteResult) error {
+	for i := range res.Regions {
+		t.mu.Lock()
+		r := t.regions[i]
+		t.mu.Unlock()
+		r.Kick()
+	}
+	for i, seq := range res.Regions {
+		t.mu.Lock()
+		r := t.regions[i]
+		t.mu.Unlock()
+		if err := r.WaitDurable(ctx, seq); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// splitByRegion routes each row to region hash(pk) mod n.
+func splitByRegion(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch, col arrow.Array, kt keyType, n int) ([]arrow.RecordBatch, error) {
+	read := keyReader(col)
+	idx := make([][]int32, n)
+	for i := 0; i < col.Len(); i++ {
+		r := kt.hash(read(i)) % uint64(n)
+		idx[r] = append(idx[r], int32(i))
+	}
+	parts := make([]arrow.RecordBatch, n)
+	for r, rows := range idx {
+		if len(rows) == 0 {
+			continue
+		}
+		p, err := takeRows(ctx, mem, rec, rows)
+		if err != nil {
+			for _, q := range parts {
+				if q != nil {
+					q.Release()
+				}
+			}
+			return nil, err
+		}
+		parts[r] = p
+	}
+	return parts, nil
+}
+
+// takeRows copies the given rows of rec into a new batch.
+func takeRows(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch, rows []int32) (arrow.RecordBatch, error) {
+	b := array.NewInt32Builder(mem)
+	b.AppendValues(rows, nil)
+	indices := b.NewArray()
+	b.Release()
+	defer indices.Release()
+	ctx = compute.WithAllocator(ctx, mem)
+	out, err := compute.Take(ctx, *compute.DefaultTakeOptions(), compute.NewDatumWithoutOwning(rec), compute.NewDatumWithoutOwning(indices))
+	if err != nil {
+		return nil, err
+	}
+	return out.(*compute.RecordDatum).Value, nil
+}
+
+// Freeze freezes the active memtable of one region (region >= 0) or all.
+func (t *Table) Freeze(ctx context.Context, region int) ([]RegionFreeze, error) {
+	if region >= len(t.regions) {
+		return nil, fmt.Errorf("%w: table %q has %d regions, no region %d", ErrNotFound, t.name, len(t.regions), region)
+	}
+	var out []RegionFreeze
+	for i := range t.regions {
+		if region >= 0 && i != region {
+			continue
+		}
+		r, err := t.region(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		m, gen := r.Freeze()
+		f := RegionFreeze{Region: i, ActiveGeneration: gen}
+		if m != nil {
+			f.FrozenRows = m.Rows()
+			f.FrozenGeneration = m.Generation()
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// RegionFreeze reports one region's freeze.
+type RegionFreeze struct {
+	Region           int    `json:"region"`
+	ActiveGeneration uint64 `json:"active_generation"`
+	FrozenGeneration uint64 `json:"frozen_generation,omitempty"`
+	FrozenRows       int64  `json:"frozen_rows"`
+}
+
+// Sync waits until everything appended so far is durable and returns the
+// durable watermark of each region.
+func (t *Table) Sync(ctx context.Context) (map[int]uint64, error) {
+	res := WriteResult{Regions: map[int]uint64{}}
+	for i := range t.regions {
+		r, err := t.region(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		res.Regions[i] = r.LastSeq()
+	}
+	if err := t.WaitDurable(ctx, res); err != nil {
+		return nil, err
+	}
+	return res.Regions, nil
+}
+
+// Flush freezes the active memtable of one region (region >= 0) or all, and
+// writes every frozen memtable as a flushed generation, waiting for them.
+func (t *Table) Flush(ctx context.Context, region int) ([]FlushedGeneration, error) {
+	if region >= len(t.regions) {
+		return nil, fmt.Errorf("%w: table %q has %d regions, no region %d", ErrNotFound, t.name, len(t.regions), region)
+	}
+	out := []FlushedGeneration{}
+	for i := range t.regions {
+		if region >= 0 && i != region {
+			continue
+		}
+		r, err := t.region(ctx, i)
+		if err != nil {
+			return out, err
+		}
+		gens, err := r.flushAll(ctx)
+		out = append(out, gens...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}

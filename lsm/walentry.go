@@ -1,0 +1,227 @@
+package lsm
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/bits"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// A WAL entry is one Arrow IPC stream. Its schema is the table schema with
+// every field nullable (delete batches store null in non-key columns), and
+// its schema metadata says who wrote it and what its record batches are.
+const (
+	walMetaEpoch   = "writer_epoch"
+	walMetaPos     = "flightwal.position"
+	walMetaLastSeq = "flightwal.last_seq"
+	walMetaBatches = "flightwal.batches"
+)
+
+// walBatch describes one record batch of an entry.
+type walBatch struct {
+	Seq  uint64 `json:"seq"`
+	Op   string `json:"op"`
+	Rows int64  `json:"rows"`
+}
+
+// walItem is a batch waiting in the WAL buffer.
+type walItem struct {
+	rec arrow.RecordBatch // retained by the buffer
+	seq uint64
+	op  Op
+	mt  *MemTable // the memtable the batch went to: entries never span two
+}
+
+// bitrevName is the 64-character binary string of the bit-reversed n: it
+// spreads sequential names over object-store partitions (LANCE_FORMAT.md §6).
+func bitrevName(n uint64) string {
+	s := strconv.FormatUint(bits.Reverse64(n), 2)
+	return strings.Repeat("0", 64-len(s)) + s
+}
+
+// parseBitrevName inverts bitrevName on the base name of key with the given
+// extension; ok is false for any other object.
+func parseBitrevName(key, ext string) (uint64, bool) {
+	base := key[strings.LastIndexByte(key, '/')+1:]
+	if !strings.HasSuffix(base, ext) {
+		return 0, false
+	}
+	base = strings.TrimSuffix(base, ext)
+	if len(base) != 64 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(base, 2, 64)
+	if err != nil {
+		return 0, false
+	}
+	return bits.Reverse64(v), true
+}
+
+func walSchema(table *arrow.Schema, md map[string]string) *arrow.Schema {
+	fields := make([]arrow.Field, table.NumFields())
+	for i, f := range table.Fields() {
+		f.Nullable = true
+		fields[i] = f
+	}
+	meta := arrow.MetadataFrom(md)
+	return arrow.NewSchema(fields, &meta)
+}
+
+// encodeWALEntry writes items as one IPC stream.
+func encodeWALEntry(mem memory.Allocator, table *arrow.Schema, pkCol int, epoch, pos, lastSeq uint64, items []walItem) ([]byte, error) {
+	desc := make([]walBatch, len(items))
+	for i, it := range items {
+		desc[i] = walBatch{Seq: it.seq, Op: it.op.String(), Rows: it.rec.NumRows()}
+	}
+	dj, err := json.Marshal(desc)
+	if err != nil {
+		return nil, err
+	}
+	schema := walSchema(table, map[string]string{
+		walMetaEpoch:   strconv.FormatUint(epoch, 10),
+		walMetaPos:     strconv.FormatUint(pos, 10),
+		walMetaLastSeq: strconv.FormatUint(lastSeq, 10),
+		walMetaBatches: string(dj),
+	})
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(schema), ipc.WithAllocator(mem))
+	for _, it := range items {
+		rec, err := walRecord(mem, schema, pkCol, it)
+		if err != nil {
+			w.Close()
+			return nil, err
+		}
+		err = w.Write(rec)
+		rec.Release()
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("encoding WAL entry %d: %w", pos, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("encoding WAL entry %d: %w", pos, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// walRecord widens a batch to the WAL schema: delete batches get null
+// columns around their key.
+func walRecord(mem memory.Allocator, schema *arrow.Schema, pkCol int, it walItem) (arrow.RecordBatch, error) {
+	n := it.rec.NumRows()
+	cols := make([]arrow.Array, schema.NumFields())
+	for i := range cols {
+		switch {
+		case it.op != OpDelete:
+			cols[i] = it.rec.Column(i)
+			cols[i].Retain()
+		case i == pkCol:
+			cols[i] = it.rec.Column(0)
+			cols[i].Retain()
+		default:
+			cols[i] = array.MakeArrayOfNull(mem, schema.Field(i).Type, int(n))
+		}
+	}
+	rec := array.NewRecordBatch(schema, cols, n)
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec, nil
+}
+
+// walEntry is a decoded WAL entry.
+type walEntry struct {
+	epoch, pos, lastSeq uint64
+	batches             []walBatch
+	recs                []arrow.RecordBatch // table schema (upsert) or key only (delete); caller releases
+}
+
+func (e *walEntry) release() {
+	for _, r := range e.recs {
+		r.Release()
+	}
+}
+
+// decodeWALEntry parses an entry written by encodeWALEntry. tableSchema and
+// pkCol shape the returned records.
+func decodeWALEntry(mem memory.Allocator, data []byte, tableSchema *arrow.Schema, pkCol int) (*walEntry, error) {
+	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Release()
+	md := r.Schema().Metadata()
+	e := &walEntry{}
+	num := func(k string) (uint64, error) {
+		v, ok := md.GetValue(k)
+		if !ok {
+			return 0, fmt.Errorf("missing metadata %q", k)
+		}
+		return strconv.ParseUint(v, 10, 64)
+	}
+	if e.epoch, err = num(walMetaEpoch); err != nil {
+		return nil, err
+	}
+	if e.pos, err = num(walMetaPos); err != nil {
+		return nil, err
+	}
+	if e.lastSeq, err = num(walMetaLastSeq); err != nil {
+		return nil, err
+	}
+	bj, _ := md.GetValue(walMetaBatches)
+	if err := json.Unmarshal([]byte(bj), &e.batches); err != nil {
+		return nil, fmt.Errorf("metadata %q: %w", walMetaBatches, err)
+	}
+	if r.Schema().NumFields() != tableSchema.NumFields() {
+		return nil, fmt.Errorf("entry has %d columns, table has %d", r.Schema().NumFields(), tableSchema.NumFields())
+	}
+	for i := 0; r.Next(); i++ {
+		if i >= len(e.batches) {
+			e.release()
+			return nil, fmt.Errorf("more record batches than the %d described", len(e.batches))
+		}
+		rec := r.RecordBatch()
+		if rec.NumRows() != e.batches[i].Rows {
+			e.release()
+			return nil, fmt.Errorf("batch %d has %d rows, metadata says %d", i, rec.NumRows(), e.batches[i].Rows)
+		}
+		var out arrow.RecordBatch
+		if e.batches[i].Op == OpDelete.String() {
+			if pkCol < 0 {
+				e.release()
+				return nil, fmt.Errorf("delete batch in a table without primary key")
+			}
+			out = array.NewRecordBatch(keySchema(tableSchema, pkCol), []arrow.Array{rec.Column(pkCol)}, rec.NumRows())
+		} else {
+			out = array.NewRecordBatch(tableSchema, rec.Columns(), rec.NumRows())
+		}
+		e.recs = append(e.recs, out)
+	}
+	if err := r.Err(); err != nil {
+		e.release()
+		return nil, err
+	}
+	if len(e.recs) != len(e.batches) {
+		e.release()
+		return nil, fmt.Errorf("%d record batches, metadata describes %d", len(e.recs), len(e.batches))
+	}
+	return e, nil
+}
+
+// keySchema is the schema of delete batches: the primary-key column alone.
+func keySchema(table *arrow.Schema, pkCol int) *arrow.Schema {
+	return arrow.NewSchema([]arrow.Field{table.Field(pkCol)}, nil)
+}
+
+func parseOp(s string) Op {
+	if s == OpDelete.String() {
+		return OpDelete
+	}
+	return OpUpsert
+}

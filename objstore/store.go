@@ -1,0 +1,57 @@
+// Package objstore owns flightwal's view of object storage: one small Store
+// interface with a local-filesystem implementation, an S3 implementation
+// (minio-go), an in-memory one for unit tests, and a fault-injecting wrapper.
+//
+// Keys are '/'-separated paths relative to the store's root ("t.lance/_versions/x").
+// Every implementation offers an atomic PutIfAbsent: it is the only
+// synchronisation primitive flightwal relies on (WAL entries, region
+// manifests and Lance manifest commits all use it).
+package objstore
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound is returned by Get, GetRange, Stat and Delete for a missing key.
+	ErrNotFound = errors.New("objstore: object not found")
+	// ErrExists is returned by PutIfAbsent when the key already exists.
+	ErrExists = errors.New("objstore: object already exists")
+	// ErrUnavailable wraps transient failures (network, throttling, 5xx):
+	// the caller may retry the same call safely.
+	ErrUnavailable = errors.New("objstore: store unavailable")
+)
+
+// ObjectInfo describes one stored object.
+type ObjectInfo struct {
+	Key     string // full key relative to the store root
+	Size    int64
+	ModTime time.Time
+}
+
+// Store is the object-storage contract. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Get returns the whole object.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// GetRange returns length bytes starting at offset. A range past the end
+	// is truncated to the object's end (like HTTP range reads).
+	GetRange(ctx context.Context, key string, offset, length int64) ([]byte, error)
+	// Stat returns the object's size without reading it.
+	Stat(ctx context.Context, key string) (ObjectInfo, error)
+	// Put writes (or overwrites) the object atomically: readers see the old
+	// object or the whole new one, never a prefix. Durable on return.
+	Put(ctx context.Context, key string, data []byte) error
+	// PutIfAbsent writes the object only if no object exists at key, atomically;
+	// otherwise it returns an error wrapping ErrExists and changes nothing.
+	// Durable on return.
+	PutIfAbsent(ctx context.Context, key string, data []byte) error
+	// List returns every object whose key starts with prefix, sorted by key.
+	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
+	// Delete removes the object. Deleting a missing key returns ErrNotFound.
+	Delete(ctx context.Context, key string) error
+	// String names the store for messages ("file:///data", "s3://b/p").
+	String() string
+}
