@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -354,11 +355,18 @@ func TestAsyncWritesVisibleOnlyWhenDurable(t *testing.T) {
 }
 
 // TestSnapshotUnderConcurrentWrites: scans running while writers append,
-// and a freeze happens, return whole batches only, each key once.
+// and freezes or flushes happen, return whole batches only, each key once.
 func TestSnapshotUnderConcurrentWrites(t *testing.T) {
+	for _, action := range []string{"freeze", "flush"} {
+		t.Run(action, func(t *testing.T) { testSnapshotUnderConcurrentWrites(t, action) })
+	}
+}
+
+func testSnapshotUnderConcurrentWrites(t *testing.T, action string) {
 	e := newEnv(t)
 	e.createTable("snap", datagen.Schema(4), nil)
-	const writers, batches, rows = 3, 30, 50
+	const writers, batches, rows = 3, 60, 50
+	var scans, actions atomic.Int64
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
@@ -380,16 +388,17 @@ func TestSnapshotUnderConcurrentWrites(t *testing.T) {
 	stop := make(chan struct{})
 	var rg sync.WaitGroup
 	rg.Add(2)
-	go func() { // freezes while everything runs
+	go func() { // freezes or flushes while everything runs
 		defer rg.Done()
 		for {
 			select {
 			case <-stop:
 				return
 			case <-time.After(5 * time.Millisecond):
-				if _, err := e.action("freeze", map[string]any{"table": "snap"}); err != nil {
+				if _, err := e.action(action, map[string]any{"table": "snap"}); err != nil {
 					t.Error(err)
 				}
+				actions.Add(1)
 			}
 		}
 	}()
@@ -409,6 +418,7 @@ func TestSnapshotUnderConcurrentWrites(t *testing.T) {
 			}
 			ks := sortedIDs(got)
 			got.Release()
+			scans.Add(1)
 			for i := 1; i < len(ks); i++ {
 				if ks[i] == ks[i-1] {
 					t.Errorf("key %d returned twice in one scan", ks[i])
@@ -431,6 +441,10 @@ func TestSnapshotUnderConcurrentWrites(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	rg.Wait()
+	t.Logf("%d scans and %d %s actions ran during the writes", scans.Load(), actions.Load(), action)
+	if scans.Load() == 0 || actions.Load() == 0 {
+		t.Fatalf("no overlap: %d scans, %d %s actions", scans.Load(), actions.Load(), action)
+	}
 	got := e.mustGet(map[string]any{"table": "snap"})
 	if want := writers * (batches / 2) * rows; int(got.NumRows()) != want {
 		t.Fatalf("final scan: %d rows, want %d", got.NumRows(), want)

@@ -11,9 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -22,49 +19,14 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/flightwal/flightwal/internal/lancejs"
 )
 
-// nodeModules returns the node_modules holding @lancedb/lancedb for
-// version dir ("" = the main lock, "v039" = interop/v039's), or skips.
-func nodeModules(t *testing.T, variant string) string {
-	t.Helper()
-	cache := os.Getenv("FLIGHTWAL_CACHE")
-	if cache == "" {
-		abs, _ := filepath.Abs(filepath.Join("..", ".cache"))
-		cache = abs
-	}
-	dir := filepath.Join(cache, "node")
-	if variant != "" {
-		dir = filepath.Join(cache, "node-"+variant)
-	}
-	nm := filepath.Join(dir, "node_modules")
-	_, errNode := exec.LookPath("node")
-	_, errPkg := os.Stat(filepath.Join(nm, "@lancedb", "lancedb", "package.json"))
-	if errNode != nil || errPkg != nil {
-		msg := fmt.Sprintf("node or LanceDB missing (%v, %v): run make deps", errNode, errPkg)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return nm
-}
+func nodeModules(t *testing.T, variant string) string { return lancejs.NodeModules(t, variant) }
 
-// runNode runs interop/<script> with NODE_PATH=nm and returns its stdout.
 func runNode(t *testing.T, nm, script string, args ...string) []byte {
-	t.Helper()
-	abs, err := filepath.Abs(filepath.Join("..", "interop", script))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("node", append([]string{abs}, args...)...)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+nm, "NODE_NO_WARNINGS=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node %s: %v\nstderr:\n%s", script, err, stderr.String())
-	}
-	return stdout.Bytes()
+	return lancejs.Run(t, nm, script, args...)
 }
 
 // ---- LanceDB reads what we write -------------------------------------------

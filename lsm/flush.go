@@ -66,7 +66,7 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 	next.ReplayAfterWalEntryPosition = m.walPos.Load()
 	next.WalEntryPositionLastSeen = r.walPos.Load()
 	next.CurrentGeneration = activeGen
-	if err := commitRegionManifest(ctx, r.store, r.paths, next); err != nil {
+	if err := commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next); err != nil {
 		err = wrapStoreErr(err)
 		r.fail(err)
 		return fg, false, err

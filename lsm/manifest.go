@@ -63,13 +63,13 @@ func readRegionManifest(ctx context.Context, store objstore.Store, p regionPaths
 // commitRegionManifest writes next (whose Version must be the current
 // version + 1) with put-if-absent. If that version exists, the writer that
 // wrote it decides: a newer epoch means we are fenced.
-func commitRegionManifest(ctx context.Context, store objstore.Store, p regionPaths, next *tablepb.RegionManifest) error {
+func commitRegionManifest(ctx context.Context, store objstore.Store, retry objstore.RetryPolicy, p regionPaths, next *tablepb.RegionManifest) error {
 	data, err := proto.Marshal(next)
 	if err != nil {
 		return err
 	}
 	key := p.manifest(next.Version)
-	err = store.PutIfAbsent(ctx, key, data)
+	err = objstore.Retry(ctx, retry, func(ctx context.Context) error { return store.PutIfAbsent(ctx, key, data) })
 	if errors.Is(err, objstore.ErrExists) {
 		other, rerr := readRegionManifest(ctx, store, p, next.Version)
 		if rerr != nil {

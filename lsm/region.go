@@ -132,7 +132,7 @@ func (r *RegionWriter) claim(ctx context.Context) error {
 		next.Version++
 		next.WriterEpoch++
 		next.RegionSpecId = 0
-		err = commitRegionManifest(ctx, r.store, r.paths, next)
+		err = commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next)
 		if errors.Is(err, ErrFenced) && attempt < 16 {
 			continue
 		}

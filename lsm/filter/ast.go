@@ -11,6 +11,7 @@ import (
 type Expr interface {
 	String() string
 	prec() int // binding strength, for minimal parenthesisation
+	write(b *strings.Builder)
 }
 
 // Operand is a column or a literal: what comparisons compare.
@@ -177,81 +178,120 @@ func (*Literal) prec() int { return precPredicate }
 func (*Column) operand()  {}
 func (*Literal) operand() {}
 
-// wrap renders e, parenthesised when it binds looser than min.
-func wrap(e Expr, min int) string {
-	if e.prec() < min {
-		return "(" + e.String() + ")"
-	}
-	return e.String()
-}
-
-func (e *Logic) String() string {
-	p := e.prec()
-	// Left-associative: a right child of the same strength needs parentheses.
-	return wrap(e.L, p) + " " + e.Op.String() + " " + wrap(e.R, p+1)
-}
-
-func (e *Not) String() string { return "NOT " + wrap(e.X, precNot) }
-
-func (e *Compare) String() string {
-	return e.L.String() + " " + e.Op.String() + " " + e.R.String()
-}
-
-func notKw(not bool) string {
-	if not {
-		return " NOT"
-	}
-	return ""
-}
-
-func (e *In) String() string {
+// render prints e through one builder, so printing is linear in the
+// size of the text however deep the tree.
+func render(e Expr) string {
 	var b strings.Builder
-	b.WriteString(e.X.String())
-	b.WriteString(notKw(e.Not))
+	e.write(&b)
+	return b.String()
+}
+
+// wrap writes e, parenthesised when it binds looser than min.
+func wrap(b *strings.Builder, e Expr, min int) {
+	if e.prec() < min {
+		b.WriteByte('(')
+		e.write(b)
+		b.WriteByte(')')
+		return
+	}
+	e.write(b)
+}
+
+func (e *Logic) write(b *strings.Builder) {
+	p := e.prec()
+	wrap(b, e.L, p)
+	b.WriteString(" " + e.Op.String() + " ")
+	// Left-associative: a right child of the same strength needs parentheses.
+	wrap(b, e.R, p+1)
+}
+
+func (e *Not) write(b *strings.Builder) {
+	b.WriteString("NOT ")
+	wrap(b, e.X, precNot)
+}
+
+func (e *Compare) write(b *strings.Builder) {
+	e.L.write(b)
+	b.WriteString(" " + e.Op.String() + " ")
+	e.R.write(b)
+}
+
+func writeNot(b *strings.Builder, not bool) {
+	if not {
+		b.WriteString(" NOT")
+	}
+}
+
+func (e *In) write(b *strings.Builder) {
+	e.X.write(b)
+	writeNot(b, e.Not)
 	b.WriteString(" IN (")
 	for i, l := range e.List {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(l.String())
+		l.write(b)
 	}
-	b.WriteString(")")
-	return b.String()
+	b.WriteByte(')')
 }
 
-func (e *Between) String() string {
-	return e.X.String() + notKw(e.Not) + " BETWEEN " + e.Lo.String() + " AND " + e.Hi.String()
+func (e *Between) write(b *strings.Builder) {
+	e.X.write(b)
+	writeNot(b, e.Not)
+	b.WriteString(" BETWEEN ")
+	e.Lo.write(b)
+	b.WriteString(" AND ")
+	e.Hi.write(b)
 }
 
-func (e *IsNull) String() string {
-	return e.X.String() + " IS" + notKw(e.Not) + " NULL"
+func (e *IsNull) write(b *strings.Builder) {
+	e.X.write(b)
+	b.WriteString(" IS")
+	writeNot(b, e.Not)
+	b.WriteString(" NULL")
 }
 
-func (e *Like) String() string {
-	return e.X.String() + notKw(e.Not) + " LIKE " + quoteString(e.Pattern)
+func (e *Like) write(b *strings.Builder) {
+	e.X.write(b)
+	writeNot(b, e.Not)
+	b.WriteString(" LIKE ")
+	b.WriteString(quoteString(e.Pattern))
 }
 
-func (c *Column) String() string {
+func (c *Column) write(b *strings.Builder) {
 	if !c.Quoted && isBareIdent(c.Name) {
-		return c.Name
+		b.WriteString(c.Name)
+		return
 	}
-	return `"` + strings.ReplaceAll(c.Name, `"`, `""`) + `"`
+	b.WriteString(`"` + strings.ReplaceAll(c.Name, `"`, `""`) + `"`)
 }
 
-func (l *Literal) String() string {
+func (l *Literal) write(b *strings.Builder) {
 	switch l.Kind {
 	case LitBool:
 		if l.Bool {
-			return "TRUE"
+			b.WriteString("TRUE")
+		} else {
+			b.WriteString("FALSE")
 		}
-		return "FALSE"
 	case LitNumber:
-		return l.Num
+		b.WriteString(l.Num)
 	case LitString:
-		return quoteString(l.Str)
+		b.WriteString(quoteString(l.Str))
+	default:
+		b.WriteString("NULL")
 	}
-	return "NULL"
 }
+
+func (e *Logic) String() string   { return render(e) }
+func (e *Not) String() string     { return render(e) }
+func (e *Compare) String() string { return render(e) }
+func (e *In) String() string      { return render(e) }
+func (e *Between) String() string { return render(e) }
+func (e *IsNull) String() string  { return render(e) }
+func (e *Like) String() string    { return render(e) }
+func (c *Column) String() string  { return render(c) }
+func (l *Literal) String() string { return render(l) }
 
 func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 

@@ -23,17 +23,31 @@
 //
 // Keywords are case-insensitive. A bare identifier matches the schema field
 // of that exact name, else the only field equal to it ignoring case; a
-// double-quoted identifier ("" escapes a quote) matches exactly. In a 'string'
-// a doubled single quote stands for one. A LIKE pattern has % (any run) and _ (one character;
-// one byte on binary columns), and \ escapes the next character.
+// double-quoted identifier ("" escapes a quote) matches exactly. In a
+// 'string' a doubled single quote stands for one. A LIKE pattern has %
+// (any run) and _ (one character; one byte on binary columns), and \
+// escapes the next character. Comparisons do not chain (a = 1 = 2 is an
+// error), and IN lists hold literals only.
 //
-// Literals are coerced to the type of the column they meet: numbers to
-// integer columns compare exactly (x = 2.5 is never true, x < 300 on an int8
-// column is true for every non-null x); numbers are rounded to the column's
-// type for float columns; strings are parsed as 'YYYY-MM-DD', RFC 3339, or
-// 'YYYY-MM-DD hh:mm:ss[.fff]' for date32 and timestamp columns (a literal
-// without an offset is read in the column's time zone, UTC if it has none).
-// Floats follow IEEE 754: NaN compares unequal and unordered to everything.
+// Types: a column compares with literals and columns of its kind: booleans;
+// numbers (any integer or float type); strings and binary; date32 and
+// timestamps (but a timestamp with a zone not with one without). Other
+// columns (vectors) allow only IS [NOT] NULL.
+//
+// Literals are coerced to the type of the column they meet. Integer columns
+// compare exactly: x = 2.5 is never true, x < 300 is true for every non-null
+// int8 x. For float columns the number is rounded to the column's type
+// (float32: 0.1 means float32(0.1); overflow gives ±Inf). For date32 and
+// timestamp columns a string is read as 'YYYY-MM-DD', RFC 3339, or
+// 'YYYY-MM-DD hh:mm:ss[.fffffffff]' (space or T) and compared exactly at the
+// column's unit; without an offset it is read in the column's time zone
+// (UTC if none); a date is midnight UTC. Columns of different numeric or
+// temporal types compare exactly too. Floats follow IEEE 754: NaN compares
+// unequal and unordered to everything, -0 equals 0.
+//
+// Evaluation uses arrow-go compute kernels (comparisons, is_in, Kleene
+// AND/OR, not) and tight loops where none fits: LIKE, IS NULL, exact mixed
+// numeric/temporal comparisons and literals out of a column's range.
 package filter
 
 import "errors"

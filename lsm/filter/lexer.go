@@ -98,9 +98,10 @@ func (e *SyntaxError) Unwrap() error { return ErrSyntax }
 
 // Limits that keep hostile input cheap.
 const (
-	maxNumberLen = 400  // characters of a number literal
-	maxExponent  = 1000 // |e| of a number literal
-	maxDepth     = 500  // nesting of parentheses and NOT
+	maxNumberLen = 400     // characters of a number literal
+	maxExponent  = 1000    // |e| of a number literal
+	maxDepth     = 500     // nesting of parentheses and NOT
+	maxOperands  = 100_000 // columns and literals in one filter
 )
 
 // lexer splits filter text into tokens on demand.

@@ -13,8 +13,8 @@ import (
 // This file holds the evaluations arrow's kernels do not cover: LIKE, exact
 // comparisons across numeric and temporal types, and constants.
 
-// boolOut builds a boolean array bit by bit: values start false, and
-// validity (if tracked) starts all-valid... or all-null when allNull.
+// boolOut builds a boolean array bit by bit. Values start false; validity
+// is absent (all valid) unless allNull or nullsFrom adds it.
 type boolOut struct {
 	n               int
 	valBuf, nullBuf *memory.Buffer

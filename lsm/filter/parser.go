@@ -24,9 +24,10 @@ func Parse(src string) (Expr, error) {
 
 // parser is a recursive-descent parser with one token of lookahead.
 type parser struct {
-	lex   lexer
-	tok   token
-	depth int
+	lex      lexer
+	tok      token
+	depth    int
+	operands int
 }
 
 func (p *parser) advance() error {
@@ -36,6 +37,16 @@ func (p *parser) advance() error {
 	}
 	p.tok = t
 	return nil
+}
+
+// counted consumes the current token as one more operand (a column or a
+// literal), within maxOperands.
+func (p *parser) counted() error {
+	p.operands++
+	if p.operands > maxOperands {
+		return p.lex.errorf(p.tok.pos, "filter has more than %d columns and literals", maxOperands)
+	}
+	return p.advance()
 }
 
 func (p *parser) expected(what string) error {
@@ -243,7 +254,7 @@ func (p *parser) operand(what string) (Operand, error) {
 	switch p.tok.kind {
 	case tokIdent, tokQuotedIdent:
 		c := &Column{Name: p.tok.text, Quoted: p.tok.kind == tokQuotedIdent}
-		return c, p.advance()
+		return c, p.counted()
 	}
 	l, err := p.literal()
 	if err != nil {
@@ -283,7 +294,7 @@ func (p *parser) literal() (*Literal, error) {
 	default:
 		return nil, nil
 	}
-	return l, p.advance()
+	return l, p.counted()
 }
 
 // checkPattern rejects a LIKE pattern ending in a lone escape character.

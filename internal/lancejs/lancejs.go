@@ -1,0 +1,134 @@
+// Package lancejs runs the real Lance engine (LanceDB's npm package, whose
+// native binary is the Rust Lance library) from Go tests, through the node
+// scripts in interop/. `make deps` installs the packages into
+// $FLIGHTWAL_CACHE/node (and node-v039 for LanceDB 0.39).
+package lancejs
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// RepoRoot finds the repository root by walking up to go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("lancejs: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// NodeModules returns the node_modules holding @lancedb/lancedb for a
+// variant ("" = interop/package.json's, "v039" = interop/v039's). Without
+// node or the package the test is skipped, or fails when CI=true.
+func NodeModules(t testing.TB, variant string) string {
+	t.Helper()
+	cache := os.Getenv("FLIGHTWAL_CACHE")
+	if cache == "" {
+		cache = filepath.Join(RepoRoot(t), ".cache")
+	}
+	dir := filepath.Join(cache, "node")
+	if variant != "" {
+		dir = filepath.Join(cache, "node-"+variant)
+	}
+	nm := filepath.Join(dir, "node_modules")
+	_, errNode := exec.LookPath("node")
+	_, errPkg := os.Stat(filepath.Join(nm, "@lancedb", "lancedb", "package.json"))
+	if errNode != nil || errPkg != nil {
+		msg := fmt.Sprintf("node or LanceDB missing (%v, %v): run make deps", errNode, errPkg)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return nm
+}
+
+// Run runs interop/<script> with NODE_PATH=nm and returns its stdout.
+func Run(t testing.TB, nm, script string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("node", append([]string{filepath.Join(RepoRoot(t), "interop", script)}, args...)...)
+	cmd.Env = append(os.Environ(), "NODE_PATH="+nm, "NODE_NO_WARNINGS=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node %s: %v\nstderr:\n%s", script, err, stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+// Filter is one filter query for ReadDataset.
+type Filter struct {
+	Filter  string   `json:"filter"`
+	Columns []string `json:"columns,omitempty"`
+}
+
+// VectorQuery is a nearest-neighbour query for ReadDataset.
+type VectorQuery struct {
+	Column  string    `json:"column"`
+	Vector  []float32 `json:"vector"`
+	K       int       `json:"k"`
+	Columns []string  `json:"columns,omitempty"`
+}
+
+// Query asks read_dataset.mjs for filters and a vector search.
+type Query struct {
+	Filters []Filter     `json:"filters,omitempty"`
+	Vector  *VectorQuery `json:"vector,omitempty"`
+}
+
+// Result is what read_dataset.mjs prints. Int64 values are decimal strings.
+type Result struct {
+	Version   uint64           `json:"version"`
+	CountRows int64            `json:"countRows"`
+	Schema    []map[string]any `json:"schema"`
+	Filters   []struct {
+		Count int64            `json:"count"`
+		Rows  []map[string]any `json:"rows"`
+	} `json:"filters"`
+	VectorRows []map[string]any `json:"vectorRows"`
+}
+
+// ReadDataset opens the Lance dataset at path (any directory name) with
+// LanceDB and runs q. LanceDB opens "<dir>/<name>.lance", so a dataset
+// whose directory lacks the suffix is reached through a symlink.
+func ReadDataset(t testing.TB, nm, path string, q Query) Result {
+	t.Helper()
+	dir, name := filepath.Dir(path), filepath.Base(path)
+	if filepath.Ext(name) != ".lance" {
+		dir = t.TempDir()
+		name = "ds.lance"
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(abs, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := json.Marshal(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := Run(t, nm, "read_dataset.mjs", dir, name[:len(name)-len(".lance")], string(raw))
+	var res Result
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("read_dataset.mjs output: %v\n%s", err, out)
+	}
+	return res
+}
