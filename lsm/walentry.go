@@ -2,8 +2,10 @@ package lsm
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -17,6 +19,10 @@ import (
 // A WAL entry is one Arrow IPC stream. Its schema is the table schema with
 // every field nullable (delete batches store null in non-key columns), and
 // its schema metadata says who wrote it and what its record batches are.
+// After the stream's end-of-stream marker come 8 bytes that IPC readers
+// ignore: the CRC-32C of the stream and the magic "FWAL". Replay checks
+// them before parsing, so a corrupt entry is an error, never a bad parse
+// (arrow-go's IPC reader trusts the lengths it reads).
 const (
 	walMetaEpoch   = "writer_epoch"
 	walMetaPos     = "flightwal.position"
@@ -108,7 +114,26 @@ func encodeWALEntry(mem memory.Allocator, table *arrow.Schema, pkCol int, epoch,
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("encoding WAL entry %d: %w", pos, err)
 	}
+	buf.Write(binary.LittleEndian.AppendUint32(nil, crc32.Checksum(buf.Bytes(), castagnoli)))
+	buf.WriteString(walMagic)
 	return buf.Bytes(), nil
+}
+
+const walMagic = "FWAL"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// checkWALFooter verifies the checksum footer and returns the IPC stream.
+func checkWALFooter(data []byte) ([]byte, error) {
+	n := len(data)
+	if n < 8 || string(data[n-4:]) != walMagic {
+		return nil, fmt.Errorf("no WAL footer (truncated or not a WAL entry)")
+	}
+	body := data[:n-8]
+	if want, got := binary.LittleEndian.Uint32(data[n-8:]), crc32.Checksum(body, castagnoli); want != got {
+		return nil, fmt.Errorf("checksum mismatch: stored %08x, computed %08x", want, got)
+	}
+	return body, nil
 }
 
 // walRecord widens a batch to the WAL schema: delete batches get null
@@ -151,7 +176,11 @@ func (e *walEntry) release() {
 // decodeWALEntry parses an entry written by encodeWALEntry. tableSchema and
 // pkCol shape the returned records.
 func decodeWALEntry(mem memory.Allocator, data []byte, tableSchema *arrow.Schema, pkCol int) (*walEntry, error) {
-	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(mem))
+	body, err := checkWALFooter(data)
+	if err != nil {
+		return nil, err
+	}
+	r, err := ipc.NewReader(bytes.NewReader(body), ipc.WithAllocator(mem))
 	if err != nil {
 		return nil, err
 	}

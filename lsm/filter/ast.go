@@ -166,6 +166,7 @@ func (e *Logic) prec() int {
 	}
 	return precOr
 }
+
 func (*Not) prec() int     { return precNot }
 func (*Compare) prec() int { return precPredicate }
 func (*In) prec() int      { return precPredicate }
