@@ -1,0 +1,123 @@
+package lsm
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/flightwal/flightwal/objstore"
+)
+
+func testDB(t *testing.T, store objstore.Store, o Options) (*DB, *memory.CheckedAllocator) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	o.Allocator = mem
+	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := Open(context.Background(), store, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, mem
+}
+
+func writeAll(t *testing.T, tbl *Table, mem memory.Allocator, recs ...arrow.RecordBatch) {
+	t.Helper()
+	w, err := tbl.NewWriter(recs[0].Schema(), OpUpsert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		res, err := w.Write(context.Background(), mem, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tbl.WaitDurable(context.Background(), res); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func countRows(t *testing.T, tbl *Table, mem memory.Allocator) int64 {
+	t.Helper()
+	p, err := tbl.Prepare(Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tbl.Snapshot()
+	defer s.Release()
+	var n int64
+	if err := s.Run(context.Background(), mem, p, func(r arrow.RecordBatch) error { n += r.NumRows(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestAutomaticFreezeAndFlush: memtable.max_rows freezes and the flush
+// goroutine writes generations without any action.
+func TestAutomaticFreezeAndFlush(t *testing.T) {
+	store := objstore.NewMem()
+	db, mem := testDB(t, store, Options{MemTableMaxRows: 100})
+	tbl, err := db.CreateTable(context.Background(), TableSpec{Name: "auto", Schema: testSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := int64(0); i < 10; i++ {
+		var ids []int64
+		for j := int64(0); j < 30; j++ {
+			ids = append(ids, i*30+j)
+		}
+		b := kvBatch(mem, ids, i)
+		writeAll(t, tbl, mem, b)
+		b.Release()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := tbl.Stats().Regions[0]
+		if len(st.Generations) >= 2 && st.FrozenMemtables == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no automatic flush: %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := countRows(t, tbl, mem); n != 300 {
+		t.Fatalf("%d rows across memtable and generations, want 300", n)
+	}
+	db.Close()
+	mem.AssertSize(t, 0)
+}
+
+// TestBackpressureWaitsForFlush: with a tiny unflushed-bytes limit writes
+// stall until flushes make room, then proceed; nothing is lost.
+func TestBackpressureWaitsForFlush(t *testing.T) {
+	store := objstore.NewMem()
+	db, mem := testDB(t, store, Options{MemTableMaxBytes: 4 << 10, MaxUnflushedBytes: 8 << 10})
+	tbl, err := db.CreateTable(context.Background(), TableSpec{Name: "bp", Schema: testSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for i := int64(0); i < 200; i++ {
+		ids = append(ids, i)
+	}
+	for round := int64(0); round < 20; round++ {
+		b := kvBatch(mem, ids, round) // 200 rows x 16 bytes: 3.2 KiB per batch
+		writeAll(t, tbl, mem, b)
+		b.Release()
+	}
+	st := tbl.Stats().Regions[0]
+	if len(st.Generations) == 0 {
+		t.Fatalf("backpressure never flushed: %+v", st)
+	}
+	if n := countRows(t, tbl, mem); n != 200 {
+		t.Fatalf("%d rows, want 200", n)
+	}
+	db.Close()
+	mem.AssertSize(t, 0)
+}
