@@ -6,8 +6,6 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/flightwal/flightwal/lsm"
 )
@@ -135,10 +133,11 @@ func (s *Service) actFlush(ctx context.Context, body []byte) (any, error) {
 }
 
 func (s *Service) actCompact(ctx context.Context, body []byte) (any, error) {
-	if _, _, err := s.tableAction(ctx, "compact", body); err != nil {
+	t, _, err := s.tableAction(ctx, "compact", body)
+	if err != nil {
 		return nil, err
 	}
-	return nil, status.Error(codes.Unimplemented, "compact is not implemented in this version")
+	return t.Compact(ctx)
 }
 
 func (s *Service) actSync(ctx context.Context, body []byte) (any, error) {

@@ -81,6 +81,9 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 	m.unref()
 	r.log.Debug("flushed generation", "generation", m.generation, "rows", rows, "replay_after", next.ReplayAfterWalEntryPosition)
 	r.collectWAL(ctx, next.ReplayAfterWalEntryPosition)
+	if r.onFlush != nil {
+		r.onFlush()
+	}
 	return FlushedGeneration{Region: r.id, Generation: m.generation, Path: rel, Rows: rows}, true, nil
 }
 

@@ -121,3 +121,5 @@ func TestBackpressureWaitsForFlush(t *testing.T) {
 	db.Close()
 	mem.AssertSize(t, 0)
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

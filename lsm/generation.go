@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -35,6 +36,12 @@ type Generation struct {
 	pkCol  int
 	mem    memory.Allocator
 
+	// refs counts holders: the region's read state and snapshots. A retired
+	// generation (merged into the base table) deletes its files when the
+	// last holder lets go, so no running read loses them.
+	refs    atomic.Int32
+	retired atomic.Bool
+
 	once  sync.Once
 	err   error
 	ds    *lance.Dataset
@@ -49,7 +56,30 @@ type genRow struct {
 }
 
 func newGeneration(store objstore.Store, regionDir, rel string, number uint64, schema *arrow.Schema, pkCol int, mem memory.Allocator) *Generation {
-	return &Generation{number: number, root: path.Join(regionDir, rel), store: store, schema: schema, pkCol: pkCol, mem: mem}
+	g := &Generation{number: number, root: path.Join(regionDir, rel), store: store, schema: schema, pkCol: pkCol, mem: mem}
+	g.refs.Store(1)
+	return g
+}
+
+func (g *Generation) ref() { g.refs.Add(1) }
+
+func (g *Generation) unref() {
+	if g.refs.Add(-1) == 0 && g.retired.Load() {
+		go g.deleteFiles()
+	}
+}
+
+// deleteFiles removes a retired generation's objects (best effort: an
+// object left behind is garbage no manifest names).
+func (g *Generation) deleteFiles() {
+	ctx := context.Background()
+	objs, err := g.store.List(ctx, g.root+"/")
+	if err != nil {
+		return
+	}
+	for _, o := range objs {
+		_ = g.store.Delete(ctx, o.Key)
+	}
 }
 
 // load opens the dataset and indexes its keys, once.

@@ -18,7 +18,11 @@ type Options struct {
 	MemTableMaxBytes  int64         // freeze the active memtable at this size
 	MemTableMaxRows   int64         // or at this many rows
 	MaxUnflushedBytes int64         // writes wait while active + frozen exceed this
-	Retry             objstore.RetryPolicy
+	// CompactAfterGenerations starts a background compaction once a region
+	// holds this many flushed generations; 0 takes the default (8), a
+	// negative value turns automatic compaction off.
+	CompactAfterGenerations int
+	Retry                   objstore.RetryPolicy
 }
 
 func (o Options) withDefaults() Options {
@@ -39,6 +43,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MemTableMaxRows <= 0 {
 		o.MemTableMaxRows = 1_000_000
+	}
+	if o.CompactAfterGenerations == 0 {
+		o.CompactAfterGenerations = 8
 	}
 	if o.MaxUnflushedBytes <= 0 {
 		o.MaxUnflushedBytes = 1 << 30

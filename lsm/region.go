@@ -59,7 +59,8 @@ type RegionWriter struct {
 
 	gens []*Generation // flushed generations, newest first (mu)
 
-	flushMu   sync.Mutex // one flush at a time
+	flushMu   sync.Mutex // one manifest-changing job (flush, retire) at a time
+	onFlush   func()     // called after each flush (compaction trigger)
 	flushKick chan struct{}
 	flushDone chan struct{}
 
@@ -80,11 +81,16 @@ type readState struct {
 
 // openRegion claims region id (invariant 4), replays its WAL after the
 // manifest's replay position (invariant 3) and starts the WAL goroutine.
-func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow.Schema, pkCol int, opts *Options) (*RegionWriter, error) {
+//
+// mergedUpTo is the highest generation of this region that the base table
+// already holds (compaction committed it): such generations are not read
+// again, even if a crash kept them in the region manifest.
+func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow.Schema, pkCol int, opts *Options, mergedUpTo uint64, onFlush func()) (*RegionWriter, error) {
 	r := &RegionWriter{
 		id: id, paths: regionPaths{dir: "_mem_wal/" + strconv.Itoa(id)}, store: store,
 		schema: schema, pkCol: pkCol, mem: opts.Allocator, opts: opts,
 		log:      opts.Logger.With("region", id),
+		onFlush:  onFlush,
 		notify:   make(chan struct{}),
 		flushReq: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{}),
 		flushKick: make(chan struct{}, 1), flushDone: make(chan struct{}),
@@ -98,6 +104,9 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 	}
 	for i := len(r.manifest.FlushedGenerations) - 1; i >= 0; i-- {
 		fg := r.manifest.FlushedGenerations[i]
+		if fg.Generation <= mergedUpTo {
+			continue
+		}
 		r.gens = append(r.gens, newGeneration(store, r.paths.dir, fg.Path, fg.Generation, schema, pkCol, r.mem))
 	}
 	r.active = newMemTable(gen+1, schema, pkCol)
@@ -551,6 +560,10 @@ func (r *RegionWriter) releaseMemtables() {
 		m.unref()
 	}
 	r.active, r.frozen = nil, nil
+	for _, g := range r.gens {
+		g.unref()
+	}
+	r.gens = nil
 }
 
 // wrapStoreErr marks object-store failures that a retry may fix.

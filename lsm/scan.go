@@ -83,7 +83,55 @@ func (s *Snapshot) scan(ctx context.Context, mem memory.Allocator, p *Plan, out 
 			}
 		}
 	}
-	return nil
+	return s.scanBase(ctx, mem, p, out)
+}
+
+// scanBase reads the base table version of the snapshot: rows not deleted
+// by its deletion files and not present in any newer layer of their region.
+func (s *Snapshot) scanBase(ctx context.Context, mem memory.Allocator, p *Plan, out *sink) error {
+	b := s.base
+	if b == nil || len(b.ds.Fragments()) == 0 {
+		return nil
+	}
+	if err := b.load(ctx, s.t); err != nil {
+		return err
+	}
+	pkCol := -1
+	err := b.ds.Scan(ctx, mem, p.scanColumns, scanBatchRows, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
+		if s.t.pkCol >= 0 && pkCol < 0 {
+			pkCol = rec.Schema().FieldIndices(s.t.PrimaryKey())[0]
+		}
+		return out.add(ctx, rec, s.baseMask(b, frag.ID, first, rec, pkCol))
+	})
+	return wrapStoreErr(err)
+}
+
+// baseMask marks the live rows of a base batch; nil means all.
+func (s *Snapshot) baseMask(b *baseLayer, frag, first uint64, rec arrow.RecordBatch, pkCol int) []bool {
+	dels := b.dels[frag]
+	var read func(int) Key
+	if pkCol >= 0 {
+		read = keyReader(rec.Column(pkCol))
+	}
+	var mask []bool
+	for i := 0; i < int(rec.NumRows()); i++ {
+		ok := dels == nil || !dels.Contains(uint32(first)+uint32(i))
+		if ok && read != nil {
+			k := read(i)
+			rs := &s.regions[s.t.kt.hash(k)%uint64(len(s.regions))]
+			ok = !rs.hiddenByNewer(rs.mems, rs.gens, k)
+		}
+		if !ok && mask == nil {
+			mask = make([]bool, rec.NumRows())
+			for j := 0; j < i; j++ {
+				mask[j] = true
+			}
+		}
+		if mask != nil {
+			mask[i] = ok
+		}
+	}
+	return mask
 }
 
 // liveMask says which rows of rec are the newest visible version of their
@@ -128,7 +176,12 @@ func (s *Snapshot) lookup(ctx context.Context, mem memory.Allocator, p *Plan, ou
 	}()
 	for _, k := range p.keys {
 		rs := &s.regions[t.kt.hash(k)%uint64(len(s.regions))]
-		rec, err := rs.lookup(ctx, k)
+		rec, found, err := rs.lookup(ctx, k)
+		if err == nil && !found && s.base != nil {
+			if err = s.base.load(ctx, t); err == nil {
+				rec, err = s.base.lookupRow(ctx, t, k)
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -147,32 +200,33 @@ func (s *Snapshot) lookup(ctx context.Context, mem memory.Allocator, p *Plan, ou
 	return out.add(ctx, rec, nil)
 }
 
-// lookup returns the newest version of key in the region snapshot as a
-// one-row batch in table schema, or nil if absent or deleted.
-func (rs *regionSnap) lookup(ctx context.Context, k Key) (arrow.RecordBatch, error) {
+// lookup returns the newest version of key in the region's memtables and
+// generations as a one-row batch in table schema; found reports whether
+// any of them has a version (rec is nil for a delete).
+func (rs *regionSnap) lookup(ctx context.Context, k Key) (rec arrow.RecordBatch, found bool, err error) {
 	for _, mv := range rs.mems {
 		b, row, ok := mv.m.lookup(k, rs.w)
 		if !ok {
 			continue
 		}
 		if b.op == OpDelete {
-			return nil, nil
+			return nil, true, nil
 		}
-		return b.rec.NewSlice(int64(row), int64(row)+1), nil
+		return b.rec.NewSlice(int64(row), int64(row)+1), true, nil
 	}
 	for _, g := range rs.gens {
 		if err := g.load(ctx); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if _, deleted := g.tombs[k]; deleted {
-			return nil, nil
+			return nil, true, nil
 		}
 		rec, ok, err := g.lookupRow(ctx, k)
 		if err != nil || ok {
-			return rec, err
+			return rec, ok, err
 		}
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
 // concatRecords concatenates batches of one schema.

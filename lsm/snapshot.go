@@ -6,6 +6,7 @@ package lsm
 type Snapshot struct {
 	t       *Table
 	regions []regionSnap
+	base    *baseLayer
 }
 
 type regionSnap struct {
@@ -29,6 +30,10 @@ func (t *Table) Snapshot() *Snapshot {
 	for i, r := range regions {
 		s.regions[i] = r.snapshot()
 	}
+	// The base is loaded after the generations: compaction stores the new
+	// base before it retires the merged generations, so a snapshot never
+	// holds the new generation set with the old base (invariant 5).
+	s.base = t.base.Load()
 	return s
 }
 
@@ -44,6 +49,9 @@ func (r *RegionWriter) snapshot() regionSnap {
 		m.ref()
 		rs.mems = append(rs.mems, memView{m: m, list: m.published()})
 	}
+	for _, g := range rs.gens {
+		g.ref()
+	}
 	return rs
 }
 
@@ -52,6 +60,9 @@ func (s *Snapshot) Release() {
 	for _, r := range s.regions {
 		for _, mv := range r.mems {
 			mv.m.unref()
+		}
+		for _, g := range r.gens {
+			g.unref()
 		}
 	}
 	s.regions = nil

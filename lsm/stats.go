@@ -2,12 +2,15 @@ package lsm
 
 // TableStats is the `stats` action's answer.
 type TableStats struct {
-	Table       string        `json:"table"`
-	Schema      []FieldInfo   `json:"schema"`
-	PrimaryKey  string        `json:"primary_key,omitempty"`
-	BaseVersion uint64        `json:"base_version"`
-	Indexes     []IndexDef    `json:"indexes,omitempty"`
-	Regions     []RegionStats `json:"regions"`
+	Table           string        `json:"table"`
+	Schema          []FieldInfo   `json:"schema"`
+	PrimaryKey      string        `json:"primary_key,omitempty"`
+	BaseVersion     uint64        `json:"base_version"`
+	BaseRows        int64         `json:"base_rows"`
+	BaseFragments   int           `json:"base_fragments"`
+	BaseDeletedRows int64         `json:"base_deleted_rows"`
+	Indexes         []IndexDef    `json:"indexes,omitempty"`
+	Regions         []RegionStats `json:"regions"`
 }
 
 // FieldInfo names one column and its Arrow type.
@@ -44,7 +47,12 @@ func (t *Table) Stats() TableStats {
 		st.Schema = append(st.Schema, FieldInfo{Name: f.Name, Type: f.Type.String(), Nullable: f.Nullable})
 	}
 	if b := t.base.Load(); b != nil {
-		st.BaseVersion = b.Version()
+		st.BaseVersion = b.ds.Version()
+		st.BaseRows = b.ds.CountRows()
+		for _, f := range b.ds.Fragments() {
+			st.BaseFragments++
+			st.BaseDeletedRows += int64(f.DeletedRows)
+		}
 	}
 	t.mu.Lock()
 	regions := append([]*RegionWriter(nil), t.regions...)

@@ -29,7 +29,12 @@ type Table struct {
 	indexes []IndexDef
 	opts    *Options
 
-	base atomic.Pointer[lance.Dataset]
+	base atomic.Pointer[baseLayer] // newest base table version
+
+	compactMu   sync.Mutex // one compaction at a time
+	compactKick chan struct{} // never closed: kicks may come from regions at any time
+	compactStop chan struct{}
+	compactDone chan struct{}
 
 	mu      sync.Mutex // guards regions (a failed region is reopened)
 	regions []*RegionWriter
@@ -57,10 +62,12 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 			return nil, fmt.Errorf("table %q: config %s: %w", name, configIndexes, err)
 		}
 	}
-	t.base.Store(ds)
+	base := newBaseLayer(ds)
+	t.base.Store(base)
+	t.compactKick, t.compactStop, t.compactDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
 	t.regions = make([]*RegionWriter, n)
 	for i := range t.regions {
-		r, err := openRegion(ctx, t.store, i, schema, pkCol, t.opts)
+		r, err := openRegion(ctx, t.store, i, schema, pkCol, t.opts, base.merged(i), t.kickCompact)
 		if err != nil {
 			for _, o := range t.regions[:i] {
 				o.Close()
@@ -69,6 +76,7 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 		}
 		t.regions[i] = r
 	}
+	go t.compactLoop()
 	return t, nil
 }
 
@@ -106,7 +114,7 @@ func (t *Table) region(ctx context.Context, i int) (*RegionWriter, error) {
 		return r, err
 	}
 	r.Close()
-	nr, oerr := openRegion(ctx, t.store, i, t.schema, t.pkCol, t.opts)
+	nr, oerr := openRegion(ctx, t.store, i, t.schema, t.pkCol, t.opts, t.base.Load().merged(i), t.kickCompact)
 	if oerr != nil {
 		return nil, fmt.Errorf("reopening region %d of %q after %v: %w", i, t.name, err, oerr)
 	}
@@ -122,6 +130,10 @@ func (t *Table) close() {
 		return
 	}
 	t.closed = true
+	close(t.compactStop)
+	t.mu.Unlock()
+	<-t.compactDone // a running compaction finishes first
+	t.mu.Lock()
 	for _, r := range t.regions {
 		r.Close()
 	}

@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	_ "time/tzdata" // filters read named time zones without system zoneinfo
 )
 
 const usage = `flightwal: a streaming write path for Lance tables over Arrow Flight

@@ -54,7 +54,10 @@ func (b *Bound) columnsOf(rec arrow.RecordBatch) ([]arrow.Array, error) {
 			idx = found[0]
 		}
 		a := rec.Column(idx)
-		if !arrow.TypeEqual(a.DataType(), c.typ) {
+		// Columns only tested for nulls (vectors) need just the same kind:
+		// list field names may differ between writers.
+		same := arrow.TypeEqual(a.DataType(), c.typ) || classOf(c.typ) == clsOther && a.DataType().ID() == c.typ.ID()
+		if !same {
 			return nil, fmt.Errorf("filter: column %q is %s in the record but was bound as %s", c.name, a.DataType(), c.typ)
 		}
 		cols[i] = a

@@ -1,0 +1,101 @@
+package lsm
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/flightwal/flightwal/lance"
+)
+
+// configMergedPrefix + region names the base manifest's record of the
+// highest generation of that region merged into the base table. Compaction
+// writes it in the same commit as the merged rows, so after a crash it is
+// decidable which generations the base already holds.
+const configMergedPrefix = "flightwal.merged."
+
+// baseLayer is one version of the base Lance table with its primary-key
+// index, built on first use and cached for the version's lifetime.
+type baseLayer struct {
+	ds *lance.Dataset
+
+	once sync.Once
+	err  error
+	keys map[Key]genRow             // live rows only
+	dels map[uint64]*roaring.Bitmap // deletion bitmap per fragment (nil: none)
+}
+
+func newBaseLayer(ds *lance.Dataset) *baseLayer { return &baseLayer{ds: ds} }
+
+// merged returns the highest generation of region merged into this version.
+func (b *baseLayer) merged(region int) uint64 {
+	v, _ := strconv.ParseUint(b.ds.Config()[configMergedPrefix+strconv.Itoa(region)], 10, 64)
+	return v
+}
+
+// load reads the deletion bitmaps and, for tables with a primary key,
+// indexes every live row, so point lookups never scan fragments.
+func (b *baseLayer) load(ctx context.Context, t *Table) error {
+	b.once.Do(func() { b.err = b.doLoad(ctx, t) })
+	return b.err
+}
+
+func (b *baseLayer) doLoad(ctx context.Context, t *Table) error {
+	b.dels = map[uint64]*roaring.Bitmap{}
+	for _, f := range b.ds.Fragments() {
+		if f.DeletedRows == 0 {
+			continue
+		}
+		bm, err := b.ds.DeletionBitmap(ctx, f.ID)
+		if err != nil {
+			return wrapStoreErr(fmt.Errorf("base table %q: %w", t.name, err))
+		}
+		b.dels[f.ID] = bm
+	}
+	if t.pkCol < 0 {
+		return nil
+	}
+	b.keys = make(map[Key]genRow, b.ds.CountRows())
+	err := b.ds.Scan(ctx, t.opts.Allocator, []string{t.PrimaryKey()}, 0, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
+		read := keyReader(rec.Column(0))
+		dels := b.dels[frag.ID]
+		for i := 0; i < int(rec.NumRows()); i++ {
+			row := uint32(first) + uint32(i)
+			if dels != nil && dels.Contains(row) {
+				continue
+			}
+			b.keys[read(i)] = genRow{frag: frag.ID, row: row}
+		}
+		return nil
+	})
+	if err != nil {
+		return wrapStoreErr(fmt.Errorf("indexing base table %q: %w", t.name, err))
+	}
+	return nil
+}
+
+// deleted reports whether row of fragment frag is masked by a deletion file.
+func (b *baseLayer) deleted(frag uint64, row uint32) bool {
+	bm := b.dels[frag]
+	return bm != nil && bm.Contains(row)
+}
+
+// lookupRow reads the live row of key, if any, in the table's schema.
+func (b *baseLayer) lookupRow(ctx context.Context, t *Table, key Key) (arrow.RecordBatch, error) {
+	loc, ok := b.keys[key]
+	if !ok {
+		return nil, nil
+	}
+	rec, err := b.ds.Take(ctx, t.opts.Allocator, loc.frag, []uint64{uint64(loc.row)}, nil)
+	if err != nil {
+		return nil, wrapStoreErr(fmt.Errorf("reading base table %q: %w", t.name, err))
+	}
+	out := array.NewRecordBatch(t.schema, rec.Columns(), rec.NumRows())
+	rec.Release()
+	return out, nil
+}

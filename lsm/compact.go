@@ -1,0 +1,304 @@
+package lsm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flightwal/flightwal/lance"
+	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
+)
+
+// CompactResult reports a compaction.
+type CompactResult struct {
+	BaseVersion    uint64           `json:"base_version"`
+	Generations    map[int][]uint64 `json:"merged_generations"`
+	RowsWritten    int64            `json:"rows_written"`
+	RowsDeleted    int64            `json:"rows_deleted"`
+	BytesWritten   int64            `json:"bytes_written"`
+	FragmentsAdded int              `json:"fragments_added"`
+}
+
+// Compact merges every flushed generation into the base Lance table in one
+// commit: newest rows become a new fragment, and the rows they supersede or
+// delete in existing fragments are masked with deletion files. Only after
+// that commit are the generations retired from the region manifests (and
+// their files removed once no reader holds them). The commit records the
+// highest generation merged per region, so a crash between the two steps
+// never merges a generation twice.
+func (t *Table) Compact(ctx context.Context) (CompactResult, error) {
+	t.compactMu.Lock()
+	defer t.compactMu.Unlock()
+	base := t.base.Load()
+	res := CompactResult{BaseVersion: base.ds.Version(), Generations: map[int][]uint64{}}
+
+	t.mu.Lock()
+	regions := append([]*RegionWriter(nil), t.regions...)
+	t.mu.Unlock()
+	// Generations to merge, oldest first per region, skipping any that an
+	// earlier compaction already merged.
+	gens := make([][]*Generation, len(regions))
+	total := 0
+	for i, r := range regions {
+		merged := base.merged(i)
+		for _, g := range r.generations() {
+			if g.number > merged {
+				gens[i] = append(gens[i], g)
+				res.Generations[i] = append(res.Generations[i], g.number)
+				total++
+			}
+		}
+	}
+	if total == 0 {
+		return res, t.retire(ctx, regions, base)
+	}
+	defer func() {
+		for _, gs := range gens {
+			for _, g := range gs {
+				g.unref()
+			}
+		}
+	}()
+	if err := base.load(ctx, t); err != nil {
+		return res, err
+	}
+
+	recs, deletions, err := t.mergeGenerations(ctx, base, gens)
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	if err != nil {
+		return res, err
+	}
+	tx := lance.Transaction{Deletions: deletions, Config: map[string]string{}}
+	for i, gs := range gens {
+		if len(gs) > 0 {
+			tx.Config[configMergedPrefix+strconv.Itoa(i)] = strconv.FormatUint(gs[len(gs)-1].number, 10)
+		}
+	}
+	for _, r := range recs {
+		res.RowsWritten += r.NumRows()
+	}
+	for _, rows := range deletions {
+		res.RowsDeleted += int64(len(rows))
+	}
+	if res.RowsWritten > 0 {
+		nf, err := lance.WriteFragment(ctx, t.db.store, tableRoot(t.name), t.schema, recs)
+		if err != nil {
+			return res, wrapStoreErr(fmt.Errorf("compacting %q: writing fragment: %w", t.name, err))
+		}
+		tx.NewFragments = []lance.NewFragment{nf}
+		res.FragmentsAdded = 1
+		res.BytesWritten = int64(nf.SizeBytes)
+	}
+	next, err := base.ds.Commit(ctx, t.db.store, tx)
+	if errors.Is(err, lance.ErrConflict) {
+		return res, fmt.Errorf("%w: base table %q changed during compaction (another writer?): %w", ErrFenced, t.name, err)
+	}
+	if err != nil {
+		return res, wrapStoreErr(fmt.Errorf("compacting %q: commit: %w", t.name, err))
+	}
+	nb := newBaseLayer(next)
+	// Publish the new base before retiring: see Table.Snapshot.
+	t.base.Store(nb)
+	res.BaseVersion = next.Version()
+	return res, t.retire(ctx, regions, nb)
+}
+
+// retire removes from each region the generations the base holds.
+func (t *Table) retire(ctx context.Context, regions []*RegionWriter, base *baseLayer) error {
+	for i, r := range regions {
+		if err := r.retireGenerations(ctx, base.merged(i)); err != nil {
+			return fmt.Errorf("compacting %q: retiring generations of region %d: %w", t.name, i, err)
+		}
+	}
+	return nil
+}
+
+// mergeGenerations computes the newest version of every key across the
+// generations (a later generation wins) and returns the rows to append and
+// the base rows to mask.
+func (t *Table) mergeGenerations(ctx context.Context, base *baseLayer, gens [][]*Generation) ([]arrow.RecordBatch, map[uint64][]uint32, error) {
+	deletions := map[uint64][]uint32{}
+	var recs []arrow.RecordBatch
+	fail := func(err error) ([]arrow.RecordBatch, map[uint64][]uint32, error) {
+		for _, r := range recs {
+			r.Release()
+		}
+		return nil, nil, err
+	}
+	for _, gs := range gens {
+		// winner[key] = index in gs of the newest generation holding key;
+		// regions hold disjoint keys, so each region merges on its own.
+		winner := map[Key]int{}
+		for gi, g := range gs {
+			if err := g.load(ctx); err != nil {
+				return fail(err)
+			}
+			for k := range g.keys {
+				winner[k] = gi
+			}
+			for k := range g.tombs {
+				winner[k] = gi
+			}
+		}
+		if t.pkCol >= 0 {
+			for k := range winner {
+				if loc, ok := base.keys[k]; ok {
+					deletions[loc.frag] = append(deletions[loc.frag], loc.row)
+				}
+			}
+		}
+		for gi, g := range gs {
+			err := g.ds.Scan(ctx, t.opts.Allocator, nil, scanBatchRows, func(_ lance.Fragment, _ uint64, rec arrow.RecordBatch) error {
+				var keep []int32
+				if t.pkCol >= 0 {
+					read := keyReader(rec.Column(t.pkCol))
+					for i := 0; i < int(rec.NumRows()); i++ {
+						if winner[read(i)] == gi {
+							keep = append(keep, int32(i))
+						}
+					}
+				}
+				var out arrow.RecordBatch
+				switch {
+				case t.pkCol < 0 || len(keep) == int(rec.NumRows()):
+					out = newTableRecord(t.schema, rec)
+				case len(keep) == 0:
+					return nil
+				default:
+					taken, err := takeRows(ctx, t.opts.Allocator, rec, keep)
+					if err != nil {
+						return err
+					}
+					out = newTableRecord(t.schema, taken)
+					taken.Release()
+				}
+				recs = append(recs, out)
+				return nil
+			})
+			if err != nil {
+				return fail(wrapStoreErr(err))
+			}
+		}
+	}
+	for f := range deletions {
+		rows := deletions[f]
+		sort.Slice(rows, func(a, b int) bool { return rows[a] < rows[b] })
+	}
+	return recs, deletions, nil
+}
+
+// newTableRecord presents rec's columns under the table's schema (Lance
+// scans carry the dataset's field metadata).
+func newTableRecord(schema *arrow.Schema, rec arrow.RecordBatch) arrow.RecordBatch {
+	return array.NewRecordBatch(schema, rec.Columns(), rec.NumRows())
+}
+
+// generations returns the region's flushed generations, oldest first, each
+// with a reference the caller releases.
+func (r *RegionWriter) generations() []*Generation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Generation, 0, len(r.gens))
+	for i := len(r.gens) - 1; i >= 0; i-- {
+		r.gens[i].ref()
+		out = append(out, r.gens[i])
+	}
+	return out
+}
+
+// retireGenerations drops generations up to upTo (merged into the base)
+// from the region manifest and the read state.
+func (r *RegionWriter) retireGenerations(ctx context.Context, upTo uint64) error {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
+	r.mu.Lock()
+	if r.failure != nil {
+		err := r.failure
+		r.mu.Unlock()
+		return err
+	}
+	next := proto.Clone(r.manifest).(*tablepb.RegionManifest)
+	r.mu.Unlock()
+	kept := next.FlushedGenerations[:0]
+	for _, fg := range next.FlushedGenerations {
+		if fg.Generation > upTo {
+			kept = append(kept, fg)
+		}
+	}
+	if len(kept) == len(next.FlushedGenerations) {
+		return nil
+	}
+	next.FlushedGenerations = kept
+	next.Version++
+	if err := commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next); err != nil {
+		err = wrapStoreErr(err)
+		r.fail(err)
+		return err
+	}
+	r.mu.Lock()
+	r.manifest = next
+	var live, retired []*Generation
+	for _, g := range r.gens {
+		if g.number > upTo {
+			live = append(live, g)
+		} else {
+			retired = append(retired, g)
+		}
+	}
+	r.gens = live
+	r.publishState()
+	r.mu.Unlock()
+	for _, g := range retired {
+		g.retired.Store(true)
+		g.unref()
+	}
+	return nil
+}
+
+// kickCompact asks the compaction goroutine to run (after flushes).
+func (t *Table) kickCompact() {
+	select {
+	case t.compactKick <- struct{}{}:
+	default:
+	}
+}
+
+// compactLoop compacts in the background once a region holds at least
+// Options.CompactAfterGenerations flushed generations.
+func (t *Table) compactLoop() {
+	defer close(t.compactDone)
+	for {
+		select {
+		case <-t.compactStop:
+			return
+		case <-t.compactKick:
+		}
+		if t.opts.CompactAfterGenerations <= 0 {
+			continue
+		}
+		due := false
+		t.mu.Lock()
+		for _, r := range t.regions {
+			r.mu.Lock()
+			due = due || len(r.gens) >= t.opts.CompactAfterGenerations
+			r.mu.Unlock()
+		}
+		t.mu.Unlock()
+		if !due {
+			continue
+		}
+		if _, err := t.Compact(context.Background()); err != nil {
+			t.opts.Logger.Error("background compaction failed", "table", t.name, "err", err)
+		}
+	}
+}
