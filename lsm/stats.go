@@ -70,7 +70,7 @@ func (r *RegionWriter) stats() RegionStats {
 		Region: r.id, WriterEpoch: r.epoch, ManifestVersion: r.manifest.Version,
 		ReplayAfter: r.manifest.ReplayAfterWalEntryPosition, LastSeq: r.lastSeq,
 		DurableWatermark: r.durable.Load(), VisibleWatermark: r.durable.Load(),
-		FrozenMemtables: len(r.frozen), WALPosition: r.walPos.Load(),
+		FrozenMemtables: len(r.frozen), WALPosition: r.walPos.Load(), Generations: []uint64{},
 	}
 	if r.active != nil {
 		s.ActiveGeneration, s.ActiveRows, s.ActiveBytes = r.active.generation, r.active.Rows(), r.active.Bytes()
