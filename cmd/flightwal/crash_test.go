@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -294,4 +295,52 @@ func doGet(t *testing.T, c flight.Client, mem memory.Allocator, ticket string) a
 		c.Release()
 	}
 	return out
+}
+
+// TestCLI drives the client subcommands against a server process: put
+// generated rows and a CSV file, get them back, run actions.
+func TestCLI(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServer(t, "--storage.uri", filepath.Join(dir, "data"))
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(binary(t), append([]string{args[0], "--addr", srv.addr}, args[1:]...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("flightwal %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := run("put", "--table", "gen", "--generate", "2500", "--dim", "8", "--batch-rows", "1000", "--create", "--pk", "id"); !strings.Contains(out, "put 2500 rows") {
+		t.Fatalf("put: %s", out)
+	}
+	csvPath := filepath.Join(dir, "people.csv")
+	if err := os.WriteFile(csvPath, []byte("name,age,city\nann,31,oslo\nbob,42,rome\ncid,27,oslo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := run("put", "--table", "people", "--file", csvPath, "--create"); !strings.Contains(out, "put 3 rows") {
+		t.Fatalf("put csv: %s", out)
+	}
+	out := run("get", "--format", "json", `{"table": "people", "filter": "city = 'oslo'", "columns": ["name"]}`)
+	if strings.Count(out, "\n") != 2 || !strings.Contains(out, `"ann"`) || !strings.Contains(out, `"cid"`) {
+		t.Fatalf("get: %q", out)
+	}
+	out = run("get", "--format", "json", `{"table": "gen", "pk": [7, 2499, 99999], "columns": ["id"]}`)
+	if strings.Count(out, "\n") != 2 || !strings.Contains(out, "2499") {
+		t.Fatalf("get pk: %q", out)
+	}
+	out = run("action", "stats", `{"table": "gen"}`)
+	var st struct {
+		PrimaryKey string `json:"primary_key"`
+		Regions    []struct {
+			ActiveRows int64 `json:"active_rows"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.PrimaryKey != "id" || st.Regions[0].ActiveRows != 2500 {
+		t.Fatalf("stats: %v %s", err, out)
+	}
+	run("action", "flush", `{"table": "gen"}`)
+	out = run("get", `{"table": "gen", "limit": 3}`)
+	if strings.Count(out, "id=") != 3 {
+		t.Fatalf("get after flush: %q", out)
+	}
 }
