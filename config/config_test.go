@@ -1,0 +1,103 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != Default() {
+		t.Fatalf("Load(nil) = %+v, want the defaults %+v", c, Default())
+	}
+	if c.Listen != "127.0.0.1:8815" || c.Storage.URI != "./data" || c.Flight.MaxMessageBytes != 256*MiB ||
+		c.WAL.FlushInterval != 100*time.Millisecond || c.WAL.MaxBufferBytes != 10*MiB || c.MemTable.MaxBytes != 256*MiB ||
+		c.MemTable.MaxRows != 1_000_000 || c.Backpressure.MaxUnflushedBytes != GiB {
+		t.Fatalf("defaults differ from ARCHITECTURE.md: %+v", c)
+	}
+}
+
+// TestPrecedence: flags beat env, env beats the file, the file beats defaults.
+func TestPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(file, []byte("listen: 127.0.0.1:1\nstorage:\n  uri: /from/file\nwal:\n  flush_interval: 7ms\nmemtable:\n  max_rows: 5\n"), 0o644)
+	t.Setenv("FLIGHTWAL_STORAGE_URI", "/from/env")
+	t.Setenv("FLIGHTWAL_WAL_FLUSH_INTERVAL", "9ms")
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse([]string{"--config", file, "--wal.flush_interval", "11ms", "--memtable.max_bytes", "64MiB"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:1" {
+		t.Errorf("file value lost: listen %q", c.Listen)
+	}
+	if c.Storage.URI != "/from/env" {
+		t.Errorf("env should beat the file: storage.uri %q", c.Storage.URI)
+	}
+	if c.WAL.FlushInterval != 11*time.Millisecond {
+		t.Errorf("flag should beat env: wal.flush_interval %v", c.WAL.FlushInterval)
+	}
+	if c.MemTable.MaxBytes != 64*MiB || c.MemTable.MaxRows != 5 {
+		t.Errorf("memtable %+v", c.MemTable)
+	}
+}
+
+func TestRejects(t *testing.T) {
+	for _, tc := range []struct {
+		file, env, want string
+	}{
+		{file: "wal:\n  flush_intervall: 1s\n", want: `unknown config key "wal.flush_intervall"`},
+		{env: "FLIGHTWAL_WAL_MAX_BUFFER_BYTES=lots", want: "wal.max_buffer_bytes"},
+		{env: "FLIGHTWAL_LISTEN=nohostport", want: "listen"},
+		{env: "FLIGHTWAL_FLIGHT_MAX_MESSAGE_BYTES=1KiB", want: "flight.max_message_bytes"},
+		{env: "FLIGHTWAL_LOG_LEVEL=loud", want: "log.level"},
+		{env: "FLIGHTWAL_BACKPRESSURE_MAX_UNFLUSHED_BYTES=1MiB", want: "backpressure.max_unflushed_bytes"},
+	} {
+		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+		RegisterFlags(fs)
+		var args []string
+		if tc.file != "" {
+			file := filepath.Join(t.TempDir(), "c.yaml")
+			os.WriteFile(file, []byte(tc.file), 0o644)
+			args = append(args, "--config", file)
+		}
+		if tc.env != "" {
+			k, v, _ := strings.Cut(tc.env, "=")
+			t.Setenv(k, v)
+		}
+		fs.Parse(args)
+		_, err := Load(fs)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: got %v, want an error naming %q", tc, err, tc.want)
+		}
+		if tc.env != "" {
+			k, _, _ := strings.Cut(tc.env, "=")
+			os.Unsetenv(k)
+		}
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "1048576": 1 << 20, "256MiB": 256 << 20, "1GiB": 1 << 30, "10MB": 10_000_000, "1k": 1000, " 4 KiB ": 4096} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "-1", "1.5GiB", "99999999999GiB"} {
+		if _, err := ParseBytes(bad); err == nil {
+			t.Errorf("ParseBytes(%q) accepted", bad)
+		}
+	}
+}
