@@ -79,12 +79,6 @@ func (b *baseLayer) doLoad(ctx context.Context, t *Table) error {
 	return nil
 }
 
-// deleted reports whether row of fragment frag is masked by a deletion file.
-func (b *baseLayer) deleted(frag uint64, row uint32) bool {
-	bm := b.dels[frag]
-	return bm != nil && bm.Contains(row)
-}
-
 // lookupRow reads the live row of key, if any, in the table's schema.
 func (b *baseLayer) lookupRow(ctx context.Context, t *Table, key Key) (arrow.RecordBatch, error) {
 	loc, ok := b.keys[key]

@@ -221,7 +221,7 @@ func (bd *binder) bind(e Expr) (node, error) {
 	case *Column:
 		c := bd.column(e)
 		if c.cls != clsBool {
-			return nil, fmt.Errorf("%w: %s is not boolean; a condition must compare it, e.g. %s = ...", ErrType, c, e)
+			return nil, fmt.Errorf("%w: %s is not boolean; a condition must compare it, for example %s = 1", ErrType, c, e)
 		}
 		return &boolColNode{col: c.slot}, nil
 	case *Literal:
