@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 
+	fw "github.com/flightwal/flightwal/flight"
 	"github.com/flightwal/flightwal/internal/datagen"
 	"github.com/flightwal/flightwal/lsm"
 )
@@ -559,4 +560,21 @@ func nullKeyBatch(mem memory.Allocator) arrow.RecordBatch {
 
 func schemaB64(e *env, s *arrow.Schema) string {
 	return base64.StdEncoding.EncodeToString(flight.SerializeSchema(s, e.mem))
+}
+
+// TestHugeBatchRejected: a message over flight.max_message_bytes gets
+// ResourceExhausted and changes nothing; the server keeps serving.
+func TestHugeBatchRejected(t *testing.T) {
+	e := newEnv(t, withFlight(fw.Options{MaxMessageBytes: 4 << 20}))
+	e.createTable("h", datagen.Schema(1024), nil)
+	big := datagen.Batch(e.mem, 1024, 1, 0, 1500) // ~6 MiB
+	defer big.Release()
+	_, err := e.put(pathDesc("h"), big)
+	wantCode(t, err, codes.ResourceExhausted, "")
+	small := datagen.Batch(e.mem, 1024, 1, 0, 100)
+	defer small.Release()
+	e.mustPut(pathDesc("h"), small)
+	if got := e.mustGet(map[string]any{"table": "h"}); got.NumRows() != 100 {
+		t.Fatalf("%d rows, want only the 100 of the small batch", got.NumRows())
+	}
 }

@@ -36,12 +36,14 @@ type env struct {
 	mem    *memory.CheckedAllocator // the client's allocator
 	smem   *memory.CheckedAllocator // the server's allocator
 	opts   lsm.Options
+	fopts  fw.Options
 }
 
 type envOption func(*env)
 
 func withStore(s objstore.Store) envOption { return func(e *env) { e.store = s } }
 func withLSM(o lsm.Options) envOption      { return func(e *env) { e.opts = o } }
+func withFlight(o fw.Options) envOption    { return func(e *env) { e.fopts = o } }
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
@@ -74,7 +76,9 @@ func (e *env) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	svc := fw.NewService(db, fw.Options{Allocator: e.smem, Logger: o.Logger})
+	fo := e.fopts
+	fo.Allocator, fo.Logger = e.smem, o.Logger
+	svc := fw.NewService(db, fo)
 	srv, err := fw.Listen("127.0.0.1:0", svc)
 	if err != nil {
 		e.t.Fatal(err)
