@@ -144,6 +144,10 @@ func (t *Table) close() {
 type WriteResult struct {
 	Rows    int64
 	Regions map[int]uint64
+	// writers are the region writers that took the parts: durability is
+	// awaited on them, never on a writer that replaced one after a failure
+	// (its sequence numbers are unrelated to ours).
+	writers map[int]*RegionWriter
 }
 
 // Writer takes the batches of one DoPut stream.
@@ -178,7 +182,7 @@ func (t *Table) NewWriter(streamSchema *arrow.Schema, op Op) (*Writer, error) {
 // Write validates one batch and appends it to its regions. Nothing is
 // appended unless the whole batch is valid (invariant 7).
 func (w *Writer) Write(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch) (WriteResult, error) {
-	res := WriteResult{Rows: rec.NumRows(), Regions: map[int]uint64{}}
+	res := WriteResult{Rows: rec.NumRows(), Regions: map[int]uint64{}, writers: map[int]*RegionWriter{}}
 	if rec.NumRows() == 0 {
 		return res, nil
 	}
@@ -237,22 +241,17 @@ func (w *Writer) appendTo(ctx context.Context, region int, rec arrow.RecordBatch
 		return err
 	}
 	res.Regions[region] = seq
+	res.writers[region] = r
 	return nil
 }
 
 // WaitDurable waits until every part of a written batch is durable.
 func (t *Table) WaitDurable(ctx context.Context, res WriteResult) error {
-	for i := range res.Regions {
-		t.mu.Lock()
-		r := t.regions[i]
-		t.mu.Unlock()
+	for _, r := range res.writers {
 		r.Kick()
 	}
 	for i, seq := range res.Regions {
-		t.mu.Lock()
-		r := t.regions[i]
-		t.mu.Unlock()
-		if err := r.WaitDurable(ctx, seq); err != nil {
+		if err := res.writers[i].WaitDurable(ctx, seq); err != nil {
 			return err
 		}
 	}
@@ -337,13 +336,13 @@ type RegionFreeze struct {
 // Sync waits until everything appended so far is durable and returns the
 // durable watermark of each region.
 func (t *Table) Sync(ctx context.Context) (map[int]uint64, error) {
-	res := WriteResult{Regions: map[int]uint64{}}
+	res := WriteResult{Regions: map[int]uint64{}, writers: map[int]*RegionWriter{}}
 	for i := range t.regions {
 		r, err := t.region(ctx, i)
 		if err != nil {
 			return nil, err
 		}
-		res.Regions[i] = r.LastSeq()
+		res.Regions[i], res.writers[i] = r.LastSeq(), r
 	}
 	if err := t.WaitDurable(ctx, res); err != nil {
 		return nil, err
