@@ -266,39 +266,27 @@ func (r *RegionWriter) retireGenerations(ctx context.Context, upTo uint64) error
 }
 
 // kickCompact asks the compaction goroutine to run (after flushes).
-func (t *Table) kickCompact() {
-	select {
-	case t.compactKick <- struct{}{}:
-	default:
-	}
-}
+func (t *Table) kickCompact() { t.compactKick.kick() }
 
-// compactLoop compacts in the background once a region holds at least
-// Options.CompactAfterGenerations flushed generations.
-func (t *Table) compactLoop() {
-	defer close(t.compactDone)
-	for {
-		select {
-		case <-t.compactStop:
-			return
-		case <-t.compactKick:
-		}
-		if t.opts.CompactAfterGenerations <= 0 {
-			continue
-		}
-		due := false
-		t.mu.Lock()
-		for _, r := range t.regions {
-			r.mu.Lock()
-			due = due || len(r.gens) >= t.opts.CompactAfterGenerations
-			r.mu.Unlock()
-		}
-		t.mu.Unlock()
-		if !due {
-			continue
-		}
-		if _, err := t.Compact(context.Background()); err != nil {
-			t.opts.Logger.Error("background compaction failed", "table", t.name, "err", err)
-		}
+// maybeCompact compacts once a region holds at least
+// Options.CompactAfterGenerations flushed generations (the body of the
+// background compaction goroutine).
+func (t *Table) maybeCompact() {
+	if t.opts.CompactAfterGenerations <= 0 {
+		return
+	}
+	due := false
+	t.mu.Lock()
+	for _, r := range t.regions {
+		r.mu.Lock()
+		due = due || len(r.gens) >= t.opts.CompactAfterGenerations
+		r.mu.Unlock()
+	}
+	t.mu.Unlock()
+	if !due {
+		return
+	}
+	if _, err := t.Compact(context.Background()); err != nil {
+		t.opts.Logger.Error("background compaction failed", "table", t.name, "err", err)
 	}
 }

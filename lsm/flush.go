@@ -120,34 +120,18 @@ func (r *RegionWriter) flushAll(ctx context.Context) ([]FlushedGeneration, error
 	}
 }
 
-// flushLoop flushes frozen memtables in the background whenever kicked
-// (after a freeze, or by backpressure).
-func (r *RegionWriter) flushLoop() {
-	defer close(r.flushDone)
+// flushFrozen flushes frozen memtables until none is left (the body of
+// the background flush goroutine, kicked after a freeze or by backpressure).
+func (r *RegionWriter) flushFrozen() {
 	for {
-		select {
-		case <-r.closing:
+		_, ok, err := r.flushOldest(context.Background())
+		if err != nil {
+			r.log.Error("background flush failed", "err", err)
 			return
-		case <-r.flushKick:
 		}
-		for {
-			_, ok, err := r.flushOldest(context.Background())
-			if err != nil {
-				r.log.Error("background flush failed", "err", err)
-				break
-			}
-			if !ok {
-				break
-			}
+		if !ok {
+			return
 		}
-	}
-}
-
-// kickFlush asks the flush goroutine to run.
-func (r *RegionWriter) kickFlush() {
-	select {
-	case r.flushKick <- struct{}{}:
-	default:
 	}
 }
 

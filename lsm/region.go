@@ -61,14 +61,14 @@ type RegionWriter struct {
 
 	flushMu   sync.Mutex // one manifest-changing job (flush, retire) at a time
 	onFlush   func()     // called after each flush (compaction trigger)
-	flushKick chan struct{}
+	flushKick kicker
 	flushDone chan struct{}
 
 	// stateMu guards state; snapshots read it together with the watermark.
 	stateMu sync.RWMutex
 	state   *readState
 
-	flushReq chan struct{}
+	flushReq kicker // wakes the WAL goroutine
 	closing  chan struct{}
 	done     chan struct{}
 }
@@ -92,8 +92,8 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 		log:      opts.Logger.With("region", id),
 		onFlush:  onFlush,
 		notify:   make(chan struct{}),
-		flushReq: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{}),
-		flushKick: make(chan struct{}, 1), flushDone: make(chan struct{}),
+		flushReq: newKicker(), closing: make(chan struct{}), done: make(chan struct{}),
+		flushKick: newKicker(), flushDone: make(chan struct{}),
 	}
 	if err := r.claim(ctx); err != nil {
 		return nil, err
@@ -121,9 +121,9 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 	r.durable.Store(r.lastSeq)
 	r.publishState()
 	go r.walLoop()
-	go r.flushLoop()
+	go background(r.closing, r.flushKick, r.flushDone, r.flushFrozen)
 	if len(r.frozen) > 0 {
-		r.kickFlush() // replay froze memtables: flush them
+		r.flushKick.kick() // replay froze memtables: flush them
 	}
 	return r, nil
 }
@@ -295,12 +295,7 @@ func (r *RegionWriter) Append(ctx context.Context, rec arrow.RecordBatch, op Op)
 }
 
 // Kick asks the WAL goroutine to write the buffer now (durable writes).
-func (r *RegionWriter) Kick() {
-	select {
-	case r.flushReq <- struct{}{}:
-	default:
-	}
-}
+func (r *RegionWriter) Kick() { r.flushReq.kick() }
 
 // WaitDurable blocks until batch seq is durable, the region fails, or ctx ends.
 func (r *RegionWriter) WaitDurable(ctx context.Context, seq uint64) error {
@@ -476,7 +471,7 @@ func (r *RegionWriter) freezeLocked() *MemTable {
 	r.frozen = append(r.frozen, old)
 	r.active = newMemTable(old.generation+1, r.schema, r.pkCol)
 	r.publishState()
-	r.kickFlush()
+	r.flushKick.kick()
 	return old
 }
 

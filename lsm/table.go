@@ -32,7 +32,7 @@ type Table struct {
 	base atomic.Pointer[baseLayer] // newest base table version
 
 	compactMu   sync.Mutex // one compaction at a time
-	compactKick chan struct{} // never closed: kicks may come from regions at any time
+	compactKick kicker
 	compactStop chan struct{}
 	compactDone chan struct{}
 
@@ -64,7 +64,7 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	}
 	base := newBaseLayer(ds)
 	t.base.Store(base)
-	t.compactKick, t.compactStop, t.compactDone = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	t.compactKick, t.compactStop, t.compactDone = newKicker(), make(chan struct{}), make(chan struct{})
 	t.regions = make([]*RegionWriter, n)
 	for i := range t.regions {
 		r, err := openRegion(ctx, t.store, i, schema, pkCol, t.opts, base.merged(i), t.kickCompact)
@@ -76,7 +76,7 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 		}
 		t.regions[i] = r
 	}
-	go t.compactLoop()
+	go background(t.compactStop, t.compactKick, t.compactDone, t.maybeCompact)
 	return t, nil
 }
 
