@@ -578,3 +578,40 @@ func TestHugeBatchRejected(t *testing.T) {
 		t.Fatalf("%d rows, want only the 100 of the small batch", got.NumRows())
 	}
 }
+
+func TestCreateTableIndexes(t *testing.T) {
+	e := newEnv(t)
+	schema := datagen.Schema(8)
+	b64 := schemaB64(e, schema)
+	e.mustAction("create_table", map[string]any{"name": "ix", "schema": b64, "regions": 2, "indexes": []map[string]any{
+		{"name": "v", "column": "vec", "type": "ivf_pq", "metric": "cosine", "partitions": 4},
+		{"column": "text", "type": "fts", "stem": false},
+		{"column": "id", "type": "btree"},
+	}})
+	st := e.mustAction("stats", map[string]any{"table": "ix"})
+	ix := st["indexes"].([]any)
+	if len(ix) != 3 || ix[0].(map[string]any)["metric"] != "cosine" || ix[1].(map[string]any)["name"] != "text_idx" {
+		t.Fatalf("indexes in stats: %v", ix)
+	}
+	if len(st["regions"].([]any)) != 2 || st["primary_key"] != "id" {
+		t.Fatalf("stats: %v", st)
+	}
+	for _, tc := range []struct {
+		index map[string]any
+		code  codes.Code
+		msg   string
+	}{
+		{map[string]any{"column": "vec", "type": "ivf_pq", "metrc": "l2"}, codes.InvalidArgument, "metrc"},
+		{map[string]any{"column": "text", "type": "fts", "metric": "l2"}, codes.InvalidArgument, "another index type"},
+		{map[string]any{"column": "vec", "type": "ivf_pq", "metric": "manhattan"}, codes.InvalidArgument, "manhattan"},
+		{map[string]any{"column": "nope", "type": "fts"}, codes.NotFound, "nope"},
+		{map[string]any{"column": "id", "type": "fts"}, codes.InvalidArgument, "string column"},
+		{map[string]any{"column": "text", "type": "hnsw"}, codes.InvalidArgument, "hnsw"},
+	} {
+		_, err := e.action("create_table", map[string]any{"name": "bad", "schema": b64, "indexes": []map[string]any{tc.index}})
+		wantCode(t, err, tc.code, tc.msg)
+	}
+	if _, err := e.get(map[string]any{"table": "bad"}); err == nil {
+		t.Fatal("a rejected create_table left a table behind")
+	}
+}

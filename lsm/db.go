@@ -46,12 +46,22 @@ func Open(ctx context.Context, store objstore.Store, opts Options) (*DB, error) 
 	return &DB{store: store, opts: o, tables: map[string]*Table{}}, nil
 }
 
-// IndexDef is an index declared at create_table.
+// IndexDef is an index declared at create_table. Parameters sit beside
+// name, column and type (API.md); each applies to one index type.
 type IndexDef struct {
-	Name   string         `json:"name"`
-	Column string         `json:"column"`
-	Type   string         `json:"type"` // btree, fts, ivf_pq
-	Params map[string]any `json:"params,omitempty"`
+	Name   string `json:"name"`
+	Column string `json:"column"`
+	Type   string `json:"type"` // btree, fts, ivf_pq
+
+	// ivf_pq
+	Metric     string `json:"metric,omitempty"`      // l2 (default), cosine, dot
+	Partitions int    `json:"partitions,omitempty"`  // IVF partitions; 0 = from the row count
+	SubVectors int    `json:"sub_vectors,omitempty"` // PQ sub-vectors; 0 = from the dimension
+	TrainAfter int    `json:"train_after,omitempty"` // rows before the model is trained; 0 = default
+
+	// fts
+	Stem      *bool `json:"stem,omitempty"`       // English stemming (default true)
+	StopWords *bool `json:"stop_words,omitempty"` // drop English stop words (default true)
 }
 
 // TableSpec describes a table to create.
@@ -131,6 +141,19 @@ func checkIndexes(schema *arrow.Schema, defs []IndexDef) error {
 			return fmt.Errorf("%w: index %q: column %q", ErrNotFound, d.Name, d.Column)
 		}
 		t := schema.Field(idx[0]).Type
+		vectorParams := d.Metric != "" || d.Partitions != 0 || d.SubVectors != 0 || d.TrainAfter != 0
+		textParams := d.Stem != nil || d.StopWords != nil
+		if (vectorParams && d.Type != "ivf_pq") || (textParams && d.Type != "fts") {
+			return fmt.Errorf("%w: index %q: parameters of another index type given to a %s index", ErrInvalidArgument, d.Name, d.Type)
+		}
+		if d.Partitions < 0 || d.SubVectors < 0 || d.TrainAfter < 0 {
+			return fmt.Errorf("%w: index %q: partitions, sub_vectors and train_after must not be negative", ErrInvalidArgument, d.Name)
+		}
+		switch d.Metric {
+		case "", "l2", "cosine", "dot":
+		default:
+			return fmt.Errorf("%w: index %q: metric %q (want l2, cosine or dot)", ErrInvalidArgument, d.Name, d.Metric)
+		}
 		switch d.Type {
 		case "btree":
 			if _, err := pkKeyType(t); err != nil && t.ID() != arrow.FLOAT32 && t.ID() != arrow.FLOAT64 && t.ID() != arrow.BOOL {
