@@ -217,7 +217,9 @@ func (r *RegionWriter) readWAL(ctx context.Context, pos uint64) (*walEntry, erro
 }
 
 // applyEntry puts a durable entry's batches into the memtable, exactly as
-// live writes do.
+// live writes do. A freeze happens only after a whole entry, so every
+// replayed memtable ends at an entry boundary and its walPos covers all of
+// its batches (a flush sets the replay position from it).
 func (r *RegionWriter) applyEntry(e *walEntry) {
 	for i, rec := range e.recs {
 		seq := e.batches[i].Seq
@@ -226,11 +228,11 @@ func (r *RegionWriter) applyEntry(e *walEntry) {
 		}
 		r.active.append(rec, seq, parseOp(e.batches[i].Op))
 		r.lastSeq = seq
-		r.maybeFreezeLocked()
 	}
 	r.lastSeq = max(r.lastSeq, e.lastSeq)
 	r.active.walPos.Store(e.pos)
 	r.walPos.Store(e.pos)
+	r.maybeFreezeLocked()
 }
 
 // writeFence writes an empty entry with our epoch at the next WAL position.
