@@ -156,21 +156,26 @@ func TestReplayFreezesAtEntryBoundaries(t *testing.T) {
 	}
 	db.Close()
 	mem.AssertSize(t, 0)
-	for round := 0; round < 2; round++ {
-		db, mem = testDB(t, store, Options{MemTableMaxRows: 250, CompactAfterGenerations: -1})
-		tbl, err = db.Table(ctx, "ao")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tbl.Flush(ctx, -1); err != nil {
-			t.Fatal(err)
-		}
-		if n := countRows(t, tbl, mem); n != 1000 {
-			t.Fatalf("round %d: %d rows after replay and flush, want 1000", round, n)
-		}
-		db.Close()
-		mem.AssertSize(t, 0)
+	// Reopen with a small limit: replay freezes. Flush only the oldest
+	// frozen memtable, as a crash right after it would leave things.
+	db, mem = testDB(t, store, Options{MemTableMaxRows: 250, CompactAfterGenerations: -1})
+	if tbl, err = db.Table(ctx, "ao"); err != nil {
+		t.Fatal(err)
 	}
+	if _, _, err := tbl.regions[0].flushOldest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	mem.AssertSize(t, 0)
+	db, mem = testDB(t, store, Options{CompactAfterGenerations: -1})
+	if tbl, err = db.Table(ctx, "ao"); err != nil {
+		t.Fatal(err)
+	}
+	if n := countRows(t, tbl, mem); n != 1000 {
+		t.Fatalf("%d rows after a flush of part of the replayed data and a restart, want 1000", n)
+	}
+	db.Close()
+	mem.AssertSize(t, 0)
 }
 
 func seqIDs(from, n int64) []int64 {
