@@ -1,14 +1,16 @@
 // Reads a Lance table with the real Lance engine (LanceDB) and prints JSON:
-//   node read_dataset.mjs <db dir> <table> '<query json>'
+//   node read_dataset.mjs <db dir or s3://bucket/prefix> <table> '<query json>' ['<storage options json>']
 // query: {"filters": [{"filter": "id < 5", "columns": ["id"]}],
 //         "vector": {"column": "vec", "vector": [...], "k": 10, "columns": [...]}}
 // Output: {"version", "countRows", "schema", "filters": [{"count", "rows"}],
 //          "vectorRows"}; int64 values print as strings.
 import { lancedb, print, tableRows } from "./common.mjs";
 
-const [dir, name, queryJSON] = process.argv.slice(2);
+const [dir, name, queryJSON, storageJSON] = process.argv.slice(2);
 const q = JSON.parse(queryJSON || "{}");
-const db = await lancedb.connect(dir);
+const db = storageJSON
+  ? await lancedb.connect(dir, { storageOptions: JSON.parse(storageJSON) })
+  : await lancedb.connect(dir);
 const t = await db.openTable(name);
 const out = {
   version: await t.version(),

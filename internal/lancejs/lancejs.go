@@ -104,6 +104,24 @@ type Result struct {
 	VectorRows []map[string]any `json:"vectorRows"`
 }
 
+// ReadS3 opens table name under uri (s3://bucket/prefix) with LanceDB,
+// passing storage options (endpoint, credentials), and runs q.
+func ReadS3(t testing.TB, nm, uri, name string, storage map[string]string, q Query) Result {
+	t.Helper()
+	raw, _ := json.Marshal(q)
+	opts, _ := json.Marshal(storage)
+	return decodeResult(t, Run(t, nm, "read_dataset.mjs", uri, name, string(raw), string(opts)))
+}
+
+func decodeResult(t testing.TB, out []byte) Result {
+	t.Helper()
+	var res Result
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("read_dataset.mjs output: %v\n%s", err, out)
+	}
+	return res
+}
+
 // ReadDataset opens the Lance dataset at path (any directory name) with
 // LanceDB and runs q. LanceDB opens "<dir>/<name>.lance", so a dataset
 // whose directory lacks the suffix is reached through a symlink.
@@ -125,10 +143,5 @@ func ReadDataset(t testing.TB, nm, path string, q Query) Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := Run(t, nm, "read_dataset.mjs", dir, name[:len(name)-len(".lance")], string(raw))
-	var res Result
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("read_dataset.mjs output: %v\n%s", err, out)
-	}
-	return res
+	return decodeResult(t, Run(t, nm, "read_dataset.mjs", dir, name[:len(name)-len(".lance")], string(raw)))
 }
