@@ -52,11 +52,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		o(e)
 	}
 	if e.store == nil {
-		s, err := objstore.NewLocal(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.store = s
+		e.store = testStore(t)
 	}
 	e.start()
 	t.Cleanup(func() {
