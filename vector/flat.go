@@ -1,0 +1,56 @@
+package vector
+
+// FlatSearch is exact k-nearest-neighbour search: it scans every row of
+// vectors (row-major, dimension dim; row i has position i) and returns the
+// k nearest to query under metric, best first, ties broken by position.
+// Rows for which allow returns false are skipped (allow nil admits every
+// row). Fewer than k results come back only when fewer rows are allowed.
+//
+// Its distances are the exact ones: identical, bit for bit, to Metric.Distance
+// and to the refined distances of Index.Search.
+func FlatSearch(vectors []float32, dim int, query []float32, k int, metric Metric, allow func(pos uint32) bool) ([]Result, error) {
+	if err := CheckVectorShape(vectors, dim); err != nil {
+		return nil, err
+	}
+	if err := checkSearchArgs(query, dim, k, metric); err != nil {
+		return nil, err
+	}
+	rows := len(vectors) / dim
+	if uint64(rows) > maxRows {
+		return nil, invalidf("%d rows exceed the limit of %d positions", rows, maxRows)
+	}
+	top := NewTopK(k)
+	d := newDistancer(metric, query)
+	for i := range rows {
+		pos := uint32(i)
+		if allow != nil && !allow(pos) {
+			continue
+		}
+		dist := d.distance(vectors[i*dim : (i+1)*dim])
+		top.Push(Hit{Distance: dist, Pos: pos})
+	}
+	return top.Results(), nil
+}
+
+// CheckVectorShape reports whether vectors holds whole vectors of dimension
+// dim (1 <= dim <= MaxDim), without looking at the values.
+func CheckVectorShape(vectors []float32, dim int) error {
+	if dim <= 0 || dim > MaxDim {
+		return invalidf("dimension %d out of range [1, %d]", dim, MaxDim)
+	}
+	if len(vectors)%dim != 0 {
+		return invalidf("%d values do not make whole vectors of dimension %d", len(vectors), dim)
+	}
+	return nil
+}
+
+// checkSearchArgs validates the arguments every search shares.
+func checkSearchArgs(query []float32, dim, k int, metric Metric) error {
+	if !metric.valid() {
+		return invalidf("unknown metric %d", uint8(metric))
+	}
+	if k <= 0 || k > MaxK {
+		return invalidf("k = %d out of range [1, %d]", k, MaxK)
+	}
+	return CheckQuery(query, dim)
+}
