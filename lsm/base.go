@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -24,10 +23,9 @@ const configMergedPrefix = "flightwal.merged."
 type baseLayer struct {
 	ds *lance.Dataset
 
-	once sync.Once
-	err  error
-	keys map[Key]genRow             // live rows only
-	dels map[uint64]*roaring.Bitmap // deletion bitmap per fragment (nil: none)
+	loaded onceOK
+	keys   map[Key]genRow             // live rows only
+	dels   map[uint64]*roaring.Bitmap // deletion bitmap per fragment (nil: none)
 }
 
 func newBaseLayer(ds *lance.Dataset) *baseLayer { return &baseLayer{ds: ds} }
@@ -41,8 +39,7 @@ func (b *baseLayer) merged(region int) uint64 {
 // load reads the deletion bitmaps and, for tables with a primary key,
 // indexes every live row, so point lookups never scan fragments.
 func (b *baseLayer) load(ctx context.Context, t *Table) error {
-	b.once.Do(func() { b.err = b.doLoad(ctx, t) })
-	return b.err
+	return b.loaded.do(func() error { return b.doLoad(ctx, t) })
 }
 
 func (b *baseLayer) doLoad(ctx context.Context, t *Table) error {

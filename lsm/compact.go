@@ -48,11 +48,13 @@ func (t *Table) Compact(ctx context.Context) (CompactResult, error) {
 	for i, r := range regions {
 		merged := base.merged(i)
 		for _, g := range r.generations() {
-			if g.number > merged {
-				gens[i] = append(gens[i], g)
-				res.Generations[i] = append(res.Generations[i], g.number)
-				total++
+			if g.number <= merged {
+				g.unref()
+				continue
 			}
+			gens[i] = append(gens[i], g)
+			res.Generations[i] = append(res.Generations[i], g.number)
+			total++
 		}
 	}
 	if total == 0 {

@@ -4,11 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/flightwal/flightwal/objstore"
 
 	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
 )
@@ -87,20 +91,36 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 	return FlushedGeneration{Region: r.id, Generation: m.generation, Path: rel, Rows: rows}, true, nil
 }
 
-// collectWAL deletes WAL entries before the replay position (the entry at
-// it is kept: its last sequence number survives restarts). Best effort: a
-// leftover entry is skipped by replay.
+// collectWAL deletes the data entries before the replay position (the entry
+// at it is kept: its last sequence number survives restarts). Best effort:
+// a leftover entry is skipped by replay.
+//
+// Fence entries are never deleted. A fenced writer's next entry goes to the
+// position right after its last one, and that position holds the fence
+// that fenced it (a newer writer's first entry is always its fence, put
+// right after the last entry it listed, or colliding with the old writer's
+// put). Deleting the fence would let the fenced writer's put succeed, and
+// it would acknowledge a batch that no replay reads. Fences are one per
+// region open and a few hundred bytes each.
 func (r *RegionWriter) collectWAL(ctx context.Context, replayAfter uint64) {
 	objs, err := r.store.List(ctx, r.paths.walPrefix())
 	if err != nil {
 		return
 	}
 	for _, o := range objs {
-		if pos, ok := parseBitrevName(o.Key, ".arrow"); ok && pos < replayAfter {
-			if err := r.store.Delete(ctx, o.Key); err != nil {
-				r.log.Warn("deleting flushed WAL entry", "key", o.Key, "err", err)
-			}
+		pos, ok := parseBitrevName(o.Key, ".arrow")
+		if !ok || pos >= replayAfter {
+			continue
 		}
+		kind := r.walKind(ctx, pos)
+		if kind != walData {
+			continue // a fence, or unreadable now: keep it
+		}
+		if err := r.store.Delete(ctx, o.Key); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			r.log.Warn("deleting flushed WAL entry", "key", o.Key, "err", err)
+			continue
+		}
+		r.forgetWALKind(pos)
 	}
 }
 
@@ -122,16 +142,31 @@ func (r *RegionWriter) flushAll(ctx context.Context) ([]FlushedGeneration, error
 
 // flushFrozen flushes frozen memtables until none is left (the body of
 // the background flush goroutine, kicked after a freeze or by backpressure).
+//
+// A transient store failure is retried with backoff until the region
+// closes: frozen memtables hold writers back (backpressure), so giving up
+// would stall them. Other failures stop the region and end the loop.
 func (r *RegionWriter) flushFrozen() {
+	backoff := r.opts.Retry.Base
 	for {
 		_, ok, err := r.flushOldest(context.Background())
-		if err != nil {
+		switch {
+		case err == nil && !ok:
+			return
+		case err == nil:
+			backoff = r.opts.Retry.Base
+			continue
+		case !errors.Is(err, ErrUnavailable):
 			r.log.Error("background flush failed", "err", err)
 			return
 		}
-		if !ok {
+		r.log.Warn("background flush failed; retrying", "err", err, "backoff", backoff)
+		select {
+		case <-r.closing:
 			return
+		case <-time.After(backoff):
 		}
+		backoff = min(2*backoff, r.opts.Retry.Max)
 	}
 }
 

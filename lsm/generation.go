@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"sync"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -42,11 +41,10 @@ type Generation struct {
 	refs    atomic.Int32
 	retired atomic.Bool
 
-	once  sync.Once
-	err   error
-	ds    *lance.Dataset
-	keys  map[Key]genRow   // newest row of each key
-	tombs map[Key]struct{} // keys deleted by this generation
+	loaded onceOK
+	ds     *lance.Dataset
+	keys   map[Key]genRow   // newest row of each key
+	tombs  map[Key]struct{} // keys deleted by this generation
 }
 
 // genRow locates a row: fragment id and offset within the fragment.
@@ -84,8 +82,7 @@ func (g *Generation) deleteFiles() {
 
 // load opens the dataset and indexes its keys, once.
 func (g *Generation) load(ctx context.Context) error {
-	g.once.Do(func() { g.err = g.doLoad(ctx) })
-	return g.err
+	return g.loaded.do(func() error { return g.doLoad(ctx) })
 }
 
 func (g *Generation) doLoad(ctx context.Context) error {

@@ -50,5 +50,14 @@ func (o Options) withDefaults() Options {
 	if o.MaxUnflushedBytes <= 0 {
 		o.MaxUnflushedBytes = 1 << 30
 	}
+	if o.Retry.Attempts <= 0 {
+		o.Retry.Attempts = 6
+	}
+	if o.Retry.Base <= 0 {
+		o.Retry.Base = 20 * time.Millisecond
+	}
+	if o.Retry.Max <= 0 {
+		o.Retry.Max = 2 * time.Second
+	}
 	return o
 }

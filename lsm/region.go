@@ -45,10 +45,16 @@ type RegionWriter struct {
 	buffer      []walItem
 	bufferBytes int64
 	failure     error // once set the region takes no writes
+	closed      bool  // Close began: no new writes, but the buffer is still written
 
 	// walPos is the last WAL position written. Only the WAL goroutine (or
 	// openRegion before it starts) writes it; stats read it.
 	walPos atomic.Uint64
+
+	// walKinds classifies WAL positions this process has seen, for garbage
+	// collection: fence entries are never deleted (see collectWAL).
+	walKindsMu sync.Mutex
+	walKinds   map[uint64]walKind
 
 	// durable is the durable watermark: every batch with seq <= durable is in
 	// a WAL entry in the object store. Readers use it as the visible
@@ -232,6 +238,7 @@ func (r *RegionWriter) applyEntry(e *walEntry) {
 	r.lastSeq = max(r.lastSeq, e.lastSeq)
 	r.active.walPos.Store(e.pos)
 	r.walPos.Store(e.pos)
+	r.noteWALKind(e.pos, kindOf(e))
 	r.maybeFreezeLocked()
 }
 
@@ -249,6 +256,7 @@ func (r *RegionWriter) writeFence(ctx context.Context) error {
 		err = r.store.PutIfAbsent(ctx, r.paths.wal(pos), data)
 		if err == nil {
 			r.walPos.Store(pos)
+			r.noteWALKind(pos, walFence)
 			return nil
 		}
 		if !errors.Is(err, objstore.ErrExists) {
@@ -276,8 +284,7 @@ func (r *RegionWriter) Append(ctx context.Context, rec arrow.RecordBatch, op Op)
 		return 0, err
 	}
 	r.mu.Lock()
-	if r.failure != nil {
-		err := r.failure
+	if err := r.refuseLocked(); err != nil {
 		r.mu.Unlock()
 		return 0, err
 	}
@@ -294,6 +301,17 @@ func (r *RegionWriter) Append(ctx context.Context, rec arrow.RecordBatch, op Op)
 		r.Kick()
 	}
 	return seq, nil
+}
+
+// refuseLocked is why the region takes no write now, or nil. r.mu is held.
+func (r *RegionWriter) refuseLocked() error {
+	switch {
+	case r.failure != nil:
+		return r.failure
+	case r.closed:
+		return fmt.Errorf("%w: region %d", ErrClosed, r.id)
+	}
+	return nil
 }
 
 // Kick asks the WAL goroutine to write the buffer now (durable writes).
@@ -313,6 +331,16 @@ func (r *RegionWriter) WaitDurable(ctx context.Context, seq uint64) error {
 		}
 		select {
 		case <-ch:
+		case <-r.done:
+			// The WAL goroutine wrote its last entry: the watermark
+			// will not move again.
+			if r.durable.Load() >= seq {
+				return nil
+			}
+			if err := r.failed(); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: region %d closed before batch %d was durable", ErrClosed, r.id, seq)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -394,6 +422,7 @@ func (r *RegionWriter) flushWAL(ctx context.Context) {
 			return
 		}
 		r.walPos.Store(pos)
+		r.noteWALKind(pos, walData)
 		group[0].mt.walPos.Store(pos)
 		r.durable.Store(last)
 		r.wake()
@@ -466,7 +495,7 @@ func (r *RegionWriter) maybeFreezeLocked() {
 // r.mu is held. It returns the frozen memtable, or nil if the active one was
 // empty.
 func (r *RegionWriter) freezeLocked() *MemTable {
-	if r.active.Rows() == 0 {
+	if r.active == nil || r.active.Rows() == 0 { // nil: closed
 		return nil
 	}
 	old := r.active
@@ -481,6 +510,9 @@ func (r *RegionWriter) freezeLocked() *MemTable {
 func (r *RegionWriter) Freeze() (frozen *MemTable, activeGeneration uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.active == nil {
+		return nil, 0 // closed
+	}
 	return r.freezeLocked(), r.active.generation
 }
 
@@ -502,6 +534,9 @@ func (r *RegionWriter) publishState() {
 func (r *RegionWriter) unflushedBytes() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.active == nil {
+		return 0 // closed
+	}
 	n := r.active.Bytes()
 	for _, m := range r.frozen {
 		n += m.Bytes()
@@ -525,6 +560,9 @@ func (r *RegionWriter) waitForRoom(ctx context.Context) error {
 			return fmt.Errorf("%w: region %d holds %d unflushed bytes (limit %d): %v", ErrResourceExhausted, r.id, r.unflushedBytes(), limit, ctx.Err())
 		case <-t.C:
 		}
+		// Kick again: a flush that failed transiently must not leave
+		// writers waiting for one that is never retried.
+		r.flushKick.kick()
 		if err := r.failed(); err != nil {
 			return err
 		}
@@ -534,7 +572,14 @@ func (r *RegionWriter) waitForRoom(ctx context.Context) error {
 
 // Close writes what is buffered, stops the WAL goroutine and drops the
 // memtables (snapshots still holding them keep them alive).
+//
+// Writes are refused from the start of Close, so the WAL goroutine's last
+// flush covers every batch that was appended, and no waiter is left behind
+// (WaitDurable also returns once the WAL goroutine has stopped).
 func (r *RegionWriter) Close() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
 	close(r.closing)
 	<-r.done
 	<-r.flushDone
@@ -550,6 +595,11 @@ func (r *RegionWriter) Close() {
 func (r *RegionWriter) releaseMemtables() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// Snapshots taken from now on see the region as closed (nil state);
+	// those taken before hold their own references.
+	r.stateMu.Lock()
+	r.state = nil
+	r.stateMu.Unlock()
 	if r.active != nil {
 		r.active.unref()
 	}

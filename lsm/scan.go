@@ -25,6 +25,9 @@ const scanBatchRows = 8192
 // within a memtable a row is skipped once superseded at or below the
 // watermark; a key present in a newer layer hides it in every older one.
 func (s *Snapshot) Run(ctx context.Context, mem memory.Allocator, p *Plan, emit func(arrow.RecordBatch) error) error {
+	if s.err != nil {
+		return s.err
+	}
 	out := &sink{p: p, mem: mem, emit: emit, limit: -1, bound: map[*arrow.Schema]*filter.Bound{}}
 	if p.q.Limit != nil {
 		out.limit = *p.q.Limit
@@ -277,17 +280,17 @@ func (s *sink) add(ctx context.Context, rec arrow.RecordBatch, live []bool) erro
 		return err
 	}
 	var picked arrow.RecordBatch
+	all := sel == nil
 	if sel != nil {
-		defer sel.Release()
+		defer sel.Release() // the one release of sel
 		switch countTrue(sel) {
 		case 0:
 			return nil
 		case sel.Len():
-			sel.Release()
-			sel = nil
+			all = true
 		}
 	}
-	if sel == nil {
+	if all {
 		picked = rec
 		rec.Retain()
 	} else {

@@ -88,7 +88,7 @@ func withPrimaryKeyMetadata(f arrow.Field) arrow.Field {
 type streamPlan struct {
 	order    []int // order[i] = stream column holding table column i
 	identity bool  // stream order equals table order
-	checkNul []int // stream columns declared nullable where the table's column is not
+	checkNul []int // stream columns of the table's non-nullable columns
 	pkStream int   // stream column of the primary key, -1 if none
 	schema   *arrow.Schema
 }
@@ -110,7 +110,10 @@ func planStream(want, got *arrow.Schema, pkName string) (*streamPlan, error) {
 		if !arrow.TypeEqual(wf.Type, gf.Type) {
 			return nil, fmt.Errorf("%w: schema mismatch: column %q is %s, table has %s%s", ErrInvalidArgument, wf.Name, gf.Type, wf.Type, dimensionHint(wf.Type, gf.Type))
 		}
-		if gf.Nullable && !wf.Nullable {
+		// Every non-nullable column is checked, whatever the stream
+		// declares: an IPC stream can carry nulls in a field it calls
+		// non-nullable.
+		if !wf.Nullable {
 			p.checkNul = append(p.checkNul, idx[0])
 		}
 		if wf.Name == pkName {

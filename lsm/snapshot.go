@@ -1,5 +1,9 @@
 package lsm
 
+import (
+	"fmt"
+)
+
 // Snapshot is a consistent read view of a table (invariant 6): per region
 // the visible watermark and the memtables that existed when it was taken.
 // Later appends, freezes and flushes do not change what it returns.
@@ -7,6 +11,7 @@ type Snapshot struct {
 	t       *Table
 	regions []regionSnap
 	base    *baseLayer
+	err     error // the table was closed while the snapshot was taken
 }
 
 type regionSnap struct {
@@ -23,17 +28,42 @@ type memView struct {
 
 // Snapshot takes a snapshot. The caller must Release it.
 func (t *Table) Snapshot() *Snapshot {
-	t.mu.Lock()
-	regions := append([]*RegionWriter(nil), t.regions...)
-	t.mu.Unlock()
-	s := &Snapshot{t: t, regions: make([]regionSnap, len(regions))}
-	for i, r := range regions {
-		s.regions[i] = r.snapshot()
+	s := &Snapshot{t: t, regions: make([]regionSnap, t.NumRegions())}
+	for i := range s.regions {
+		var prev *RegionWriter
+		for s.err == nil {
+			t.mu.Lock()
+			r, closed := t.regions[i], t.closed
+			t.mu.Unlock()
+			rs, ok := r.snapshot()
+			switch {
+			case ok:
+				s.regions[i] = rs
+			case closed:
+				s.err = fmt.Errorf("%w: table %q", ErrClosed, t.name)
+			case r == prev:
+				// Table.region closes a failed region and opens its
+				// successor under t.mu; still the same one after that
+				// means the reopen failed.
+				s.err = fmt.Errorf("%w: region %d of %q failed and is not open", ErrUnavailable, i, t.name)
+			default:
+				prev = r
+				continue
+			}
+			break
+		}
 	}
 	// The base is loaded after the generations: compaction stores the new
 	// base before it retires the merged generations, so a snapshot never
 	// holds the new generation set with the old base (invariant 5).
 	s.base = t.base.Load()
+	// A generation the base already holds (compaction committed it but has
+	// not retired it yet, or a crash kept it in the region manifest) must
+	// not be read twice: tables without a primary key would show its rows
+	// twice.
+	for i := range s.regions {
+		s.regions[i].dropMerged(s.base.merged(i))
+	}
 	return s
 }
 
@@ -41,10 +71,15 @@ func (t *Table) Snapshot() *Snapshot {
 // under the state lock so a freeze or flush swap is either wholly before or
 // wholly after. The watermark is loaded first: every batch at or below it
 // was published before it, so the lists taken next contain them all.
-func (r *RegionWriter) snapshot() regionSnap {
+//
+// ok is false if the region is closed: its memtables may be released.
+func (r *RegionWriter) snapshot() (rs regionSnap, ok bool) {
 	r.stateMu.RLock()
 	defer r.stateMu.RUnlock()
-	rs := regionSnap{w: r.durable.Load(), gens: r.state.gens}
+	if r.state == nil {
+		return rs, false
+	}
+	rs = regionSnap{w: r.durable.Load(), gens: r.state.gens}
 	for _, m := range r.state.memtables {
 		m.ref()
 		rs.mems = append(rs.mems, memView{m: m, list: m.published()})
@@ -52,7 +87,27 @@ func (r *RegionWriter) snapshot() regionSnap {
 	for _, g := range rs.gens {
 		g.ref()
 	}
-	return rs
+	return rs, true
+}
+
+// Err is non-nil if the table was closed (dropped) while the snapshot was
+// taken; the snapshot is then incomplete and must not be read.
+func (s *Snapshot) Err() error { return s.err }
+
+// dropMerged releases the generations numbered upTo or below.
+func (rs *regionSnap) dropMerged(upTo uint64) {
+	if upTo == 0 {
+		return
+	}
+	var kept []*Generation
+	for _, g := range rs.gens {
+		if g.number > upTo {
+			kept = append(kept, g)
+		} else {
+			g.unref()
+		}
+	}
+	rs.gens = kept
 }
 
 // Release drops the snapshot's references.
