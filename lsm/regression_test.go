@@ -343,4 +343,3 @@ func TestLoadErrorNotCached(t *testing.T) {
 	mem.AssertSize(t, 0)
 	mem2.AssertSize(t, 0)
 }
-
