@@ -75,6 +75,7 @@ type Transaction struct {
 // put-if-absent. If that version exists it returns an error wrapping
 // ErrConflict: re-open the dataset, re-validate and retry. Deletion files
 // and data files written before a failed commit are left unreferenced.
+// The new Dataset shares d's FileCache.
 func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transaction) (*Dataset, error) {
 	m := proto.Clone(d.manifest).(*tablepb.Manifest)
 	m.Version = d.Version() + 1
@@ -176,5 +177,5 @@ func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transacti
 		}
 		m.Config = cfg
 	}
-	return commitManifest(ctx, store, d.root, d.scheme, m)
+	return commitManifest(ctx, store, d.root, d.scheme, m, d.files)
 }

@@ -143,7 +143,7 @@ func FuzzManifest(f *testing.F) {
 			return
 		}
 		// Whatever decodes must survive building a Dataset.
-		_, _ = newDataset(newTestStore(), "f", namingV2, "fuzz.manifest", m)
+		_, _ = newDataset(newTestStore(), "f", namingV2, "fuzz.manifest", m, nil)
 	})
 }
 
@@ -177,7 +177,7 @@ func FuzzReadFooter(f *testing.F) {
 				break
 			}
 			for pi := range r.columns[ci].pages {
-				a, err := r.readPage(ctx, memory.DefaultAllocator, ci, pi, schema.Field(ci).Type)
+				a, err := r.readPage(ctx, fs, memory.DefaultAllocator, ci, pi, schema.Field(ci).Type)
 				if err != nil {
 					if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupported) {
 						t.Fatalf("unexpected error: %v", err)

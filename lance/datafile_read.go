@@ -20,8 +20,10 @@ import (
 // fileReader reads a 2.0 data file with ranged reads: opening it reads the
 // tail (footer, offset tables, column metadata, schema); a page is read
 // only when a caller asks for its rows.
+//
+// A fileReader holds only metadata (no store), so a FileCache can share it
+// between Datasets.
 type fileReader struct {
-	store   objstore.Store
 	key     string
 	size    int64
 	numRows uint64
@@ -125,7 +127,7 @@ func openFileReader(ctx context.Context, store objstore.Store, key string, size 
 	if err := proto.Unmarshal(gb, desc); err != nil {
 		return nil, corruptf(key, "file descriptor: %v", err)
 	}
-	r := &fileReader{store: store, key: key, size: size, numRows: desc.GetLength(), schema: desc.GetSchema()}
+	r := &fileReader{key: key, size: size, numRows: desc.GetLength(), schema: desc.GetSchema()}
 	cmo, err := readAt(b, cn*16)
 	if err != nil {
 		return nil, err
@@ -204,8 +206,8 @@ func (r *fileReader) pageEncoding(e *file2pb.Encoding) (*ep.ArrayEncoding, error
 	return enc, nil
 }
 
-// readPage reads and decodes page pi of column ci as type dt.
-func (r *fileReader) readPage(ctx context.Context, mem memory.Allocator, ci, pi int, dt arrow.DataType) (arrow.Array, error) {
+// readPage reads page pi of column ci from store and decodes it as type dt.
+func (r *fileReader) readPage(ctx context.Context, store objstore.Store, mem memory.Allocator, ci, pi int, dt arrow.DataType) (arrow.Array, error) {
 	col := r.columns[ci]
 	p := col.pages[pi]
 	src := &pageSource{key: r.key, column: col.colBuf, page: make([][]byte, len(p.offsets))}
@@ -220,7 +222,7 @@ func (r *fileReader) readPage(ctx context.Context, mem memory.Allocator, ci, pi 
 		total += p.sizes[k]
 	}
 	if total > 0 && hi-lo <= total+total/4+4096 {
-		span, err := r.store.GetRange(ctx, r.key, int64(lo), int64(hi-lo))
+		span, err := store.GetRange(ctx, r.key, int64(lo), int64(hi-lo))
 		if err != nil {
 			return nil, fmt.Errorf("lance: read %s: %w", r.key, err)
 		}
@@ -237,7 +239,7 @@ func (r *fileReader) readPage(ctx context.Context, mem memory.Allocator, ci, pi 
 			if p.sizes[k] == 0 {
 				continue
 			}
-			b, err := r.store.GetRange(ctx, r.key, int64(off), int64(p.sizes[k]))
+			b, err := store.GetRange(ctx, r.key, int64(off), int64(p.sizes[k]))
 			if err != nil {
 				return nil, fmt.Errorf("lance: read %s: %w", r.key, err)
 			}

@@ -19,8 +19,8 @@ import (
 
 // Dataset is one opened version of a Lance table at root (for example
 // "t.lance" or "t.lance/_mem_wal/0/ab12_gen_3"). It is an immutable
-// snapshot, safe for concurrent use; it caches deletion bitmaps and data
-// file metadata it has read.
+// snapshot, safe for concurrent use; it caches deletion bitmaps it has
+// read, and data file metadata in its FileCache.
 type Dataset struct {
 	store     objstore.Store
 	root      string
@@ -33,7 +33,7 @@ type Dataset struct {
 
 	mu        sync.Mutex
 	deletions map[uint64]*roaring.Bitmap
-	files     map[string]*fileReader // data file path -> opened reader
+	files     *FileCache // data files' metadata; shared with versions Commit makes
 }
 
 // Fragment describes one fragment of the dataset version.
@@ -92,7 +92,7 @@ func WriteDataset(ctx context.Context, store objstore.Store, root string, schema
 		m.Fragments = []*tablepb.DataFragment{frag}
 		m.MaxFragmentId = new(uint32) // 0; unset while the table has never had a fragment
 	}
-	d, err := commitManifest(ctx, store, root, namingV2, m)
+	d, err := commitManifest(ctx, store, root, namingV2, m, nil)
 	if errors.Is(err, ErrConflict) {
 		return nil, fmt.Errorf("lance: create %s: %w", root, errors.Join(err, objstore.ErrExists))
 	}
@@ -113,7 +113,8 @@ func schemaMetadata(schema *arrow.Schema) map[string][]byte {
 
 // commitManifest stamps m (timestamp, feature flags) and writes it as its
 // version with put-if-absent. ErrConflict if the version exists.
-func commitManifest(ctx context.Context, store objstore.Store, root string, scheme namingScheme, m *tablepb.Manifest) (*Dataset, error) {
+// The new Dataset uses files as its FileCache (nil: a private one).
+func commitManifest(ctx context.Context, store objstore.Store, root string, scheme namingScheme, m *tablepb.Manifest, files *FileCache) (*Dataset, error) {
 	m.Timestamp = timestamppb.New(time.Now())
 	m.ReaderFeatureFlags, m.WriterFeatureFlags = featureFlags(m)
 	if len(m.Config) == 0 {
@@ -130,12 +131,37 @@ func commitManifest(ctx context.Context, store objstore.Store, root string, sche
 		}
 		return nil, fmt.Errorf("lance: commit %s: %w", key, err)
 	}
-	return newDataset(store, root, scheme, key, m)
+	return newDataset(store, root, scheme, key, m, files)
 }
 
 // OpenDataset opens the latest version at root. It returns an error
 // wrapping objstore.ErrNotFound if there is none.
 func OpenDataset(ctx context.Context, store objstore.Store, root string) (*Dataset, error) {
+	return OpenDatasetWith(ctx, store, root, OpenOptions{})
+}
+
+// OpenDatasetVersion opens the given version at root (ErrNotFound if absent).
+func OpenDatasetVersion(ctx context.Context, store objstore.Store, root string, version uint64) (*Dataset, error) {
+	if version == 0 {
+		return nil, fmt.Errorf("lance: %s has no version 0: %w", root, objstore.ErrNotFound)
+	}
+	return OpenDatasetWith(ctx, store, root, OpenOptions{Version: version})
+}
+
+// OpenOptions are the options of OpenDatasetWith.
+type OpenOptions struct {
+	// Version is the version to open; 0 opens the latest.
+	Version uint64
+	// FileCache caches the metadata of the data files the Dataset reads
+	// (and of the versions Commit makes from it). The caller owns it and
+	// may share it between Datasets of the same store. nil: the Dataset
+	// gets a private cache of DefaultFileCacheFiles files.
+	FileCache *FileCache
+}
+
+// OpenDatasetWith opens a version of the dataset at root (ErrNotFound if
+// absent) with opts.
+func OpenDatasetWith(ctx context.Context, store objstore.Store, root string, opts OpenOptions) (*Dataset, error) {
 	entries, err := listVersions(ctx, store, root)
 	if err != nil {
 		return nil, err
@@ -143,24 +169,18 @@ func OpenDataset(ctx context.Context, store objstore.Store, root string) (*Datas
 	if len(entries) == 0 {
 		return nil, fmt.Errorf("lance: no dataset at %s: %w", root, objstore.ErrNotFound)
 	}
-	return openEntry(ctx, store, root, entries[len(entries)-1])
-}
-
-// OpenDatasetVersion opens the given version at root (ErrNotFound if absent).
-func OpenDatasetVersion(ctx context.Context, store objstore.Store, root string, version uint64) (*Dataset, error) {
-	entries, err := listVersions(ctx, store, root)
-	if err != nil {
-		return nil, err
+	if opts.Version == 0 {
+		return openEntry(ctx, store, root, entries[len(entries)-1], opts.FileCache)
 	}
 	for _, e := range entries {
-		if e.version == version {
-			return openEntry(ctx, store, root, e)
+		if e.version == opts.Version {
+			return openEntry(ctx, store, root, e, opts.FileCache)
 		}
 	}
-	return nil, fmt.Errorf("lance: %s has no version %d: %w", root, version, objstore.ErrNotFound)
+	return nil, fmt.Errorf("lance: %s has no version %d: %w", root, opts.Version, objstore.ErrNotFound)
 }
 
-func openEntry(ctx context.Context, store objstore.Store, root string, e versionEntry) (*Dataset, error) {
+func openEntry(ctx context.Context, store objstore.Store, root string, e versionEntry, files *FileCache) (*Dataset, error) {
 	m, err := readManifest(ctx, store, e.key)
 	if err != nil {
 		return nil, err
@@ -168,10 +188,13 @@ func openEntry(ctx context.Context, store objstore.Store, root string, e version
 	if m.GetVersion() != e.version {
 		return nil, corruptf(e.key, "manifest holds version %d", m.GetVersion())
 	}
-	return newDataset(store, root, e.scheme, e.key, m)
+	return newDataset(store, root, e.scheme, e.key, m, files)
 }
 
-func newDataset(store objstore.Store, root string, scheme namingScheme, key string, m *tablepb.Manifest) (*Dataset, error) {
+func newDataset(store objstore.Store, root string, scheme namingScheme, key string, m *tablepb.Manifest, files *FileCache) (*Dataset, error) {
+	if files == nil {
+		files = NewFileCache(0)
+	}
 	schema, err := fieldsToSchema(m.GetFields(), m.GetSchemaMetadata())
 	if err != nil {
 		return nil, fmt.Errorf("lance: %s: %w", key, err)
@@ -185,7 +208,7 @@ func newDataset(store objstore.Store, root string, scheme namingScheme, key stri
 		fields:    m.GetFields(),
 		fieldByID: make(map[int32]int, len(m.GetFields())),
 		deletions: make(map[uint64]*roaring.Bitmap),
-		files:     make(map[string]*fileReader),
+		files:     files,
 	}
 	for i, f := range m.GetFields() {
 		if _, dup := d.fieldByID[f.GetId()]; dup {

@@ -115,14 +115,13 @@ func TestManifestNames(t *testing.T) {
 func TestOldNamingCommits(t *testing.T) {
 	ctx := context.Background()
 	st := newTestStore()
-	d, err := CreateDataset(ctx, st, "old.lance", pkSchema(), nil)
-	if err != nil {
+	if _, err := CreateDataset(ctx, st, "old.lance", pkSchema(), nil); err != nil {
 		t.Fatal(err)
 	}
 	// Rename version 1 to the V1 scheme, as older Lance versions wrote it.
 	st.objs["old.lance/_versions/1.manifest"] = st.objs["old.lance/_versions/"+manifestName(1, namingV2)]
 	delete(st.objs, "old.lance/_versions/"+manifestName(1, namingV2))
-	d, err = OpenDataset(ctx, st, "old.lance")
+	d, err := OpenDataset(ctx, st, "old.lance")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,11 @@
 //	root/data/<uuid>.lance           v2.0 data files (datafile_write.go, datafile_read.go)
 //	root/_deletions/<frag>-<readversion>-<id>.arrow|.bin   deletion files (deletion.go)
 //
+// Reads: Scan decodes whole pages (scan.go); Take reads only the bytes of
+// the requested rows where the page encoding allows (take.go). Data files'
+// metadata is cached in a FileCache owned by whoever opens the Dataset
+// (filecache.go).
+//
 // Concurrency: a Dataset is an immutable snapshot of one version and is
 // safe for concurrent use; commits are optimistic (put-if-absent of the
 // next version's manifest) and report ErrConflict to the loser.

@@ -586,6 +586,13 @@ func TestInteropWeReadLance(t *testing.T) {
 		}
 	}
 	tk.Release()
+	// Take of any rows equals the scan in every read mode; pages whose
+	// encoding has no ranged read (dictionary) are decoded whole.
+	checkTakeAgainstScan(t, mem, ref, 1)
+	for _, f := range ref.Fragments() {
+		n, whole := rangedPages(t, ref, f)
+		t.Logf("ref fragment %d: %d pages read by ranges, decoded whole: %v", f.ID, n, whole)
+	}
 
 	big, err := OpenDataset(ctx, st, "big.lance")
 	if err != nil {
@@ -595,6 +602,11 @@ func TestInteropWeReadLance(t *testing.T) {
 		t.Fatalf("big: %d rows", big.CountRows())
 	}
 	checkScanAgainst(t, mem, big, bigValue, 10000)
+	checkTakeAgainstScan(t, mem, big, 2)
+	for _, f := range big.Fragments() {
+		n, whole := rangedPages(t, big, f)
+		t.Logf("big fragment %d: %d pages read by ranges, decoded whole: %v", f.ID, n, whole)
+	}
 
 	// We can also append to a Lance-written dataset, and LanceDB reads the result.
 	rec := refRecord(t, mem, ref.Schema(), 5000, 5010)

@@ -211,13 +211,12 @@ func TestRoundTripAllTypes(t *testing.T) {
 					r.Release()
 				}
 			}()
-			d, err := WriteDataset(ctx, st, "rt.lance", schema, recs, nil)
-			if err != nil {
+			if _, err := WriteDataset(ctx, st, "rt.lance", schema, recs, nil); err != nil {
 				t.Fatal(err)
 			}
 			want := concatRecords(t, mem, schema, recs)
 			defer want.Release()
-			d, err = OpenDataset(ctx, st, "rt.lance")
+			d, err := OpenDataset(ctx, st, "rt.lance")
 			if err != nil {
 				t.Fatal(err)
 			}

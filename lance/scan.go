@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
+	"github.com/flightwal/flightwal/objstore"
 )
 
 // DefaultBatchRows is the Scan batch size used when batchRows <= 0.
@@ -42,29 +43,19 @@ func (d *Dataset) projection(columns []string) ([]int, *arrow.Schema, error) {
 // data file, or nothing (a field added after the fragment was written
 // reads as nulls).
 type columnSource struct {
-	file *fileReader // nil: all nulls
-	col  int
-	dt   arrow.DataType
+	store objstore.Store
+	file  *fileReader // nil: all nulls
+	col   int
+	dt    arrow.DataType
 }
 
+// openFile returns the reader of a data file, from d's FileCache when it
+// holds the file's metadata.
 func (d *Dataset) openFile(ctx context.Context, df *tablepb.DataFile) (*fileReader, error) {
-	d.mu.Lock()
-	r, ok := d.files[df.GetPath()]
-	d.mu.Unlock()
-	if ok {
-		return r, nil
-	}
 	if df.GetFileMajorVersion() != dataFileMajor || df.GetFileMinorVersion() != dataFileMinor {
 		return nil, unsupportedf("%s: data file format %d.%d (only 2.0 is read)", df.GetPath(), df.GetFileMajorVersion(), df.GetFileMinorVersion())
 	}
-	r, err := openFileReader(ctx, d.store, join(d.root, dataDir+"/"+df.GetPath()), int64(df.GetFileSizeBytes()))
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	d.files[df.GetPath()] = r
-	d.mu.Unlock()
-	return r, nil
+	return d.files.open(ctx, d.store, join(d.root, dataDir+"/"+df.GetPath()), int64(df.GetFileSizeBytes()))
 }
 
 // sources opens the data files of frag that hold the projected fields.
@@ -73,6 +64,7 @@ func (d *Dataset) sources(ctx context.Context, frag Fragment, proj []int) ([]col
 	for i, fi := range proj {
 		id := d.fields[fi].GetId()
 		out[i].dt = d.schema.Field(fi).Type
+		out[i].store = d.store
 		for _, df := range frag.pb.GetFiles() {
 			j := slices.Index(df.GetFields(), id)
 			if j < 0 {
@@ -159,7 +151,7 @@ func (c *columnCursor) seek(ctx context.Context, mem memory.Allocator, row uint6
 	if i == len(pages) {
 		return corruptf(c.src.file.key, "row %d past column %d's pages", row, c.src.col)
 	}
-	arr, err := c.src.file.readPage(ctx, mem, c.src.col, i, c.src.dt)
+	arr, err := c.src.file.readPage(ctx, c.src.store, mem, c.src.col, i, c.src.dt)
 	if err != nil {
 		return err
 	}
@@ -231,82 +223,4 @@ func (d *Dataset) scanFragment(ctx context.Context, mem memory.Allocator, frag F
 		}
 	}
 	return nil
-}
-
-// Take reads the given row offsets (ascending) of fragment fragID,
-// projected to columns (nil = all). Only the pages holding those rows are
-// read.
-func (d *Dataset) Take(ctx context.Context, mem memory.Allocator, fragID uint64, rows []uint64, columns []string) (arrow.RecordBatch, error) {
-	frag, ok := d.fragment(fragID)
-	if !ok {
-		return nil, fmt.Errorf("lance: %s version %d has no fragment %d", d.root, d.Version(), fragID)
-	}
-	for i, r := range rows {
-		if r >= frag.PhysicalRows {
-			return nil, fmt.Errorf("lance: take row %d of fragment %d with %d rows", r, fragID, frag.PhysicalRows)
-		}
-		if i > 0 && r < rows[i-1] {
-			return nil, fmt.Errorf("lance: take rows not ascending at %d", i)
-		}
-	}
-	proj, schema, err := d.projection(columns)
-	if err != nil {
-		return nil, err
-	}
-	srcs, err := d.sources(ctx, frag, proj)
-	if err != nil {
-		return nil, err
-	}
-	cols := make([]arrow.Array, 0, len(srcs))
-	defer func() {
-		for _, c := range cols {
-			c.Release()
-		}
-	}()
-	for _, s := range srcs {
-		a, err := takeColumn(ctx, mem, s, rows)
-		if err != nil {
-			return nil, err
-		}
-		cols = append(cols, a)
-	}
-	return array.NewRecordBatch(schema, cols, int64(len(rows))), nil
-}
-
-// takeColumn gathers rows from one column: runs of consecutive rows become
-// slices of the decoded page, concatenated at the end.
-func takeColumn(ctx context.Context, mem memory.Allocator, s columnSource, rows []uint64) (arrow.Array, error) {
-	if s.file == nil {
-		return array.MakeArrayOfNull(mem, s.dt, len(rows)), nil
-	}
-	c := &columnCursor{src: s}
-	defer c.release()
-	var parts []arrow.Array
-	defer func() {
-		for _, p := range parts {
-			p.Release()
-		}
-	}()
-	for i := 0; i < len(rows); {
-		j := i + 1
-		for j < len(rows) && rows[j] == rows[j-1]+1 {
-			j++
-		}
-		a, err := c.read(ctx, mem, rows[i], rows[j-1]+1)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, a)
-		// A repeated row (rows[j] == rows[j-1]) starts a new run.
-		i = j
-	}
-	switch len(parts) {
-	case 0:
-		return array.MakeArrayOfNull(mem, s.dt, 0), nil
-	case 1:
-		a := parts[0]
-		parts = nil
-		return a, nil
-	}
-	return array.Concatenate(parts, mem)
 }

@@ -23,6 +23,9 @@ type lancetestStore struct {
 	// ranged counts GetRange calls and bytes, to prove readers read ranges.
 	getRanges, rangeBytes int
 	gets                  int
+	// tailReads counts GetRange calls that read up to the end of an
+	// object: of a data file, only metadata reads do.
+	tailReads int
 }
 
 func newTestStore() *lancetestStore { return &lancetestStore{objs: map[string][]byte{}} }
@@ -74,6 +77,9 @@ func (s *lancetestStore) GetRange(_ context.Context, key string, off, n int64) (
 	end := min(int64(len(b)), off+n)
 	s.getRanges++
 	s.rangeBytes += int(end - off)
+	if end == int64(len(b)) {
+		s.tailReads++
+	}
 	return append([]byte(nil), b[off:end]...), nil
 }
 
