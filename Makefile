@@ -31,9 +31,13 @@ $(CACHE)/node/.installed: interop/package.json interop/package-lock.json
 $(CACHE)/node-v039/.installed: interop/v039/package.json interop/v039/package-lock.json
 	sh interop/v039/install.sh
 
+# test runs every test on local disk, then the core-path suite (flight,
+# cmd/flightwal: put, get, flush, compact, crash/restart, fencing, faults)
+# again on a real MinIO server.
 test: deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 9m ./...
+	FLIGHTWAL_REQUIRE_MINIO=1 $(GO) test -count=1 -timeout 9m ./...
+	FLIGHTWAL_REQUIRE_MINIO=1 FLIGHTWAL_TEST_STORE=minio $(GO) test -count=1 -timeout 5m ./flight ./cmd/flightwal
 
 test-short:
 	$(GO) test -short -count=1 ./...

@@ -2,7 +2,6 @@ package flight_test
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,12 +60,8 @@ func (e *env) checkModel(m model, table, stage string) {
 // row per key, and the real Lance engine reads exactly the model's rows.
 func TestCompactLanceSeesModel(t *testing.T) {
 	nm := lancejs.NodeModules(t, "")
-	dir := t.TempDir()
-	local, err := objstore.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, withStore(local), withLSM(lsm.Options{CompactAfterGenerations: -1}))
+	be := testBackend(t)
+	e := newEnv(t, withStore(be.store), withLSM(lsm.Options{CompactAfterGenerations: -1}))
 	e.createTable("c", datagen.Schema(8), map[string]any{"regions": 2})
 	m := model{}
 	e.putModel(m, "c", 1, 0, 2000)
@@ -97,7 +92,7 @@ func TestCompactLanceSeesModel(t *testing.T) {
 	e.restart()
 	e.checkModel(m, "c", "after restart")
 
-	res2 := lancejs.ReadDataset(t, nm, filepath.Join(dir, "c.lance"), lancejs.Query{
+	res2 := be.readTable(t, nm, "c", lancejs.Query{
 		Filters: []lancejs.Filter{{Filter: "id >= 100 AND id < 120", Columns: []string{"id", "text"}}, {Filter: "id < 10"}},
 	})
 	if res2.CountRows != int64(len(m)) {
@@ -128,11 +123,7 @@ func TestCompactCrashPoints(t *testing.T) {
 		{"after the base commit, before retiring generations", func(key string) bool { return strings.Contains(key, "/manifest/") }},
 	} {
 		t.Run(step.name, func(t *testing.T) {
-			local, err := objstore.NewLocal(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			hs := &hookStore{Store: local}
+			hs := &hookStore{Store: testStore(t)}
 			e := newEnv(t, withStore(hs), withLSM(lsm.Options{CompactAfterGenerations: -1}))
 			e.createTable("c", datagen.Schema(8), nil)
 			m := model{}

@@ -21,11 +21,7 @@ import (
 // TestDurableAckAfterWALPut holds the WAL put back: no PutResult and no
 // visible row until the entry is in the store (invariants 1 and 2).
 func TestDurableAckAfterWALPut(t *testing.T) {
-	local, err := objstore.NewLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &hookStore{Store: local}
+	hs := &hookStore{Store: testStore(t)}
 	e := newEnv(t, withStore(hs))
 	e.createTable("d", datagen.Schema(4), nil)
 
@@ -78,11 +74,7 @@ func TestDurableAckAfterWALPut(t *testing.T) {
 // flushed generations and the memtable, with deletes in each, and checks
 // scans, filters and point lookups before and after a restart.
 func TestFlushLayersNewestWins(t *testing.T) {
-	dir := t.TempDir()
-	local, err := objstore.NewLocal(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	local := testStore(t)
 	e := newEnv(t, withStore(local))
 	e.createTable("L", datagen.Schema(8), map[string]any{"regions": 2})
 	want := map[int64]uint64{} // id -> seed of its live version
@@ -249,11 +241,7 @@ func TestLanceReadsFlushedGenerations(t *testing.T) {
 // region manifest commit fails; after restart the orphan is ignored and
 // the rows come back from the WAL, once.
 func TestCrashBetweenGenerationAndManifest(t *testing.T) {
-	local, err := objstore.NewLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &hookStore{Store: local}
+	hs := &hookStore{Store: testStore(t)}
 	e := newEnv(t, withStore(hs))
 	e.createTable("c", datagen.Schema(4), nil)
 	b := datagen.Batch(e.mem, 4, 1, 0, 500)

@@ -74,9 +74,10 @@ type RegionWriter struct {
 	stateMu sync.RWMutex
 	state   *readState
 
-	flushReq kicker // wakes the WAL goroutine
-	closing  chan struct{}
-	done     chan struct{}
+	flushReq  kicker // wakes the WAL goroutine
+	closeOnce sync.Once
+	closing   chan struct{}
+	done      chan struct{}
 }
 
 // readState is what a snapshot of the region reads besides the watermark.
@@ -576,7 +577,12 @@ func (r *RegionWriter) waitForRoom(ctx context.Context) error {
 // Writes are refused from the start of Close, so the WAL goroutine's last
 // flush covers every batch that was appended, and no waiter is left behind
 // (WaitDurable also returns once the WAL goroutine has stopped).
-func (r *RegionWriter) Close() {
+//
+// Close is idempotent: Table.region closes a failed region before reopening
+// it, and calls it again on the next write if the reopen failed.
+func (r *RegionWriter) Close() { r.closeOnce.Do(r.close) }
+
+func (r *RegionWriter) close() {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()

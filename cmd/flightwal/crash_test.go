@@ -112,7 +112,7 @@ const crashRows = 100
 // directory each time. Every acknowledged batch must be back exactly once,
 // and every other batch must be wholly present or wholly absent.
 func TestCrashRecovery(t *testing.T) {
-	dir := t.TempDir()
+	st := testStorage(t)
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	seed := uint64(time.Now().UnixNano())
@@ -123,7 +123,7 @@ func TestCrashRecovery(t *testing.T) {
 	sent := map[int]bool{}
 	next := 0
 	for round := 0; round < 6; round++ {
-		srv := startServer(t, "--storage.uri", dir)
+		srv := startServer(t, st.args...)
 		c := dialT(t, srv.addr)
 		if round == 0 {
 			createTable(t, c, "crash", datagen.Schema(dim))
@@ -184,7 +184,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Logf("round %d: killed after %v: %d batches sent, %d acknowledged", round, killAfter, next-first, n)
 		mu.Unlock()
 	}
-	srv := startServer(t, "--storage.uri", dir)
+	srv := startServer(t, st.args...)
 	c := dialT(t, srv.addr)
 	defer c.Close()
 	verify(t, c, mem, dim, seed, acked, sent)
