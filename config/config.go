@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,10 @@ type S3 struct {
 	AccessKey string // storage.s3.access_key
 	SecretKey string // storage.s3.secret_key
 	Region    string // storage.s3.region
+	// InsecureSkipVerify (storage.s3.insecure_skip_verify) turns off TLS
+	// certificate checks for https endpoints with self-signed certificates.
+	// The endpoint's scheme (http:// or https://) selects TLS.
+	InsecureSkipVerify bool
 }
 
 // Flight holds wire limits.
@@ -91,6 +96,7 @@ var keys = []struct{ key, help string }{
 	{"storage.s3.access_key", "S3 access key (default AWS_ACCESS_KEY_ID)"},
 	{"storage.s3.secret_key", "S3 secret key (default AWS_SECRET_ACCESS_KEY)"},
 	{"storage.s3.region", "S3 region (default AWS_REGION)"},
+	{"storage.s3.insecure_skip_verify", "skip TLS certificate verification of an https S3 endpoint (test setups only)"},
 	{"flight.max_message_bytes", "largest incoming Flight message"},
 	{"wal.flush_interval", "group-commit window for async writes"},
 	{"wal.max_buffer_bytes", "flush the WAL buffer once this much is pending"},
@@ -117,6 +123,7 @@ func defaultsMap(c Config) map[string]string {
 		"storage.s3.access_key":            c.Storage.S3.AccessKey,
 		"storage.s3.secret_key":            c.Storage.S3.SecretKey,
 		"storage.s3.region":                c.Storage.S3.Region,
+		"storage.s3.insecure_skip_verify":  strconv.FormatBool(c.Storage.S3.InsecureSkipVerify),
 		"flight.max_message_bytes":         formatBytes(c.Flight.MaxMessageBytes),
 		"wal.flush_interval":               c.WAL.FlushInterval.String(),
 		"wal.max_buffer_bytes":             formatBytes(c.WAL.MaxBufferBytes),
@@ -223,6 +230,11 @@ func fromViper(v *viper.Viper) (Config, error) {
 		errs = append(errs, fmt.Errorf("memtable.max_rows: %w", err))
 	}
 	c.MemTable.MaxRows = rows
+	insecure, err := strconv.ParseBool(v.GetString("storage.s3.insecure_skip_verify"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("storage.s3.insecure_skip_verify: want true or false: %w", err))
+	}
+	c.Storage.S3.InsecureSkipVerify = insecure
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
 	}

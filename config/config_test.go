@@ -101,3 +101,24 @@ func TestParseBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestInsecureSkipVerify: the TLS switch parses strictly.
+func TestInsecureSkipVerify(t *testing.T) {
+	c, err := loadArgs(t, "--storage.s3.insecure_skip_verify", "true")
+	if err != nil || !c.Storage.S3.InsecureSkipVerify {
+		t.Fatalf("true: %+v, %v", c.Storage.S3, err)
+	}
+	if _, err := loadArgs(t, "--storage.s3.insecure_skip_verify", "maybe"); err == nil || !strings.Contains(err.Error(), "insecure_skip_verify") {
+		t.Fatalf("maybe: %v", err)
+	}
+}
+
+func loadArgs(t *testing.T, args ...string) (Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return Load(fs)
+}

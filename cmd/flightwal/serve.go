@@ -35,6 +35,7 @@ func runServe(args []string) error {
 	store, err := objstore.Open(ctx, cfg.Storage.URI, objstore.S3Options{
 		Endpoint: cfg.Storage.S3.Endpoint, AccessKey: cfg.Storage.S3.AccessKey,
 		SecretKey: cfg.Storage.S3.SecretKey, Region: cfg.Storage.S3.Region,
+		InsecureSkipVerify: cfg.Storage.S3.InsecureSkipVerify,
 	})
 	if err != nil {
 		return fmt.Errorf("opening storage %s: %w", cfg.Storage.URI, err)
