@@ -1,7 +1,6 @@
 package flight_test
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -127,6 +126,6 @@ func TestFaultInjectedIngest(t *testing.T) {
 		}
 	}
 	if len(perBatch) > sent {
-		t.Fatal(fmt.Sprintf("rows of %d batches, only %d sent", len(perBatch), sent))
+		t.Fatalf("rows of %d batches, only %d sent", len(perBatch), sent)
 	}
 }

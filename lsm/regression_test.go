@@ -71,7 +71,7 @@ func failTimes(n int64, op, keyPart string, err error) func(string, string) erro
 	}
 }
 
-var transient = fmt.Errorf("injected: %w", objstore.ErrUnavailable)
+var errTransient = fmt.Errorf("injected: %w", objstore.ErrUnavailable)
 
 // TestFenceSurvivesWALGC: after the new writer flushed and collected the
 // WAL, the fenced writer's next write still collides with the fence: it is
@@ -277,7 +277,7 @@ func TestCloseWithConcurrentWriters(t *testing.T) {
 func TestTransientFlushErrorsRetried(t *testing.T) {
 	ctx := context.Background()
 	store := &failStore{Store: objstore.NewMem()}
-	store.fail = failTimes(40, "put", "_gen_", transient)
+	store.fail = failTimes(40, "put", "_gen_", errTransient)
 	db, mem := testDB(t, store, Options{MemTableMaxBytes: 4 << 10, MaxUnflushedBytes: 8 << 10, CompactAfterGenerations: -1})
 	tbl, err := db.CreateTable(ctx, TableSpec{Name: "t", Schema: testSchema})
 	if err != nil {
@@ -299,7 +299,7 @@ func TestTransientFlushErrorsRetried(t *testing.T) {
 	}
 	got, err := scanState(ctx, tbl, mem, "")
 	if err != nil || len(got) != 200 || got[0] != 9 {
-		t.Fatalf("after transient flush errors: %d rows, %v", len(got), err)
+		t.Fatalf("after errTransient flush errors: %d rows, %v", len(got), err)
 	}
 	if st := tbl.Stats().Regions[0]; len(st.Generations) == 0 {
 		t.Fatalf("nothing flushed: %+v", st)
@@ -330,7 +330,7 @@ func TestLoadErrorNotCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store.fail = failTimes(1000, "get", "_gen_", transient)
+	store.fail = failTimes(1000, "get", "_gen_", errTransient)
 	if _, err := scanState(ctx, tbl, mem2, ""); err == nil {
 		t.Fatal("read with the generation unreadable succeeded")
 	}

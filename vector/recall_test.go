@@ -16,11 +16,10 @@ type recallCase struct {
 }
 
 type recallReport struct {
-	params                Params
-	train, add            time.Duration
-	recall                float64
-	indexP50, flatP50     time.Duration
-	partitionsScannedRows int
+	params            Params
+	train, add        time.Duration
+	recall            float64
+	indexP50, flatP50 time.Duration
 }
 
 func runRecall(t testing.TB, c recallCase) recallReport {
