@@ -15,11 +15,7 @@ import (
 // default) and a real MinIO server (FLIGHTWAL_TEST_STORE=minio, which
 // `make test` runs as a second pass). Tests about the store itself, or
 // that need a local path, pick their store explicitly.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testminio.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testminio.Main(m) }
 
 func onMinIO() bool { return os.Getenv("FLIGHTWAL_TEST_STORE") == "minio" }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,11 +14,7 @@ import (
 	"github.com/flightwal/flightwal/objstore"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testminio.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testminio.Main(m) }
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

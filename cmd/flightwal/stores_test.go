@@ -8,11 +8,7 @@ import (
 	"github.com/flightwal/flightwal/objstore"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testminio.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testminio.Main(m) }
 
 // storage is where a test's server processes keep their tables: a temp
 // directory, or (FLIGHTWAL_TEST_STORE=minio, the second pass of make test)

@@ -157,6 +157,14 @@ func Shared(tb testing.TB) *Server {
 	return shared.srv
 }
 
+// Main is a test package's TestMain when it uses Shared: it runs the tests,
+// stops the shared server and exits with the tests' code.
+func Main(m *testing.M) {
+	code := m.Run()
+	StopShared()
+	os.Exit(code)
+}
+
 // StopShared stops the shared server if one was started. Shared must not be
 // called after it.
 func StopShared() {
