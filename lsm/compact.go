@@ -111,6 +111,7 @@ func (t *Table) Compact(ctx context.Context) (CompactResult, error) {
 	nb := newBaseLayer(next)
 	// Publish the new base before retiring: see Table.Snapshot.
 	t.base.Store(nb)
+	t.idx.kick.kick() // index the new fragment
 	res.BaseVersion = next.Version()
 	return res, t.retire(ctx, regions, nb)
 }

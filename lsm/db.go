@@ -164,8 +164,18 @@ func checkIndexes(schema *arrow.Schema, defs []IndexDef) error {
 				return fmt.Errorf("%w: fts index %q needs a string column, %q is %s", ErrInvalidArgument, d.Name, d.Column, t)
 			}
 		case "ivf_pq":
-			if t.ID() != arrow.FIXED_SIZE_LIST {
+			fsl, ok := t.(*arrow.FixedSizeListType)
+			if !ok {
 				return fmt.Errorf("%w: ivf_pq index %q needs a fixed_size_list<float32> column, %q is %s", ErrInvalidArgument, d.Name, d.Column, t)
+			}
+			if d.SubVectors > 0 && int(fsl.Len())%d.SubVectors != 0 {
+				return fmt.Errorf("%w: ivf_pq index %q: sub_vectors = %d must divide the dimension %d", ErrInvalidArgument, d.Name, d.SubVectors, fsl.Len())
+			}
+			if d.Partitions > 4096 {
+				return fmt.Errorf("%w: ivf_pq index %q: partitions = %d, at most 4096", ErrInvalidArgument, d.Name, d.Partitions)
+			}
+			if d.TrainAfter > 0 && d.Partitions > d.TrainAfter {
+				return fmt.Errorf("%w: ivf_pq index %q: train_after = %d is below partitions = %d (k-means needs a row per partition)", ErrInvalidArgument, d.Name, d.TrainAfter, d.Partitions)
 			}
 		default:
 			return fmt.Errorf("%w: index %q has unknown type %q (want btree, fts or ivf_pq)", ErrInvalidArgument, d.Name, d.Type)

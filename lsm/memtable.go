@@ -82,6 +82,8 @@ type MemTable struct {
 
 	refs    atomic.Int32
 	release sync.Once
+
+	idx *memIndexes // search indexes; nil if the table has none
 }
 
 func newMemTable(generation uint64, schema *arrow.Schema, pkCol int) *MemTable {

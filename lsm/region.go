@@ -78,6 +78,12 @@ type RegionWriter struct {
 	closeOnce sync.Once
 	closing   chan struct{}
 	done      chan struct{}
+
+	// The indexer goroutine maintains the memtables' search indexes off
+	// the write path: appends kick it, it indexes published batches.
+	tidx      *tableIndexes
+	indexKick kicker
+	indexDone chan struct{}
 }
 
 // readState is what a snapshot of the region reads besides the watermark.
@@ -92,7 +98,7 @@ type readState struct {
 // mergedUpTo is the highest generation of this region that the base table
 // already holds (compaction committed it): such generations are not read
 // again, even if a crash kept them in the region manifest.
-func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow.Schema, pkCol int, opts *Options, mergedUpTo uint64, onFlush func()) (*RegionWriter, error) {
+func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow.Schema, pkCol int, opts *Options, mergedUpTo uint64, onFlush func(), tidx *tableIndexes) (*RegionWriter, error) {
 	r := &RegionWriter{
 		id: id, paths: regionPaths{dir: "_mem_wal/" + strconv.Itoa(id)}, store: store,
 		schema: schema, pkCol: pkCol, mem: opts.Allocator, opts: opts,
@@ -101,6 +107,7 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 		notify:   make(chan struct{}),
 		flushReq: newKicker(), closing: make(chan struct{}), done: make(chan struct{}),
 		flushKick: newKicker(), flushDone: make(chan struct{}),
+		tidx: tidx, indexKick: newKicker(), indexDone: make(chan struct{}),
 	}
 	if err := r.claim(ctx); err != nil {
 		return nil, err
@@ -116,7 +123,7 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 		}
 		r.gens = append(r.gens, newGeneration(store, r.paths.dir, fg.Path, fg.Generation, schema, pkCol, r.mem))
 	}
-	r.active = newMemTable(gen+1, schema, pkCol)
+	r.active = r.newMemTable(gen + 1)
 	if err := r.replay(ctx); err != nil {
 		r.releaseMemtables()
 		return nil, err
@@ -129,6 +136,8 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 	r.publishState()
 	go r.walLoop()
 	go background(r.closing, r.flushKick, r.flushDone, r.flushFrozen)
+	go background(r.closing, r.indexKick, r.indexDone, r.indexMemTables)
+	r.indexKick.kick() // index the replayed rows
 	if len(r.frozen) > 0 {
 		r.flushKick.kick() // replay froze memtables: flush them
 	}
@@ -301,7 +310,15 @@ func (r *RegionWriter) Append(ctx context.Context, rec arrow.RecordBatch, op Op)
 	if full {
 		r.Kick()
 	}
+	r.indexKick.kick()
 	return seq, nil
+}
+
+// newMemTable makes a memtable with the table's search indexes.
+func (r *RegionWriter) newMemTable(generation uint64) *MemTable {
+	m := newMemTable(generation, r.schema, r.pkCol)
+	m.idx = r.tidx.newMemIndexes()
+	return m
 }
 
 // refuseLocked is why the region takes no write now, or nil. r.mu is held.
@@ -501,7 +518,7 @@ func (r *RegionWriter) freezeLocked() *MemTable {
 	}
 	old := r.active
 	r.frozen = append(r.frozen, old)
-	r.active = newMemTable(old.generation+1, r.schema, r.pkCol)
+	r.active = r.newMemTable(old.generation + 1)
 	r.publishState()
 	r.flushKick.kick()
 	return old
@@ -589,6 +606,7 @@ func (r *RegionWriter) close() {
 	close(r.closing)
 	<-r.done
 	<-r.flushDone
+	<-r.indexDone // stops before the memtables it reads are released
 	r.mu.Lock()
 	if r.failure == nil {
 		r.failure = fmt.Errorf("%w: region %d", ErrClosed, r.id)

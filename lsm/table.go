@@ -36,6 +36,8 @@ type Table struct {
 	compactStop chan struct{}
 	compactDone chan struct{}
 
+	idx *tableIndexes // search indexes (ivf_pq, fts)
+
 	mu      sync.Mutex // guards regions (a failed region is reopened)
 	regions []*RegionWriter
 	closed  bool
@@ -64,10 +66,17 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	}
 	base := newBaseLayer(ds)
 	t.base.Store(base)
+	if t.idx, err = newTableIndexes(t); err != nil {
+		return nil, fmt.Errorf("table %q: %w", name, err)
+	}
+	// Models first: the region indexers index replayed rows with them.
+	if err := t.idx.loadModels(ctx); err != nil {
+		return nil, fmt.Errorf("table %q: %w", name, err)
+	}
 	t.compactKick, t.compactStop, t.compactDone = newKicker(), make(chan struct{}), make(chan struct{})
 	t.regions = make([]*RegionWriter, n)
 	for i := range t.regions {
-		r, err := openRegion(ctx, t.store, i, schema, pkCol, t.opts, base.merged(i), t.kickCompact)
+		r, err := openRegion(ctx, t.store, i, schema, pkCol, t.opts, base.merged(i), t.afterFlush, t.idx)
 		if err != nil {
 			for _, o := range t.regions[:i] {
 				o.Close()
@@ -77,7 +86,15 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 		t.regions[i] = r
 	}
 	go background(t.compactStop, t.compactKick, t.compactDone, t.maybeCompact)
+	t.idx.start()
 	return t, nil
+}
+
+// afterFlush runs after each flush: compaction may be due, and the new
+// generation's fragments get their search indexes.
+func (t *Table) afterFlush() {
+	t.kickCompact()
+	t.idx.kick.kick()
 }
 
 // Name is the table's name.
@@ -114,7 +131,7 @@ func (t *Table) region(ctx context.Context, i int) (*RegionWriter, error) {
 		return r, err
 	}
 	r.Close()
-	nr, oerr := openRegion(ctx, t.store, i, t.schema, t.pkCol, t.opts, t.base.Load().merged(i), t.kickCompact)
+	nr, oerr := openRegion(ctx, t.store, i, t.schema, t.pkCol, t.opts, t.base.Load().merged(i), t.afterFlush, t.idx)
 	if oerr != nil {
 		return nil, fmt.Errorf("reopening region %d of %q after %v: %w", i, t.name, err, oerr)
 	}
@@ -133,6 +150,7 @@ func (t *Table) close() {
 	close(t.compactStop)
 	t.mu.Unlock()
 	<-t.compactDone // a running compaction finishes first
+	t.idx.close()   // index builder and model trainers
 	t.mu.Lock()
 	for _, r := range t.regions {
 		r.Close()
