@@ -18,7 +18,38 @@ type Query struct {
 	Filter  string   // SQL boolean expression; "" = none
 	Limit   *int64   // nil = no limit
 	PK      []any    // primary-key point lookup: json.Number, string
+	// At most one of PK, Nearest and Search. Filter is their prefilter;
+	// Limit cuts their k results further.
+	Nearest *NearestQuery
+	Search  *SearchQuery
 }
+
+// MaxK is the largest k of a nearest or search query.
+const MaxK = 10000
+
+// NearestQuery is a vector search: the K rows nearest to Vector in Column.
+type NearestQuery struct {
+	Column       string    // a column with an ivf_pq index; "" = the only one
+	Vector       []float32 // the query, of the column's dimension
+	K            int       // 1..MaxK
+	Metric       string    // "" = the index's metric; else it must match
+	NProbes      int       // partitions probed; 0 = vector.DefaultNProbes
+	RefineFactor int       // candidates re-ranked exactly per result; 0 = vector.DefaultRefineFactor
+}
+
+// SearchQuery is a full-text search (BM25).
+type SearchQuery struct {
+	Query    string   // terms and "quoted phrases"
+	Columns  []string // one column with an fts index; empty = the only one
+	K        int      // 1..MaxK
+	Operator string   // "or" (default) or "and"
+}
+
+// Names of the score columns nearest and search add.
+const (
+	DistanceColumn = "_distance"
+	ScoreColumn    = "_score"
+)
 
 // Plan is a validated query: its output schema and bound filter.
 type Plan struct {
@@ -33,6 +64,12 @@ type Plan struct {
 	filterCols  []string
 	keys        []Key // pk lookups, de-duplicated, in request order
 	hasKeys     bool
+
+	// nearest and search: the projected table columns (schema less the
+	// score column) and the resolved request.
+	rowSchema *arrow.Schema
+	nearest   *nearestPlan
+	search    *searchPlan
 }
 
 // Prepare validates q against the table: unknown columns are ErrNotFound, a
@@ -66,6 +103,20 @@ func (t *Table) Prepare(q Query) (*Plan, error) {
 	}
 	md := t.schema.Metadata()
 	p.schema = arrow.NewSchema(fields, &md)
+	p.rowSchema = p.schema
+	if q.Nearest != nil || q.Search != nil {
+		if err := p.prepareSearch(); err != nil {
+			return nil, err
+		}
+		score := ScoreColumn
+		if q.Nearest != nil {
+			score = DistanceColumn
+		}
+		if p.schema.HasField(score) {
+			return nil, fmt.Errorf("%w: the table has a column %q, which collides with the score column", ErrInvalidArgument, score)
+		}
+		p.schema = arrow.NewSchema(append(fields, arrow.Field{Name: score, Type: arrow.PrimitiveTypes.Float32}), &md)
+	}
 	if q.Filter != "" {
 		e, err := filter.Parse(q.Filter)
 		if err != nil {

@@ -36,9 +36,14 @@ func (s *Snapshot) Run(ctx context.Context, mem memory.Allocator, p *Plan, emit 
 		}
 	}
 	var err error
-	if p.hasKeys {
+	switch {
+	case p.nearest != nil:
+		err = s.runNearest(ctx, mem, p, emit)
+	case p.search != nil:
+		err = s.runSearch(ctx, mem, p, emit)
+	case p.hasKeys:
 		err = s.lookup(ctx, mem, p, out)
-	} else {
+	default:
 		err = s.scan(ctx, mem, p, out)
 	}
 	if errors.Is(err, errLimitReached) {
