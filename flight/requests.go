@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -44,22 +45,37 @@ type Ticket struct {
 	Search  *SearchTicket  `json:"search,omitempty"`
 }
 
-// NearestTicket is a vector search.
+// NearestTicket is a vector search. K defaults to DefaultK.
 type NearestTicket struct {
-	Column       string    `json:"column"`
+	Column       string    `json:"column,omitempty"`
 	Vector       []float64 `json:"vector"`
-	K            int       `json:"k"`
+	K            *int      `json:"k,omitempty"`
 	Metric       string    `json:"metric,omitempty"`
 	NProbes      int       `json:"nprobes,omitempty"`
 	RefineFactor int       `json:"refine_factor,omitempty"`
 }
 
-// SearchTicket is a full-text search.
+// SearchTicket is a full-text search. K defaults to DefaultK.
 type SearchTicket struct {
 	Query    string   `json:"query"`
 	Columns  []string `json:"columns,omitempty"`
-	K        int      `json:"k,omitempty"`
+	K        *int     `json:"k,omitempty"`
 	Operator string   `json:"operator,omitempty"`
+}
+
+// DefaultK is the k of a nearest or search ticket that gives none (as
+// LanceDB's default limit).
+const DefaultK = 10
+
+// checkK resolves a ticket's k: absent is DefaultK, else 1..lsm.MaxK.
+func checkK(what string, k *int) (int, error) {
+	if k == nil {
+		return DefaultK, nil
+	}
+	if *k < 1 || *k > lsm.MaxK {
+		return 0, fmt.Errorf("%w: %s.k = %d: want 1 to %d", errInvalid, what, *k, lsm.MaxK)
+	}
+	return *k, nil
 }
 
 func parseTicket(data []byte) (*Ticket, error) {
@@ -86,14 +102,41 @@ func parseTicket(data []byte) (*Ticket, error) {
 	if t.Limit != nil && *t.Limit < 0 {
 		return nil, fmt.Errorf("%w: limit must not be negative", errInvalid)
 	}
-	if t.Nearest != nil || t.Search != nil {
-		return nil, fmt.Errorf("%w: nearest and search tickets are not supported by this server version yet", errInvalid)
+	if n := t.Nearest; n != nil {
+		if _, err := checkK("nearest", n.K); err != nil {
+			return nil, err
+		}
+		if len(n.Vector) == 0 {
+			return nil, fmt.Errorf("%w: nearest needs \"vector\"", errInvalid)
+		}
+	}
+	if s := t.Search; s != nil {
+		if _, err := checkK("search", s.K); err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(s.Query) == "" {
+			return nil, fmt.Errorf("%w: search needs a non-empty \"query\"", errInvalid)
+		}
 	}
 	return t, nil
 }
 
+// query is the ticket as an lsm query (parseTicket validated it).
 func (t *Ticket) query() lsm.Query {
-	return lsm.Query{Columns: t.Columns, Filter: t.Filter, PK: t.PK, Limit: t.Limit}
+	q := lsm.Query{Columns: t.Columns, Filter: t.Filter, PK: t.PK, Limit: t.Limit}
+	if n := t.Nearest; n != nil {
+		k, _ := checkK("nearest", n.K)
+		v := make([]float32, len(n.Vector))
+		for i, x := range n.Vector {
+			v[i] = float32(x) // beyond float32's range: ±Inf, which lsm rejects
+		}
+		q.Nearest = &lsm.NearestQuery{Column: n.Column, Vector: v, K: k, Metric: n.Metric, NProbes: n.NProbes, RefineFactor: n.RefineFactor}
+	}
+	if s := t.Search; s != nil {
+		k, _ := checkK("search", s.K)
+		q.Search = &lsm.SearchQuery{Query: s.Query, Columns: s.Columns, K: k, Operator: s.Operator}
+	}
+	return q
 }
 
 // PutCommand is the CMD descriptor of DoPut.
