@@ -26,6 +26,8 @@ type baseLayer struct {
 	loaded onceOK
 	keys   map[Key]genRow             // live rows only
 	dels   map[uint64]*roaring.Bitmap // deletion bitmap per fragment (nil: none)
+	// rowKeys[frag][row] is the key of a row, deleted rows included.
+	rowKeys map[uint64][]Key
 }
 
 func newBaseLayer(ds *lance.Dataset) *baseLayer { return &baseLayer{ds: ds} }
@@ -58,15 +60,23 @@ func (b *baseLayer) doLoad(ctx context.Context, t *Table) error {
 		return nil
 	}
 	b.keys = make(map[Key]genRow, b.ds.CountRows())
+	b.rowKeys = map[uint64][]Key{}
 	err := b.ds.Scan(ctx, t.opts.Allocator, []string{t.PrimaryKey()}, 0, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
 		read := keyReader(rec.Column(0))
 		dels := b.dels[frag.ID]
+		rk := b.rowKeys[frag.ID]
+		if rk == nil {
+			rk = make([]Key, frag.PhysicalRows)
+			b.rowKeys[frag.ID] = rk
+		}
 		for i := 0; i < int(rec.NumRows()); i++ {
 			row := uint32(first) + uint32(i)
+			k := read(i)
+			rk[row] = k
 			if dels != nil && dels.Contains(row) {
 				continue
 			}
-			b.keys[read(i)] = genRow{frag: frag.ID, row: row}
+			b.keys[k] = genRow{frag: frag.ID, row: row}
 		}
 		return nil
 	})

@@ -45,6 +45,9 @@ type Generation struct {
 	ds     *lance.Dataset
 	keys   map[Key]genRow   // newest row of each key
 	tombs  map[Key]struct{} // keys deleted by this generation
+	// rowKeys[frag][row] is the key of a row (searches check a
+	// candidate's liveness by it).
+	rowKeys map[uint64][]Key
 }
 
 // genRow locates a row: fragment id and offset within the fragment.
@@ -96,10 +99,18 @@ func (g *Generation) doLoad(ctx context.Context) error {
 	}
 	pk := g.schema.Field(g.pkCol).Name
 	g.keys = make(map[Key]genRow, ds.CountRows())
+	g.rowKeys = map[uint64][]Key{}
 	err = ds.Scan(ctx, g.mem, []string{pk}, 0, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
 		read := keyReader(rec.Column(0))
+		rk := g.rowKeys[frag.ID]
+		if rk == nil {
+			rk = make([]Key, frag.PhysicalRows)
+			g.rowKeys[frag.ID] = rk
+		}
 		for i := 0; i < int(rec.NumRows()); i++ {
-			g.keys[read(i)] = genRow{frag: frag.ID, row: uint32(first) + uint32(i)}
+			k := read(i)
+			g.keys[k] = genRow{frag: frag.ID, row: uint32(first) + uint32(i)}
+			rk[int(first)+i] = k
 		}
 		return nil
 	})

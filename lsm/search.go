@@ -183,13 +183,17 @@ type segment struct {
 	root string
 	frag lance.Fragment
 
-	dead *roaring.Bitmap // rows that are not live in the snapshot; nil: none
-	pass []bool          // prefilter result per position; nil: all pass
+	dead *roaring.Bitmap       // rows that are not live in the snapshot; nil: none
+	live func(pos uint32) bool // or: whether a row is live; nil: all
+	pass []bool                // prefilter result per position; nil: all pass
 }
 
 // allow admits the live rows that pass the prefilter.
 func (sg *segment) allow(pos uint32) bool {
 	if sg.dead != nil && sg.dead.Contains(pos) {
+		return false
+	}
+	if sg.live != nil && !sg.live(pos) {
 		return false
 	}
 	return sg.pass == nil || (int(pos) < len(sg.pass) && sg.pass[pos])
@@ -210,14 +214,21 @@ func deadOf(m map[uint64]*roaring.Bitmap, frag uint64) *roaring.Bitmap {
 	return bm
 }
 
-// segments cuts the snapshot into segments with their dead rows. A row is
-// dead if its key has a version in a newer layer of its region (memtables
-// newest first, then generations newest first, then the base), if a newer
-// batch of its own memtable superseded it at or below the watermark, or if
-// a base deletion file masks it. The newer layers' keys are probed in the
+// segments cuts the snapshot into segments and says which of their rows
+// are live. A row is dead if its key has a version in a newer layer of its
+// region (memtables newest first, then generations newest first, then the
+// base), if a newer batch of its own memtable superseded it at or below
+// the watermark, or if a base deletion file masks it.
+//
+// With dead, every segment gets the bitmap of its dead rows (full-text
+// statistics need them all): the newer layers' keys are probed in the
 // older layers' key indexes, so the cost grows with the rows above the
-// base, not with the base.
-func (s *Snapshot) segments(ctx context.Context) ([]*segment, error) {
+// base, not with the base. Without, every segment gets a liveness check
+// for single rows, which nearest calls only for its candidates.
+func (s *Snapshot) segments(ctx context.Context, dead bool) ([]*segment, error) {
+	if !dead {
+		return s.segmentsLive(ctx)
+	}
 	t := s.t
 	var segs []*segment
 	var allNewer [][]Key // keys of every layer above the base
@@ -315,6 +326,87 @@ func (s *Snapshot) segments(ctx context.Context) ([]*segment, error) {
 	return segs, nil
 }
 
+// segmentsLive cuts the snapshot into segments with a liveness check per
+// row (see segments).
+func (s *Snapshot) segmentsLive(ctx context.Context) ([]*segment, error) {
+	t := s.t
+	pk := t.pkCol >= 0
+	var segs []*segment
+	for ri := range s.regions {
+		rs := &s.regions[ri]
+		for li := range rs.mems {
+			mv := &rs.mems[li]
+			sg := &segment{mv: mv}
+			for _, b := range mv.list {
+				if b.seq > rs.w {
+					break
+				}
+				sg.vis = append(sg.vis, b)
+			}
+			if n := len(sg.vis); n > 0 {
+				sg.end = sg.vis[n-1].first + uint32(sg.vis[n-1].rows())
+			}
+			if pk {
+				newer := rs.mems[:li]
+				readers := make([]func(int) Key, len(sg.vis))
+				sg.live = func(pos uint32) bool {
+					bi, i := sg.batchAt(pos)
+					b := sg.vis[bi]
+					if !b.live(i, rs.w) {
+						return false
+					}
+					if len(newer) == 0 {
+						return true
+					}
+					if readers[bi] == nil {
+						readers[bi] = keyReader(b.rec.Column(mv.m.keyColumn(b.op)))
+					}
+					return !rs.hiddenByNewer(newer, nil, readers[bi](i))
+				}
+			}
+			segs = append(segs, sg)
+		}
+		for gi, g := range rs.gens {
+			if err := g.load(ctx); err != nil {
+				return nil, err
+			}
+			newerGens := rs.gens[:gi]
+			for _, f := range g.ds.Fragments() {
+				sg := &segment{ds: g.ds, root: g.root, frag: f}
+				if rk := g.rowKeys[f.ID]; pk && (len(rs.mems) > 0 || len(newerGens) > 0) {
+					sg.live = func(pos uint32) bool { return !rs.hiddenByNewer(rs.mems, newerGens, rk[pos]) }
+				}
+				segs = append(segs, sg)
+			}
+		}
+	}
+	if b := s.base; b != nil && len(b.ds.Fragments()) > 0 {
+		if err := b.load(ctx, t); err != nil {
+			return nil, err
+		}
+		for _, f := range b.ds.Fragments() {
+			sg := &segment{ds: b.ds, frag: f}
+			dels, rk := b.dels[f.ID], b.rowKeys[f.ID]
+			sg.live = func(pos uint32) bool {
+				if dels != nil && dels.Contains(pos) {
+					return false
+				}
+				if !pk {
+					return true
+				}
+				k := rk[pos]
+				rs := &s.regions[t.kt.hash(k)%uint64(len(s.regions))]
+				return !rs.hiddenByNewer(rs.mems, rs.gens, k)
+			}
+			segs = append(segs, sg)
+		}
+	}
+	for i, sg := range segs {
+		sg.layer = uint32(i)
+	}
+	return segs, nil
+}
+
 // prefilter evaluates the plan's filter over a segment's rows.
 func (s *Snapshot) prefilter(ctx context.Context, mem memory.Allocator, p *Plan, sg *segment) error {
 	if p.expr == nil || sg.pass != nil {
@@ -382,7 +474,7 @@ func searchErr(err error) error {
 // runNearest answers a nearest query.
 func (s *Snapshot) runNearest(ctx context.Context, mem memory.Allocator, p *Plan, emit func(arrow.RecordBatch) error) error {
 	np := p.nearest
-	segs, err := s.segments(ctx)
+	segs, err := s.segments(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -563,7 +655,7 @@ func (s *Snapshot) runSearch(ctx context.Context, mem memory.Allocator, p *Plan,
 	sp := p.search
 	ti := sp.ti
 	terms := sp.q.Terms()
-	segs, err := s.segments(ctx)
+	segs, err := s.segments(ctx, true)
 	if err != nil {
 		return err
 	}

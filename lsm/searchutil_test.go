@@ -242,7 +242,7 @@ func indexingLeft(tbl *Table) string {
 			}
 		}
 	}
-	segs, err := s.segments(context.Background())
+	segs, err := s.segments(context.Background(), false)
 	if err != nil {
 		return err.Error()
 	}
