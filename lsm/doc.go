@@ -9,7 +9,7 @@
 //
 // The invariants of ARCHITECTURE.md are kept in these places:
 //
-//  1. Durable means persisted: RegionWriter.flushWAL advances the durable
+//  1. Durable means persisted: RegionWriter.putLoop advances the durable
 //     watermark only after PutIfAbsent of the WAL entry returned.
 //  2. Visible implies durable: readers filter memtable rows by the visible
 //     watermark, which is only ever set from the durable one.

@@ -390,8 +390,21 @@ func (r *RegionWriter) Durable() uint64 { return r.durable.Load() }
 
 // walLoop is the region's WAL goroutine: it group-commits the buffer when
 // kicked, every flush interval, and once more when closing.
+//
+// It is a two-stage pipeline: this goroutine encodes entries and a putter
+// goroutine writes them in position order, so the next entry is encoded
+// while the previous one is being written (on two cores, encoding and an
+// fsync or network round trip overlap). At most one encoded entry waits.
 func (r *RegionWriter) walLoop() {
-	defer close(r.done)
+	puts := make(chan walPut, 1)
+	putterDone := make(chan struct{})
+	go r.putLoop(puts, putterDone)
+	defer func() {
+		close(puts)
+		<-putterDone
+		close(r.done)
+	}()
+	nextPos := r.walPos.Load() + 1
 	t := time.NewTicker(r.opts.WALFlushInterval)
 	defer t.Stop()
 	for {
@@ -399,17 +412,24 @@ func (r *RegionWriter) walLoop() {
 		case <-r.flushReq:
 		case <-t.C:
 		case <-r.closing:
-			r.flushWAL(context.Background())
+			r.encodeWAL(puts, &nextPos)
 			return
 		}
-		r.flushWAL(context.Background())
+		r.encodeWAL(puts, &nextPos)
 	}
 }
 
-// flushWAL writes the buffered batches as WAL entries, one entry per
-// memtable generation, and advances the durable watermark after each put
-// returns (invariant 1).
-func (r *RegionWriter) flushWAL(ctx context.Context) {
+// walPut is an encoded WAL entry on its way to the store.
+type walPut struct {
+	pos, lastSeq uint64
+	data         []byte
+	mt           *MemTable // the memtable whose batches it holds
+}
+
+// encodeWAL takes the buffered batches and encodes them as WAL entries,
+// one per memtable generation and at most about WALMaxBufferBytes each,
+// at consecutive positions from *nextPos.
+func (r *RegionWriter) encodeWAL(puts chan<- walPut, nextPos *uint64) {
 	r.mu.Lock()
 	items := r.buffer
 	r.buffer, r.bufferBytes = nil, 0
@@ -424,30 +444,51 @@ func (r *RegionWriter) flushWAL(ctx context.Context) {
 		return
 	}
 	for len(items) > 0 {
-		n := 1
-		for n < len(items) && items[n].mt == items[0].mt {
+		// Bounding the entry bounds the in-memory copy and the latency
+		// of the first waiter in it.
+		n, size := 1, util.TotalRecordSize(items[0].rec)
+		for n < len(items) && items[n].mt == items[0].mt && size < r.opts.WALMaxBufferBytes {
+			size += util.TotalRecordSize(items[n].rec)
 			n++
 		}
 		group := items[:n]
-		pos := r.walPos.Load() + 1
 		last := group[n-1].seq
-		data, err := encodeWALEntry(r.mem, r.schema, r.pkCol, r.epoch, pos, last, group)
-		if err == nil {
-			err = r.putWAL(ctx, pos, data)
-		}
+		data, err := encodeWALEntry(r.mem, r.schema, r.pkCol, r.epoch, *nextPos, last, group)
 		if err != nil {
 			r.fail(err)
 			return
 		}
-		r.walPos.Store(pos)
-		r.noteWALKind(pos, walData)
-		group[0].mt.walPos.Store(pos)
-		r.durable.Store(last)
-		r.wake()
+		if r.failed() != nil {
+			return // the putter failed: later entries must not be written
+		}
+		puts <- walPut{pos: *nextPos, lastSeq: last, data: data, mt: group[0].mt}
+		*nextPos++
 		for _, it := range group {
 			it.rec.Release()
 		}
 		items = items[n:]
+	}
+}
+
+// putLoop writes encoded entries in order and advances the durable
+// watermark after each put returns (invariant 1). After a failure it
+// writes nothing more: the batches of later entries are never
+// acknowledged, and no entry follows a gap.
+func (r *RegionWriter) putLoop(puts <-chan walPut, done chan<- struct{}) {
+	defer close(done)
+	for p := range puts {
+		if r.failed() != nil {
+			continue
+		}
+		if err := r.putWAL(context.Background(), p.pos, p.data); err != nil {
+			r.fail(err)
+			continue
+		}
+		r.walPos.Store(p.pos)
+		r.noteWALKind(p.pos, walData)
+		p.mt.walPos.Store(p.pos)
+		r.durable.Store(p.lastSeq)
+		r.wake()
 	}
 }
 
