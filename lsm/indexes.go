@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -49,9 +51,13 @@ const (
 	DefaultPartitions = 256
 	// trainSeed seeds every model training (reproducible models).
 	trainSeed = 0x666c77
-	// indexChunkRows bounds the rows a memtable indexer adds before it
-	// publishes a new bound, so readers see progress inside large batches.
-	indexChunkRows = 4096
+	// indexChunkRows bounds the vectors a memtable indexer adds at once.
+	// Below 128 the vector package encodes on one goroutine (it splits
+	// work in chunks of at least 64): the indexer then takes at most one
+	// core and leaves the others to ingest, which it must not slow down.
+	// Each chunk publishes a new bound, so readers also see progress
+	// inside large batches.
+	indexChunkRows = 127
 )
 
 // vecIndex is one ivf_pq index of the table.
@@ -240,9 +246,23 @@ func (x *tableIndexes) train(v *vecIndex) error {
 		return err
 	}
 	want := max(vector.DefaultParams(v.dim, int(v.trainAfter)).SampleSize, 32*v.partitions, 256)
-	sample, n, err := x.sampleVectors(ctx, v, want)
-	if err != nil {
-		return err
+	// The indexers count rows as they are appended; a snapshot sees them
+	// once durable, a moment later. Wait (a little) for a full sample.
+	var sample []float32
+	var n int
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		var err error
+		if sample, n, err = x.sampleVectors(ctx, v, want); err != nil {
+			return err
+		}
+		if int64(n) >= min(int64(want), v.trainAfter) || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-x.stop:
+			return nil
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	if int64(n) < min(v.trainAfter, int64(v.partitions)) || n < v.partitions {
 		return fmt.Errorf("only %d non-null vectors to train %d partitions", n, v.partitions)
@@ -472,14 +492,32 @@ func (r *RegionWriter) indexVectors(m *MemTable, list []*memBatch, v *vecIndex, 
 				}
 				hi := min(lo+indexChunkRows, b.rows())
 				part := array.NewSlice(arr, int64(lo), int64(hi))
+				t0, seen := time.Now(), r.appends.Load()
 				addVectors(ix, b.first+uint32(lo), part)
 				part.Release()
 				mv.bound.Store(b.first + uint32(hi))
+				r.yieldToWriters(t0, seen)
 			}
 		}
 		mv.bound.Store(b.first + uint32(b.rows()))
 	}
 	return true
+}
+
+// yieldToWriters paces the indexer while writes arrive: after a chunk
+// that took d while the region took appends, it rests for 2d, so indexing
+// takes at most a third of a core from ingest (the rows it has not reached
+// are searched exactly meanwhile, and it catches up at full speed once
+// writes pause). Without writes it runs flat out.
+func (r *RegionWriter) yieldToWriters(start time.Time, appendsBefore uint64) {
+	if r.appends.Load() == appendsBefore {
+		runtime.Gosched()
+		return
+	}
+	select {
+	case <-r.closing:
+	case <-time.After(2 * time.Since(start)):
+	}
 }
 
 // addVectors indexes arr at positions first.. . Rows the index refuses
@@ -509,7 +547,19 @@ func (r *RegionWriter) indexText(list []*memBatch, tx *textIndex, mt *memText) b
 		}
 		b := list[mt.next]
 		if b.op == OpUpsert {
-			addTexts(mt.ix, b.first, b.rec.Column(tx.col))
+			arr := b.rec.Column(tx.col)
+			for lo := 0; lo < b.rows(); lo += indexChunkRows {
+				if r.closingNow() {
+					return false
+				}
+				hi := min(lo+indexChunkRows, b.rows())
+				part := array.NewSlice(arr, int64(lo), int64(hi))
+				t0, seen := time.Now(), r.appends.Load()
+				addTexts(mt.ix, b.first+uint32(lo), part)
+				part.Release()
+				mt.bound.Store(b.first + uint32(hi))
+				r.yieldToWriters(t0, seen)
+			}
 		}
 		mt.bound.Store(b.first + uint32(b.rows()))
 	}

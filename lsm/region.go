@@ -84,6 +84,7 @@ type RegionWriter struct {
 	tidx      *tableIndexes
 	indexKick kicker
 	indexDone chan struct{}
+	appends   atomic.Uint64 // appends so far (the indexer paces itself by it)
 }
 
 // readState is what a snapshot of the region reads besides the watermark.
@@ -310,6 +311,7 @@ func (r *RegionWriter) Append(ctx context.Context, rec arrow.RecordBatch, op Op)
 	if full {
 		r.Kick()
 	}
+	r.appends.Add(1)
 	r.indexKick.kick()
 	return seq, nil
 }

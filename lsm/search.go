@@ -250,11 +250,20 @@ func (s *Snapshot) segments(ctx context.Context, dead bool) ([]*segment, error) 
 			if t.pkCol >= 0 {
 				dead := roaring.New()
 				var keys []Key
+				// Keys are needed only if an older layer exists.
+				older := li < len(rs.mems)-1 || len(rs.gens) > 0 || (s.base != nil && len(s.base.ds.Fragments()) > 0)
 				for _, b := range sg.vis {
-					read := keyReader(b.rec.Column(mv.m.keyColumn(b.op)))
+					if older {
+						read := keyReader(b.rec.Column(mv.m.keyColumn(b.op)))
+						for i := 0; i < b.rows(); i++ {
+							keys = append(keys, read(i))
+						}
+					}
+					if b.op != OpUpsert {
+						continue
+					}
 					for i := 0; i < b.rows(); i++ {
-						keys = append(keys, read(i))
-						if b.op == OpUpsert && !b.live(i, rs.w) {
+						if !b.live(i, rs.w) {
 							dead.Add(b.first + uint32(i))
 						}
 					}

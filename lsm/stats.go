@@ -10,7 +10,22 @@ type TableStats struct {
 	BaseFragments   int           `json:"base_fragments"`
 	BaseDeletedRows int64         `json:"base_deleted_rows"`
 	Indexes         []IndexDef    `json:"indexes,omitempty"`
+	IndexStatus     []IndexStatus `json:"index_status,omitempty"`
 	Regions         []RegionStats `json:"regions"`
+}
+
+// IndexStatus is the state of one search index (ivf_pq, fts).
+type IndexStatus struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// ivf_pq: whether the model is trained (until then search is exact),
+	// and its shape.
+	Trained    bool `json:"trained,omitempty"`
+	Partitions int  `json:"partitions,omitempty"`
+	SubVectors int  `json:"sub_vectors,omitempty"`
+	// UnindexedRows counts memtable rows the index does not cover yet
+	// (searched exactly meanwhile).
+	UnindexedRows int64 `json:"unindexed_rows"`
 }
 
 // FieldInfo names one column and its Arrow type.
@@ -60,7 +75,51 @@ func (t *Table) Stats() TableStats {
 	for _, r := range regions {
 		st.Regions = append(st.Regions, r.stats())
 	}
+	st.IndexStatus = t.indexStatus(regions)
 	return st
+}
+
+func (t *Table) indexStatus(regions []*RegionWriter) []IndexStatus {
+	var out []IndexStatus
+	var mts []*MemTable
+	for _, r := range regions {
+		r.stateMu.RLock()
+		if r.state != nil {
+			for _, m := range r.state.memtables {
+				m.ref()
+				mts = append(mts, m)
+			}
+		}
+		r.stateMu.RUnlock()
+	}
+	defer func() {
+		for _, m := range mts {
+			m.unref()
+		}
+	}()
+	left := func(bound func(m *MemTable) uint32) int64 {
+		var n int64
+		for _, m := range mts {
+			if m.idx != nil {
+				n += max(0, m.Rows()-int64(bound(m)))
+			}
+		}
+		return n
+	}
+	for i, v := range t.idx.vecs {
+		s := IndexStatus{Name: v.def.Name, Type: v.def.Type}
+		if md := v.model.Load(); md != nil {
+			s.Trained, s.Partitions, s.SubVectors = true, md.Partitions(), md.SubVectors()
+		}
+		s.UnindexedRows = left(func(m *MemTable) uint32 { return m.idx.vecs[i].bound.Load() })
+		out = append(out, s)
+	}
+	for i, x := range t.idx.texts {
+		s := IndexStatus{Name: x.def.Name, Type: x.def.Type}
+		s.UnindexedRows = left(func(m *MemTable) uint32 { return m.idx.texts[i].bound.Load() })
+		out = append(out, s)
+	}
+	return out
 }
 
 func (r *RegionWriter) stats() RegionStats {
