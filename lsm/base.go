@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -21,7 +22,8 @@ const configMergedPrefix = "flightwal.merged."
 // baseLayer is one version of the base Lance table with its primary-key
 // index, built on first use and cached for the version's lifetime.
 type baseLayer struct {
-	ds *lance.Dataset
+	ds         *lance.Dataset
+	mergedUpTo map[int]uint64 // region -> highest generation merged; immutable
 
 	loaded onceOK
 	keys   map[Key]genRow             // live rows only
@@ -30,13 +32,23 @@ type baseLayer struct {
 	rowKeys map[uint64][]Key
 }
 
-func newBaseLayer(ds *lance.Dataset) *baseLayer { return &baseLayer{ds: ds} }
-
-// merged returns the highest generation of region merged into this version.
-func (b *baseLayer) merged(region int) uint64 {
-	v, _ := strconv.ParseUint(b.ds.Config()[configMergedPrefix+strconv.Itoa(region)], 10, 64)
-	return v
+func newBaseLayer(ds *lance.Dataset) *baseLayer {
+	b := &baseLayer{ds: ds, mergedUpTo: map[int]uint64{}}
+	for k, v := range ds.Config() {
+		if r, ok := strings.CutPrefix(k, configMergedPrefix); ok {
+			region, err1 := strconv.Atoi(r)
+			gen, err2 := strconv.ParseUint(v, 10, 64)
+			if err1 == nil && err2 == nil {
+				b.mergedUpTo[region] = gen
+			}
+		}
+	}
+	return b
 }
+
+// merged returns the highest generation of region merged into this version
+// (every snapshot asks, so it is parsed once per version).
+func (b *baseLayer) merged(region int) uint64 { return b.mergedUpTo[region] }
 
 // load reads the deletion bitmaps and, for tables with a primary key,
 // indexes every live row, so point lookups never scan fragments.

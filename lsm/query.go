@@ -80,9 +80,10 @@ func (t *Table) Prepare(q Query) (*Plan, error) {
 		return nil, fmt.Errorf("%w: limit must not be negative", ErrInvalidArgument)
 	}
 	if q.Columns == nil {
-		for i := range t.schema.Fields() {
-			p.cols = append(p.cols, i)
-		}
+		// Every column, in table order: the output schema is the table's
+		// (built once; point lookups are mostly this plan's fixed cost).
+		p.cols = t.allCols
+		p.schema = t.schema
 	} else {
 		seen := map[string]bool{}
 		for _, c := range q.Columns {
@@ -97,12 +98,14 @@ func (t *Table) Prepare(q Query) (*Plan, error) {
 			p.cols = append(p.cols, idx[0])
 		}
 	}
-	fields := make([]arrow.Field, len(p.cols))
-	for i, c := range p.cols {
-		fields[i] = t.schema.Field(c)
-	}
 	md := t.schema.Metadata()
-	p.schema = arrow.NewSchema(fields, &md)
+	if p.schema == nil {
+		fields := make([]arrow.Field, len(p.cols))
+		for i, c := range p.cols {
+			fields[i] = t.schema.Field(c)
+		}
+		p.schema = arrow.NewSchema(fields, &md)
+	}
 	p.rowSchema = p.schema
 	if q.Nearest != nil || q.Search != nil {
 		if err := p.prepareSearch(); err != nil {
@@ -115,7 +118,7 @@ func (t *Table) Prepare(q Query) (*Plan, error) {
 		if p.schema.HasField(score) {
 			return nil, fmt.Errorf("%w: the table has a column %q, which collides with the score column", ErrInvalidArgument, score)
 		}
-		p.schema = arrow.NewSchema(append(fields, arrow.Field{Name: score, Type: arrow.PrimitiveTypes.Float32}), &md)
+		p.schema = arrow.NewSchema(append(p.schema.Fields(), arrow.Field{Name: score, Type: arrow.PrimitiveTypes.Float32}), &md)
 	}
 	if q.Filter != "" {
 		e, err := filter.Parse(q.Filter)
@@ -132,7 +135,9 @@ func (t *Table) Prepare(q Query) (*Plan, error) {
 		p.expr = e
 		p.filterCols = b.Columns()
 	}
-	p.scanColumns = p.columnsToRead()
+	if q.Columns != nil {
+		p.scanColumns = p.columnsToRead() // nil: every column
+	}
 	if q.PK != nil {
 		if t.pkCol < 0 {
 			return nil, fmt.Errorf("%w: table %q has no primary key: pk lookups need one", ErrInvalidArgument, t.name)

@@ -197,8 +197,13 @@ func (s *Snapshot) lookup(ctx context.Context, mem memory.Allocator, p *Plan, ou
 			parts = append(parts, rec)
 		}
 	}
-	if len(parts) == 0 {
+	switch len(parts) {
+	case 0:
 		return nil
+	case 1:
+		// One key (the common lookup): its row is a slice of the layer's
+		// batch; copying it would cost more than finding it.
+		return out.add(ctx, parts[0], nil)
 	}
 	rec, err := concatRecords(mem, t.schema, parts)
 	if err != nil {

@@ -26,6 +26,7 @@ type Table struct {
 	schema  *arrow.Schema
 	pkCol   int // -1: append-only
 	kt      keyType
+	allCols []int // 0..n-1: the projection of a query without columns
 	indexes []IndexDef
 	opts    *Options
 
@@ -58,6 +59,9 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	t := &Table{db: db, name: name, store: objstore.Prefixed(db.store, tableRoot(name)), schema: schema, pkCol: pkCol, opts: &db.opts}
 	if pkCol >= 0 {
 		t.kt, _ = pkKeyType(schema.Field(pkCol).Type)
+	}
+	for i := range schema.Fields() {
+		t.allCols = append(t.allCols, i)
 	}
 	if s := cfg[configIndexes]; s != "" {
 		if err := json.Unmarshal([]byte(s), &t.indexes); err != nil {
