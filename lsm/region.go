@@ -50,6 +50,8 @@ type RegionWriter struct {
 	// walPos is the last WAL position written. Only the WAL goroutine (or
 	// openRegion before it starts) writes it; stats read it.
 	walPos atomic.Uint64
+	// walBufs are encode buffers the putter hands back to the encoder.
+	walBufs chan []byte
 
 	// walKinds classifies WAL positions this process has seen, for garbage
 	// collection: fence entries are never deleted (see collectWAL).
@@ -107,6 +109,7 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 		onFlush:  onFlush,
 		notify:   make(chan struct{}),
 		flushReq: newKicker(), closing: make(chan struct{}), done: make(chan struct{}),
+		walBufs:   make(chan []byte, 2),
 		flushKick: newKicker(), flushDone: make(chan struct{}),
 		tidx: tidx, indexKick: newKicker(), indexDone: make(chan struct{}),
 	}
@@ -260,7 +263,7 @@ func (r *RegionWriter) applyEntry(e *walEntry) {
 func (r *RegionWriter) writeFence(ctx context.Context) error {
 	for {
 		pos := r.walPos.Load() + 1
-		data, err := encodeWALEntry(r.mem, r.schema, r.pkCol, r.epoch, pos, r.lastSeq, nil)
+		data, err := encodeWALEntry(nil, r.mem, r.schema, r.pkCol, r.epoch, pos, r.lastSeq, nil)
 		if err != nil {
 			return err
 		}
@@ -455,7 +458,12 @@ func (r *RegionWriter) encodeWAL(puts chan<- walPut, nextPos *uint64) {
 		}
 		group := items[:n]
 		last := group[n-1].seq
-		data, err := encodeWALEntry(r.mem, r.schema, r.pkCol, r.epoch, *nextPos, last, group)
+		var reuse []byte
+		select {
+		case reuse = <-r.walBufs:
+		default:
+		}
+		data, err := encodeWALEntry(reuse, r.mem, r.schema, r.pkCol, r.epoch, *nextPos, last, group)
 		if err != nil {
 			r.fail(err)
 			return
@@ -482,7 +490,12 @@ func (r *RegionWriter) putLoop(puts <-chan walPut, done chan<- struct{}) {
 		if r.failed() != nil {
 			continue
 		}
-		if err := r.putWAL(context.Background(), p.pos, p.data); err != nil {
+		err := r.putWAL(context.Background(), p.pos, p.data)
+		select {
+		case r.walBufs <- p.data[:0]: // stores do not retain what they were given
+		default:
+		}
+		if err != nil {
 			r.fail(err)
 			continue
 		}

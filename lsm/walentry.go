@@ -83,7 +83,11 @@ func walSchema(table *arrow.Schema, md map[string]string) *arrow.Schema {
 }
 
 // encodeWALEntry writes items as one IPC stream.
-func encodeWALEntry(mem memory.Allocator, table *arrow.Schema, pkCol int, epoch, pos, lastSeq uint64, items []walItem) ([]byte, error) {
+//
+// The entry is built in dst's storage when it is large enough (the WAL
+// goroutine reuses its buffers: a fresh multi-megabyte buffer is zeroed by
+// the runtime, which cost as much as encoding).
+func encodeWALEntry(dst []byte, mem memory.Allocator, table *arrow.Schema, pkCol int, epoch, pos, lastSeq uint64, items []walItem) ([]byte, error) {
 	desc := make([]walBatch, len(items))
 	for i, it := range items {
 		desc[i] = walBatch{Seq: it.seq, Op: it.op.String(), Rows: it.rec.NumRows()}
@@ -105,10 +109,10 @@ func encodeWALEntry(mem memory.Allocator, table *arrow.Schema, pkCol int, epoch,
 	for _, it := range items {
 		size += int(util.TotalRecordSize(it.rec)) + 1024
 	}
-	var buf bytes.Buffer
+	buf := bytes.NewBuffer(dst[:0])
 	buf.Grow(size)
 	sum := crc32.New(castagnoli)
-	w := ipc.NewWriter(io.MultiWriter(&buf, sum), ipc.WithSchema(schema), ipc.WithAllocator(mem))
+	w := ipc.NewWriter(io.MultiWriter(buf, sum), ipc.WithSchema(schema), ipc.WithAllocator(mem))
 	for _, it := range items {
 		rec, err := walRecord(mem, schema, pkCol, it)
 		if err != nil {

@@ -17,7 +17,7 @@ func TestWALEntryRoundTrip(t *testing.T) {
 	del := delBatch(mem, []int64{2})
 	defer del.Release()
 	items := []walItem{{rec: up, seq: 10, op: OpUpsert}, {rec: del, seq: 11, op: OpDelete}}
-	data, err := encodeWALEntry(mem, testSchema, 0, 3, 42, 11, items)
+	data, err := encodeWALEntry(nil, mem, testSchema, 0, 3, 42, 11, items)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestWALEntryRoundTrip(t *testing.T) {
 		t.Fatalf("upsert batch schema %s", e.recs[0].Schema())
 	}
 	// Fence entries carry no batches.
-	fence, err := encodeWALEntry(mem, testSchema, 0, 4, 43, 11, nil)
+	fence, err := encodeWALEntry(nil, mem, testSchema, 0, 4, 43, 11, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestBitrevNames(t *testing.T) {
 func FuzzDecodeWALEntry(f *testing.F) {
 	mem := memory.NewGoAllocator()
 	up := kvBatch(mem, []int64{1, 2}, 1)
-	data, _ := encodeWALEntry(mem, testSchema, 0, 1, 1, 1, []walItem{{rec: up, seq: 1}})
+	data, _ := encodeWALEntry(nil, mem, testSchema, 0, 1, 1, 1, []walItem{{rec: up, seq: 1}})
 	up.Release()
 	f.Add(data)
 	f.Add(data[:len(data)/2])

@@ -42,7 +42,8 @@ type Store interface {
 	// Stat returns the object's size without reading it.
 	Stat(ctx context.Context, key string) (ObjectInfo, error)
 	// Put writes (or overwrites) the object atomically: readers see the old
-	// object or the whole new one, never a prefix. Durable on return.
+	// object or the whole new one, never a prefix. Durable on return. Put
+	// and PutIfAbsent do not retain data: the caller may reuse it after.
 	Put(ctx context.Context, key string, data []byte) error
 	// PutIfAbsent writes the object only if no object exists at key, atomically;
 	// otherwise it returns an error wrapping ErrExists and changes nothing.
