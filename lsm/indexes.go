@@ -504,11 +504,16 @@ func (r *RegionWriter) indexVectors(m *MemTable, list []*memBatch, v *vecIndex, 
 	return true
 }
 
+// indexerRest is how long the indexer rests after each chunk, in units of
+// the chunk's own time, while writes arrive.
+const indexerRest = 4
+
 // yieldToWriters paces the indexer while writes arrive: after a chunk
-// that took d while the region took appends, it rests for 2d, so indexing
-// takes at most a third of a core from ingest (the rows it has not reached
+// that took d while the region took appends, it rests for indexerRest*d,
+// so indexing takes at most a fifth of the time (of one or, when the
+// vector encoder fans out, two cores) from ingest. Rows it has not reached
 // are searched exactly meanwhile, and it catches up at full speed once
-// writes pause). Without writes it runs flat out.
+// writes pause. Without writes it runs flat out.
 func (r *RegionWriter) yieldToWriters(start time.Time, appendsBefore uint64) {
 	if r.appends.Load() == appendsBefore {
 		runtime.Gosched()
@@ -516,7 +521,7 @@ func (r *RegionWriter) yieldToWriters(start time.Time, appendsBefore uint64) {
 	}
 	select {
 	case <-r.closing:
-	case <-time.After(2 * time.Since(start)):
+	case <-time.After(indexerRest * time.Since(start)):
 	}
 }
 
