@@ -680,7 +680,14 @@ func (x *tableIndexes) loadOrBuildVectors(ctx context.Context, ds *lance.Dataset
 	switch {
 	case err == nil:
 		ix := vector.NewIndex(model)
-		if uerr := ix.UnmarshalBinary(data); uerr == nil {
+		uerr := ix.UnmarshalBinary(data)
+		if uerr == nil && uint64(ix.NextPos()) > frag.PhysicalRows {
+			// Positions past the fragment's rows: the sidecar is not
+			// this fragment's (searching it would read keys and rows
+			// that do not exist).
+			uerr = fmt.Errorf("sidecar indexes positions up to %d, the fragment has %d rows", ix.NextPos(), frag.PhysicalRows)
+		}
+		if uerr == nil {
 			e.vec.Store(ix)
 			return ix, nil, "", nil
 		} else if !build {
@@ -736,7 +743,13 @@ func (x *tableIndexes) loadOrBuildText(ctx context.Context, ds *lance.Dataset, r
 	switch {
 	case err == nil:
 		ix, uerr := fts.UnmarshalIndex(data)
-		if uerr == nil && ix.Config() == tx.cfg {
+		switch {
+		case uerr != nil:
+		case ix.Config() != tx.cfg:
+			uerr = fmt.Errorf("sidecar tokenizer %+v, the index wants %+v", ix.Config(), tx.cfg)
+		case uint64(ix.Len()) > frag.PhysicalRows:
+			uerr = fmt.Errorf("sidecar indexes positions up to %d, the fragment has %d rows", ix.Len(), frag.PhysicalRows)
+		default:
 			e.text.Store(ix)
 			return ix, nil, "", nil
 		}
