@@ -4,7 +4,10 @@ package vector
 // vectors (row-major, dimension dim; row i has position i) and returns the
 // k nearest to query under metric, best first, ties broken by position.
 // Rows for which allow returns false are skipped (allow nil admits every
-// row). Fewer than k results come back only when fewer rows are allowed.
+// row), and so are rows with a NaN or infinite component: they have no
+// meaningful distance, and Index.Add refuses them, so exact and indexed
+// search see the same rows. Fewer than k results come back only when fewer
+// such rows exist.
 //
 // Its distances are the exact ones: identical, bit for bit, to Metric.Distance
 // and to the refined distances of Index.Search.
@@ -21,12 +24,23 @@ func FlatSearch(vectors []float32, dim int, query []float32, k int, metric Metri
 	}
 	top := NewTopK(k)
 	d := newDistancer(metric, query)
+	// A non-finite component makes the distance NaN or infinite, so rows
+	// are looked at again only then (a finite row may overflow to
+	// infinity: it stays). The exception is a zero query under cosine,
+	// which is at distance 1 from every row.
+	checkAll := metric == Cosine && d.qNorm == 0
 	for i := range rows {
 		pos := uint32(i)
 		if allow != nil && !allow(pos) {
 			continue
 		}
-		dist := d.distance(vectors[i*dim : (i+1)*dim])
+		row := vectors[i*dim : (i+1)*dim]
+		dist := d.distance(row)
+		if checkAll || dist-dist != 0 {
+			if j, _ := firstNonFinite(row); j >= 0 {
+				continue
+			}
+		}
 		top.Push(Hit{Distance: dist, Pos: pos})
 	}
 	return top.Results(), nil
