@@ -71,6 +71,7 @@ type vecIndex struct {
 	partitions int
 
 	model    atomic.Pointer[vector.Model]
+	unusable atomic.Bool // the stored model cannot be used: searches stay exact
 	training atomic.Bool
 	rowsSeen atomic.Int64 // rows the indexers passed (a hint for training)
 	failedAt atomic.Int64 // rowsSeen when a training attempt gave up
@@ -150,10 +151,19 @@ func newTableIndexes(t *Table) (*tableIndexes, error) {
 // any reports whether the table has search indexes.
 func (x *tableIndexes) any() bool { return len(x.vecs)+len(x.texts) > 0 }
 
-// loadModels loads the trained models of the table's ivf_pq indexes.
+// loadModels loads the trained models of the table's ivf_pq indexes. A
+// stored model that cannot be used (corrupt, or of another dimension or
+// metric) does not keep the table from opening: its index is searched
+// exactly, and no other model is trained in its place (that needs the
+// stored one removed).
 func (x *tableIndexes) loadModels(ctx context.Context) error {
 	for _, v := range x.vecs {
 		m, err := x.loadModel(ctx, v)
+		if errors.Is(err, errModelUnusable) {
+			v.unusable.Store(true)
+			x.t.opts.Logger.Error("the stored ivf_pq model is unusable; searches stay exact until it is removed", "table", x.t.name, "index", v.def.Name, "key", v.modelKey(), "err", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -190,6 +200,9 @@ func (x *tableIndexes) stopped() bool {
 
 func (v *vecIndex) modelKey() string { return path.Join(indexDir, v.def.Name+".model") }
 
+// errModelUnusable marks a stored model that decodes to nothing usable.
+var errModelUnusable = errors.New("unusable ivf_pq model")
+
 // loadModel reads the stored model of v, or nil if none was trained yet.
 func (x *tableIndexes) loadModel(ctx context.Context, v *vecIndex) (*vector.Model, error) {
 	data, err := x.t.store.Get(ctx, v.modelKey())
@@ -201,10 +214,10 @@ func (x *tableIndexes) loadModel(ctx context.Context, v *vecIndex) (*vector.Mode
 	}
 	m, err := vector.UnmarshalModel(data)
 	if err != nil {
-		return nil, fmt.Errorf("the model of index %q is unreadable: %w", v.def.Name, err)
+		return nil, fmt.Errorf("%w: the model of index %q is unreadable: %w", errModelUnusable, v.def.Name, err)
 	}
 	if m.Dim() != v.dim || m.Metric() != v.metric {
-		return nil, fmt.Errorf("the model of index %q has dimension %d and metric %s, the index wants %d and %s", v.def.Name, m.Dim(), m.Metric(), v.dim, v.metric)
+		return nil, fmt.Errorf("%w: the model of index %q has dimension %d and metric %s, the index wants %d and %s", errModelUnusable, v.def.Name, m.Dim(), m.Metric(), v.dim, v.metric)
 	}
 	return m, nil
 }
@@ -221,7 +234,7 @@ func (x *tableIndexes) noteRows(v *vecIndex, n int64) {
 // maybeTrain starts the one training of v unless a model exists or a
 // training runs.
 func (x *tableIndexes) maybeTrain(v *vecIndex) {
-	if v.model.Load() != nil || x.stopped() || !v.training.CompareAndSwap(false, true) {
+	if v.model.Load() != nil || v.unusable.Load() || x.stopped() || !v.training.CompareAndSwap(false, true) {
 		return
 	}
 	x.wg.Add(1)
