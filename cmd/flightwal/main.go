@@ -16,6 +16,7 @@ usage:
   flightwal put    [--addr ADDR] --table T [--file F.parquet|.arrow|.csv | --generate N] [--create] [--pk COL] [--async] [--batch-rows N]
   flightwal get    [--addr ADDR] [--format table|json|ipc] '<ticket JSON>'
   flightwal action [--addr ADDR] TYPE ['<body JSON>']
+  flightwal bench  [--rows 62000] [--dim 1024] [--runs N] [--json F] [--markdown F] [--lance-ref=false] [--addr ADDR]
 
 Run "flightwal CMD --help" for the flags of one command.
 `
@@ -35,6 +36,8 @@ func main() {
 		err = runGet(os.Args[2:])
 	case "action":
 		err = runAction(os.Args[2:])
+	case "bench":
+		err = runBench(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
