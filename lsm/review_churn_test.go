@@ -1,0 +1,258 @@
+package lsm
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/flightwal/flightwal/fts"
+	"github.com/flightwal/flightwal/objstore"
+	"github.com/flightwal/flightwal/vector"
+)
+
+// scanLive reads every live row of a snapshot with the plain scan (the
+// reference reader): the truth a nearest or search over the same snapshot
+// must agree with.
+func scanLive(t *testing.T, tbl *Table, s *Snapshot, mem memory.Allocator) map[int64]srow {
+	t.Helper()
+	p, err := tbl.Prepare(Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int64]srow{}
+	err = s.Run(context.Background(), mem, p, func(rec arrow.RecordBatch) error {
+		ids := rec.Column(0).(*array.Int64)
+		vecs := rec.Column(1).(*array.FixedSizeList)
+		texts := rec.Column(2).(*array.String)
+		cats := rec.Column(3).(*array.Int64)
+		vals, dim, err := vector.Float32Vectors(vecs)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			r := srow{cat: cats.Value(i)}
+			if vecs.IsValid(i) {
+				r.vec = append([]float32(nil), vals[i*dim:(i+1)*dim]...)
+			}
+			if texts.IsValid(i) {
+				r.text = texts.Value(i)
+			} else {
+				r.null = true
+			}
+			if _, dup := out[ids.Value(i)]; dup {
+				return fmt.Errorf("scan returned id %d twice", ids.Value(i))
+			}
+			out[ids.Value(i)] = r
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func runOn(s *Snapshot, tbl *Table, mem memory.Allocator, q Query) ([]hit, error) {
+	p, err := tbl.Prepare(q)
+	if err != nil {
+		return nil, err
+	}
+	var out []hit
+	err = s.Run(context.Background(), mem, p, func(rec arrow.RecordBatch) error {
+		ids := rec.Column(rec.Schema().FieldIndices("id")[0]).(*array.Int64)
+		sc := rec.Column(int(rec.NumCols()) - 1).(*array.Float32)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			out = append(out, hit{ids.Value(i), sc.Value(i)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+var reviewWords = strings.Fields("alpha beta gamma delta epsilon zeta theta iota kappa lambda omicron sigma tau upsilon omega river stone cloud")
+
+// TestSearchMatchesScanUnderChurn: while a writer upserts, deletes,
+// freezes, flushes and compacts (and the indexers, the model trainer and
+// the fragment builder run), nearest (every partition probed, refinement
+// over every row) and search over a snapshot equal exact search and
+// BruteForce over that same snapshot's plain scan: no row above the
+// watermark, no superseded or deleted version, nothing pushed out of the
+// top k. Tables with and without a primary key, three metrics.
+func TestSearchMatchesScanUnderChurn(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		pk     bool
+		metric vector.Metric
+	}{{"pk l2", true, vector.L2}, {"append-only cosine", false, vector.Cosine}, {"pk dot", true, vector.Dot}} {
+		t.Run(tc.name, func(t *testing.T) { reviewChurn(t, tc.pk, tc.metric) })
+	}
+}
+
+func reviewChurn(t *testing.T, pk bool, metric vector.Metric) {
+	ctx := context.Background()
+	const dim = 8
+	db, mem := testDB(t, objstore.NewMem(), Options{CompactAfterGenerations: -1, WALFlushInterval: time.Millisecond})
+	schema := searchSchema(dim)
+	if !pk {
+		f := schema.Fields()
+		f[0].Metadata = arrow.Metadata{}
+		schema = arrow.NewSchema(f, nil)
+	}
+	tbl, err := db.CreateTable(ctx, TableSpec{Name: "churn", Schema: schema, Regions: 2, Indexes: []IndexDef{
+		{Name: "v", Column: "vec", Type: "ivf_pq", Partitions: 4, TrainAfter: 150, Metric: metric.String()},
+		{Name: "t", Column: "text", Type: "fts"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	randRow := func() srow {
+		r := srow{cat: rng.Int64N(3)}
+		if rng.IntN(20) != 0 {
+			r.vec = make([]float32, dim)
+			c := float32(rng.IntN(4) * 10)
+			for j := range r.vec {
+				r.vec[j] = c + float32(rng.NormFloat64())
+			}
+		}
+		if rng.IntN(20) == 0 {
+			r.null = true
+		} else {
+			n := 1 + rng.IntN(6)
+			ws := make([]string, n)
+			for j := range ws {
+				ws[j] = reviewWords[rng.IntN(len(reviewWords))]
+			}
+			r.text = strings.Join(ws, " ")
+		}
+		return r
+	}
+	m := &searchModel{t: t, tbl: tbl, mem: mem, dim: dim, live: map[int64]srow{}}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; !stop.Load(); i++ {
+			switch x := rng.IntN(40); {
+			case x < 30:
+				rows := map[int64]srow{}
+				for range 1 + rng.IntN(40) {
+					if pk {
+						rows[rng.Int64N(400)] = randRow()
+					} else {
+						rows[int64(len(m.live))] = randRow()
+					}
+				}
+				if pk {
+					m.upsert(rows)
+				} else {
+					appendRows(t, tbl, mem, dim, rows, m)
+				}
+			case x < 36:
+				if !pk {
+					continue
+				}
+				seen := map[int64]bool{}
+				var ids []int64
+				for range 1 + rng.IntN(10) {
+					if id := rng.Int64N(400); !seen[id] {
+						seen[id] = true
+						ids = append(ids, id)
+					}
+				}
+				m.delete(ids...)
+			case x < 38:
+				if _, err := tbl.Freeze(ctx, -1); err != nil {
+					t.Error(err)
+					return
+				}
+			case x < 39:
+				if _, err := tbl.Flush(ctx, -1); err != nil {
+					t.Error(err)
+					return
+				}
+			default:
+				if _, err := tbl.Compact(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	cfg := tbl.idx.texts[0].cfg
+	qrng := rand.New(rand.NewPCG(5, 4))
+	deadline := time.Now().Add(time.Second)
+	checks := 0
+	for time.Now().Before(deadline) && !t.Failed() {
+		s := tbl.Snapshot()
+		live := scanLive(t, tbl, s, mem)
+		for range 3 {
+			q := make([]float32, dim)
+			c := float32(qrng.IntN(4) * 10)
+			for j := range q {
+				q[j] = c + float32(qrng.NormFloat64())
+			}
+			k := 1 + qrng.IntN(8)
+			got, err := runOn(s, tbl, mem, Query{Nearest: &NearestQuery{Vector: q, K: k, NProbes: 4, RefineFactor: 1000}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := sameHits(exactNearest(live, q, k, metric, nil), got, 1e-5); d != "" {
+				t.Fatalf("nearest: %s", d)
+			}
+			got, err = runOn(s, tbl, mem, Query{Nearest: &NearestQuery{Vector: q, K: k, NProbes: 4, RefineFactor: 1000}, Filter: "cat = 1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := sameHits(exactNearest(live, q, k, metric, func(_ int64, r srow) bool { return r.cat == 1 }), got, 1e-5); d != "" {
+				t.Fatalf("nearest with prefilter: %s", d)
+			}
+			text := reviewWords[qrng.IntN(len(reviewWords))] + " " + reviewWords[qrng.IntN(len(reviewWords))]
+			fq, err := fts.ParseQuery(text, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err = runOn(s, tbl, mem, Query{Search: &SearchQuery{Query: text, K: k}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := sameHits(ftsTruth(live, fq, cfg, k, nil), got, 1e-5); d != "" {
+				t.Fatalf("search %q: %s", text, d)
+			}
+			checks++
+		}
+		s.Release()
+	}
+	stop.Store(true)
+	wg.Wait()
+	if checks < 10 {
+		t.Fatalf("only %d checks", checks)
+	}
+	db.Close()
+	mem.AssertSize(t, 0)
+}
+
+func appendRows(t *testing.T, tbl *Table, mem memory.Allocator, dim int, rows map[int64]srow, m *searchModel) {
+	ids := make([]int64, 0, len(rows))
+	for id, r := range rows {
+		ids = append(ids, id)
+		m.live[id] = r
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	rec := searchBatch(mem, dim, ids, rows)
+	defer rec.Release()
+	rec2 := array.NewRecordBatch(tbl.Schema(), rec.Columns(), rec.NumRows())
+	defer rec2.Release()
+	write(t, tbl, mem, rec2, OpUpsert)
+}
