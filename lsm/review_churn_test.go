@@ -193,8 +193,8 @@ func reviewChurn(t *testing.T, pk bool, metric vector.Metric) {
 	cfg := tbl.idx.texts[0].cfg
 	qrng := rand.New(rand.NewPCG(5, 4))
 	deadline := time.Now().Add(time.Second)
-	checks := 0
-	for time.Now().Before(deadline) && !t.Failed() {
+	// At least a few snapshots however slow the machine, for a second.
+	for round := 0; (round < 4 || time.Now().Before(deadline)) && !t.Failed(); round++ {
 		s := tbl.Snapshot()
 		live := scanLive(t, tbl, s, mem)
 		for range 3 {
@@ -230,15 +230,11 @@ func reviewChurn(t *testing.T, pk bool, metric vector.Metric) {
 			if d := sameHits(ftsTruth(live, fq, cfg, k, nil), got, 1e-5); d != "" {
 				t.Fatalf("search %q: %s", text, d)
 			}
-			checks++
 		}
 		s.Release()
 	}
 	stop.Store(true)
 	wg.Wait()
-	if checks < 10 {
-		t.Fatalf("only %d checks", checks)
-	}
 	db.Close()
 	mem.AssertSize(t, 0)
 }
