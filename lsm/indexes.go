@@ -98,6 +98,8 @@ type tableIndexes struct {
 	stop chan struct{}
 	done chan struct{}
 	wg   sync.WaitGroup // model trainers
+	// trainMu orders starting a trainer against close (see maybeTrain).
+	trainMu sync.Mutex
 }
 
 // fragIndex is the cached index of one Lance fragment for one index.
@@ -184,7 +186,9 @@ func (x *tableIndexes) start() {
 
 // close stops the builder and waits for running trainers.
 func (x *tableIndexes) close() {
-	close(x.stop)
+	x.trainMu.Lock()
+	close(x.stop) // under trainMu: no trainer starts after this
+	x.trainMu.Unlock()
 	<-x.done
 	x.wg.Wait()
 }
@@ -234,6 +238,11 @@ func (x *tableIndexes) noteRows(v *vecIndex, n int64) {
 // maybeTrain starts the one training of v unless a model exists or a
 // training runs.
 func (x *tableIndexes) maybeTrain(v *vecIndex) {
+	// The stop check and wg.Add happen under trainMu, which close takes to
+	// close stop: a trainer either starts before close waits for the
+	// trainers, or not at all.
+	x.trainMu.Lock()
+	defer x.trainMu.Unlock()
 	if v.model.Load() != nil || v.unusable.Load() || x.stopped() || !v.training.CompareAndSwap(false, true) {
 		return
 	}

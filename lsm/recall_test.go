@@ -42,8 +42,8 @@ func TestNearestRecall(t *testing.T) {
 	if *fullSearchSets {
 		sets[1].rows = 62000
 	}
-	if testing.Short() {
-		t.Skip("builds indexes over 100,000 vectors")
+	if testing.Short() || raceEnabled {
+		t.Skip("builds indexes over 100,000 vectors (too slow under -short or -race)")
 	}
 	for _, set := range sets {
 		t.Run(fmt.Sprintf("%dx%d", set.rows, set.dim), func(t *testing.T) {
