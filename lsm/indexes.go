@@ -861,7 +861,9 @@ func (x *tableIndexes) buildFragments() {
 	}
 	x.mu.Unlock()
 	for _, v := range x.vecs {
-		if v.model.Load() == nil && rows >= v.trainAfter {
+		// After a failed attempt, wait for the table to double first (as
+		// noteRows does), not retry on every flush.
+		if v.model.Load() == nil && rows >= v.trainAfter && rows >= 2*v.failedAt.Load() {
 			x.maybeTrain(v)
 		}
 	}
