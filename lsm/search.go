@@ -127,46 +127,37 @@ func (p *Plan) prepareSearch() error {
 
 // vecIndexFor finds the ivf_pq index of column ("" = the only one).
 func (t *Table) vecIndexFor(column string) (*vecIndex, error) {
-	if column == "" {
-		switch len(t.idx.vecs) {
-		case 0:
-			return nil, fmt.Errorf("%w: table %q has no ivf_pq index to search", ErrInvalidArgument, t.name)
-		case 1:
-			return t.idx.vecs[0], nil
-		}
-		return nil, fmt.Errorf("%w: table %q has %d ivf_pq indexes: nearest needs \"column\"", ErrInvalidArgument, t.name, len(t.idx.vecs))
-	}
-	if !t.schema.HasField(column) {
-		return nil, fmt.Errorf("%w: column %q in table %q", ErrNotFound, column, t.name)
-	}
-	for _, v := range t.idx.vecs {
-		if v.def.Column == column {
-			return v, nil
-		}
-	}
-	return nil, fmt.Errorf("%w: column %q has no ivf_pq index (declare one at create_table)", ErrInvalidArgument, column)
+	return indexFor(t, t.idx.vecs, func(v *vecIndex) string { return v.def.Column }, "ivf_pq", `nearest needs "column"`, column)
 }
 
 // textIndexFor finds the fts index of column ("" = the only one).
 func (t *Table) textIndexFor(column string) (*textIndex, error) {
+	return indexFor(t, t.idx.texts, func(x *textIndex) string { return x.def.Column }, "fts", `search needs "columns"`, column)
+}
+
+// indexFor finds the index of type kind on column among idxs; column ""
+// means the table's only index of that type (need says what to add when
+// there are several).
+func indexFor[I any](t *Table, idxs []I, columnOf func(I) string, kind, need, column string) (I, error) {
+	var none I
 	if column == "" {
-		switch len(t.idx.texts) {
+		switch len(idxs) {
 		case 0:
-			return nil, fmt.Errorf("%w: table %q has no fts index to search", ErrInvalidArgument, t.name)
+			return none, fmt.Errorf("%w: table %q has no %s index to search", ErrInvalidArgument, t.name, kind)
 		case 1:
-			return t.idx.texts[0], nil
+			return idxs[0], nil
 		}
-		return nil, fmt.Errorf("%w: table %q has %d fts indexes: search needs \"columns\"", ErrInvalidArgument, t.name, len(t.idx.texts))
+		return none, fmt.Errorf("%w: table %q has %d %s indexes: %s", ErrInvalidArgument, t.name, len(idxs), kind, need)
 	}
 	if !t.schema.HasField(column) {
-		return nil, fmt.Errorf("%w: column %q in table %q", ErrNotFound, column, t.name)
+		return none, fmt.Errorf("%w: column %q in table %q", ErrNotFound, column, t.name)
 	}
-	for _, x := range t.idx.texts {
-		if x.def.Column == column {
+	for _, x := range idxs {
+		if columnOf(x) == column {
 			return x, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: column %q has no fts index (declare one at create_table)", ErrInvalidArgument, column)
+	return none, fmt.Errorf("%w: column %q has no %s index (declare one at create_table)", ErrInvalidArgument, column, kind)
 }
 
 // segment is a memtable or a Lance fragment of a snapshot.
