@@ -504,10 +504,21 @@ func (r *RegionWriter) indexVectors(m *MemTable, list []*memBatch, v *vecIndex, 
 		mv.ix.Store(ix)
 		mv.next = 0
 	}
-	for ; mv.next < len(list); mv.next++ {
-		b := list[mv.next]
+	return r.indexBatches(list, &mv.next, &mv.bound, v.col, func(first uint32, part arrow.Array) { addVectors(ix, first, part) })
+}
+
+// indexBatches feeds the upsert batches of list from *next on to add, in
+// chunks of indexChunkRows at their memtable positions, publishing the
+// indexed bound after each chunk and pacing itself while writes arrive;
+// false if the region is closing.
+func (r *RegionWriter) indexBatches(list []*memBatch, next *int, bound *atomic.Uint32, col int, add func(first uint32, part arrow.Array)) bool {
+	for ; *next < len(list); *next++ {
+		if r.closingNow() {
+			return false
+		}
+		b := list[*next]
 		if b.op == OpUpsert {
-			arr := b.rec.Column(v.col)
+			arr := b.rec.Column(col)
 			for lo := 0; lo < b.rows(); lo += indexChunkRows {
 				if r.closingNow() {
 					return false
@@ -515,13 +526,13 @@ func (r *RegionWriter) indexVectors(m *MemTable, list []*memBatch, v *vecIndex, 
 				hi := min(lo+indexChunkRows, b.rows())
 				part := array.NewSlice(arr, int64(lo), int64(hi))
 				t0, seen := time.Now(), r.appends.Load()
-				addVectors(ix, b.first+uint32(lo), part)
+				add(b.first+uint32(lo), part)
 				part.Release()
-				mv.bound.Store(b.first + uint32(hi))
+				bound.Store(b.first + uint32(hi))
 				r.yieldToWriters(t0, seen)
 			}
 		}
-		mv.bound.Store(b.first + uint32(b.rows()))
+		bound.Store(b.first + uint32(b.rows()))
 	}
 	return true
 }
@@ -568,29 +579,7 @@ func addVectors(ix *vector.Index, first uint32, arr arrow.Array) {
 
 // indexText brings a memtable's fts index up to list.
 func (r *RegionWriter) indexText(list []*memBatch, tx *textIndex, mt *memText) bool {
-	for ; mt.next < len(list); mt.next++ {
-		if r.closingNow() {
-			return false
-		}
-		b := list[mt.next]
-		if b.op == OpUpsert {
-			arr := b.rec.Column(tx.col)
-			for lo := 0; lo < b.rows(); lo += indexChunkRows {
-				if r.closingNow() {
-					return false
-				}
-				hi := min(lo+indexChunkRows, b.rows())
-				part := array.NewSlice(arr, int64(lo), int64(hi))
-				t0, seen := time.Now(), r.appends.Load()
-				addTexts(mt.ix, b.first+uint32(lo), part)
-				part.Release()
-				mt.bound.Store(b.first + uint32(hi))
-				r.yieldToWriters(t0, seen)
-			}
-		}
-		mt.bound.Store(b.first + uint32(b.rows()))
-	}
-	return true
+	return r.indexBatches(list, &mt.next, &mt.bound, tx.col, func(first uint32, part arrow.Array) { addTexts(mt.ix, first, part) })
 }
 
 // addTexts indexes the strings of arr at positions first.. (nulls are
