@@ -480,6 +480,11 @@ func (s *Snapshot) runNearest(ctx context.Context, mem memory.Allocator, p *Plan
 	}
 	model := np.vi.model.Load()
 	top := vector.NewTopK(np.k)
+	// Indexed Lance fragments give ADC candidates; they are merged across
+	// fragments (one model: estimates compare) and only the best
+	// k*refine_factor of them all are read and re-ranked exactly. Per
+	// fragment, a base of 620 small fragments would read every vector.
+	cands := vector.NewTopK(min(np.k*np.refine, vector.MaxK))
 	for _, sg := range segs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -488,17 +493,25 @@ func (s *Snapshot) runNearest(ctx context.Context, mem memory.Allocator, p *Plan
 			return err
 		}
 		var res []vector.Result
+		adc := false
 		if sg.mv != nil {
 			res, err = nearestMem(sg, np, model)
 		} else {
-			res, err = s.nearestFrag(ctx, mem, sg, np, model)
+			res, adc, err = s.nearestFrag(ctx, mem, sg, np, model)
 		}
 		if err != nil {
 			return searchErr(err)
 		}
-		for _, r := range res {
-			top.Push(vector.Hit{Distance: r.Distance, Layer: sg.layer, Pos: r.Pos})
+		into := top
+		if adc {
+			into = cands
 		}
+		for _, r := range res {
+			into.Push(vector.Hit{Distance: r.Distance, Layer: sg.layer, Pos: r.Pos})
+		}
+	}
+	if err := s.refineExact(ctx, mem, segs, np, cands.Hits(), top); err != nil {
+		return searchErr(err)
 	}
 	hits := top.Hits()
 	refs := make([]hitRef, len(hits))
@@ -506,6 +519,37 @@ func (s *Snapshot) runNearest(ctx context.Context, mem memory.Allocator, p *Plan
 		refs[i] = hitRef{layer: h.Layer, pos: h.Pos, score: h.Distance}
 	}
 	return s.materialize(ctx, mem, p, segs, refs, emit)
+}
+
+// refineExact reads the vectors of the ADC candidates, fragment by
+// fragment, and pushes them into top with their exact distance.
+func (s *Snapshot) refineExact(ctx context.Context, mem memory.Allocator, segs []*segment, np *nearestPlan, cands []vector.Hit, top *vector.TopK) error {
+	byLayer := map[uint32][]uint64{}
+	for _, c := range cands {
+		byLayer[c.Layer] = append(byLayer[c.Layer], uint64(c.Pos))
+	}
+	for layer, rows := range byLayer {
+		sg := segs[layer]
+		slices.Sort(rows)
+		rows = slices.Compact(rows)
+		rec, err := sg.ds.Take(ctx, mem, sg.frag.ID, rows, []string{np.vi.def.Column})
+		if err != nil {
+			return wrapStoreErr(err)
+		}
+		arr := rec.Column(0)
+		vals, dim, err := vector.Float32Vectors(arr)
+		if err != nil {
+			rec.Release()
+			return err
+		}
+		for i, row := range rows {
+			if arr.IsValid(i) {
+				top.Push(vector.Hit{Distance: np.vi.metric.Distance(np.query, vals[i*dim:(i+1)*dim]), Layer: layer, Pos: uint32(row)})
+			}
+		}
+		rec.Release()
+	}
+	return nil
 }
 
 // nearestMem searches a memtable: its index below the index's published
@@ -579,63 +623,39 @@ func nearestMem(sg *segment, np *nearestPlan, model *vector.Model) ([]vector.Res
 }
 
 // nearestFrag searches a Lance fragment: with its index, the best
-// k*refine_factor candidates by ADC re-ranked by their exact distance;
-// without one (the model or the fragment's index not built yet), exactly.
-func (s *Snapshot) nearestFrag(ctx context.Context, mem memory.Allocator, sg *segment, np *nearestPlan, model *vector.Model) ([]vector.Result, error) {
+// k*refine_factor candidates by ADC (adc is true: the distances are
+// estimates, refineExact re-ranks them); without one (the model or the
+// fragment's index not built yet), exactly.
+func (s *Snapshot) nearestFrag(ctx context.Context, mem memory.Allocator, sg *segment, np *nearestPlan, model *vector.Model) (res []vector.Result, adc bool, err error) {
 	x, vi := s.t.idx, np.vi
 	if model != nil {
 		ix, err := x.fragVectors(ctx, sg.ds, sg.root, sg.frag, vi, false)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		if ix == nil {
-			x.kick.kick() // build it in the background; exact meanwhile
-		} else {
+		if ix != nil {
 			cands, err := ix.Search(np.query, vector.SearchParams{
 				K: min(np.k*np.refine, vector.MaxK), NProbes: min(np.nprobes, model.Partitions()),
 				MaxPos: math.MaxUint32, Allow: sg.allow,
 			})
-			if err != nil || len(cands) == 0 {
-				return nil, err
-			}
-			rows := make([]uint64, len(cands))
-			for i, c := range cands {
-				rows[i] = uint64(c.Pos)
-			}
-			slices.Sort(rows)
-			rows = slices.Compact(rows)
-			rec, err := sg.ds.Take(ctx, mem, sg.frag.ID, rows, []string{vi.def.Column})
-			if err != nil {
-				return nil, wrapStoreErr(err)
-			}
-			defer rec.Release()
-			arr := rec.Column(0)
-			vals, dim, err := vector.Float32Vectors(arr)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]vector.Result, 0, len(rows))
-			for i, row := range rows {
-				if arr.IsValid(i) {
-					out = append(out, vector.Result{Pos: uint32(row), Distance: vi.metric.Distance(np.query, vals[i*dim:(i+1)*dim])})
-				}
-			}
-			return out, nil
+			return cands, true, err
 		}
+		x.kick.kick() // build it in the background; exact meanwhile
 	}
 	rec, err := sg.ds.Take(ctx, mem, sg.frag.ID, allRows(sg.frag), []string{vi.def.Column})
 	if err != nil {
-		return nil, wrapStoreErr(err)
+		return nil, false, wrapStoreErr(err)
 	}
 	defer rec.Release()
 	arr := rec.Column(0)
 	vals, dim, err := vector.Float32Vectors(arr)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return vector.FlatSearch(vals[:arr.Len()*dim], dim, np.query, np.k, vi.metric, func(p uint32) bool {
+	res, err = vector.FlatSearch(vals[:arr.Len()*dim], dim, np.query, np.k, vi.metric, func(p uint32) bool {
 		return arr.IsValid(int(p)) && sg.allow(p)
 	})
+	return res, false, err
 }
 
 // ftsPart is one index searched for a full-text query: a memtable's
