@@ -478,29 +478,52 @@ func (s *Snapshot) runNearest(ctx context.Context, mem memory.Allocator, p *Plan
 	if err != nil {
 		return err
 	}
-	model := np.vi.model.Load()
-	top := vector.NewTopK(np.k)
-	// Indexed Lance fragments give ADC candidates; they are merged across
-	// fragments (one model: estimates compare) and only the best
-	// k*refine_factor of them all are read and re-ranked exactly. Per
-	// fragment, a base of 620 small fragments would read every vector.
-	cands := vector.NewTopK(min(np.k*np.refine, vector.MaxK))
 	for _, sg := range segs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		if err := s.prefilter(ctx, mem, p, sg); err != nil {
 			return err
 		}
+	}
+	// Fragments probe strictly nprobes partitions first; only if that
+	// finds fewer than k rows (a selective prefilter) is it run again
+	// probing until k are found, so k results come back when k exist.
+	top, err := s.nearestOnce(ctx, mem, segs, np, true)
+	if err == nil && top.Len() < np.k {
+		top, err = s.nearestOnce(ctx, mem, segs, np, false)
+	}
+	if err != nil {
+		return searchErr(err)
+	}
+	hits := top.Hits()
+	refs := make([]hitRef, len(hits))
+	for i, h := range hits {
+		refs[i] = hitRef{layer: h.Layer, pos: h.Pos, score: h.Distance}
+	}
+	return s.materialize(ctx, mem, p, segs, refs, emit)
+}
+
+// nearestOnce searches every segment and returns the k best rows.
+// Indexed Lance fragments give ADC candidates; they are merged across
+// fragments (one model: estimates compare) and only the best
+// k*refine_factor of them all are read and re-ranked exactly. Per
+// fragment, a base of 620 small fragments would read every vector.
+func (s *Snapshot) nearestOnce(ctx context.Context, mem memory.Allocator, segs []*segment, np *nearestPlan, strict bool) (*vector.TopK, error) {
+	model := np.vi.model.Load()
+	top := vector.NewTopK(np.k)
+	cands := vector.NewTopK(min(np.k*np.refine, vector.MaxK))
+	for _, sg := range segs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		var res []vector.Result
+		var err error
 		adc := false
 		if sg.mv != nil {
 			res, err = nearestMem(sg, np, model)
 		} else {
-			res, adc, err = s.nearestFrag(ctx, mem, sg, np, model)
+			res, adc, err = s.nearestFrag(ctx, mem, sg, np, model, strict)
 		}
 		if err != nil {
-			return searchErr(err)
+			return nil, err
 		}
 		into := top
 		if adc {
@@ -510,15 +533,7 @@ func (s *Snapshot) runNearest(ctx context.Context, mem memory.Allocator, p *Plan
 			into.Push(vector.Hit{Distance: r.Distance, Layer: sg.layer, Pos: r.Pos})
 		}
 	}
-	if err := s.refineExact(ctx, mem, segs, np, cands.Hits(), top); err != nil {
-		return searchErr(err)
-	}
-	hits := top.Hits()
-	refs := make([]hitRef, len(hits))
-	for i, h := range hits {
-		refs[i] = hitRef{layer: h.Layer, pos: h.Pos, score: h.Distance}
-	}
-	return s.materialize(ctx, mem, p, segs, refs, emit)
+	return top, s.refineExact(ctx, mem, segs, np, cands.Hits(), top)
 }
 
 // refineExact reads the vectors of the ADC candidates, fragment by
@@ -626,7 +641,7 @@ func nearestMem(sg *segment, np *nearestPlan, model *vector.Model) ([]vector.Res
 // k*refine_factor candidates by ADC (adc is true: the distances are
 // estimates, refineExact re-ranks them); without one (the model or the
 // fragment's index not built yet), exactly.
-func (s *Snapshot) nearestFrag(ctx context.Context, mem memory.Allocator, sg *segment, np *nearestPlan, model *vector.Model) (res []vector.Result, adc bool, err error) {
+func (s *Snapshot) nearestFrag(ctx context.Context, mem memory.Allocator, sg *segment, np *nearestPlan, model *vector.Model, strict bool) (res []vector.Result, adc bool, err error) {
 	x, vi := s.t.idx, np.vi
 	if model != nil {
 		ix, err := x.fragVectors(ctx, sg.ds, sg.root, sg.frag, vi, false)
@@ -636,7 +651,7 @@ func (s *Snapshot) nearestFrag(ctx context.Context, mem memory.Allocator, sg *se
 		if ix != nil {
 			cands, err := ix.Search(np.query, vector.SearchParams{
 				K: min(np.k*np.refine, vector.MaxK), NProbes: min(np.nprobes, model.Partitions()),
-				MaxPos: math.MaxUint32, Allow: sg.allow,
+				MaxPos: math.MaxUint32, Allow: sg.allow, StrictProbes: strict,
 			})
 			return cands, true, err
 		}

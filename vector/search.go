@@ -33,6 +33,11 @@ type SearchParams struct {
 	// RefineFactor is how many ADC candidates per result are re-ranked
 	// when Exact is set; 0 means DefaultRefineFactor.
 	RefineFactor int
+	// StrictProbes stops after NProbes partitions even when they hold
+	// fewer than K allowed rows. Callers that merge candidates from many
+	// small indexes (one per Lance fragment) use it: otherwise a
+	// 100-row index asked for 100 candidates scans every partition.
+	StrictProbes bool
 }
 
 // maxCandidates bounds K*RefineFactor.
@@ -69,7 +74,7 @@ func (ix *Index) Search(query []float32, p SearchParams) ([]Result, error) {
 	defer m.cache.scans.Put(s)
 	top := NewTopK(cand)
 	for i, part := range s.order {
-		if i >= nprobes && top.Len() >= p.K {
+		if i >= nprobes && (p.StrictProbes || top.Len() >= p.K) {
 			break
 		}
 		s.scanPartition(&ix.lists[part], int(part), top, p.MaxPos, p.Allow)
