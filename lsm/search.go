@@ -508,6 +508,11 @@ func (s *Snapshot) runNearest(ctx context.Context, mem memory.Allocator, p *Plan
 // fragment, a base of 620 small fragments would read every vector.
 func (s *Snapshot) nearestOnce(ctx context.Context, mem memory.Allocator, segs []*segment, np *nearestPlan, strict bool) (*vector.TopK, error) {
 	model := np.vi.model.Load()
+	var pq *vector.PreparedQuery // the query's model tables, shared by every fragment
+	if model != nil {
+		pq = model.Prepare(np.query)
+		defer pq.Release()
+	}
 	top := vector.NewTopK(np.k)
 	cands := vector.NewTopK(min(np.k*np.refine, vector.MaxK))
 	for _, sg := range segs {
@@ -520,7 +525,7 @@ func (s *Snapshot) nearestOnce(ctx context.Context, mem memory.Allocator, segs [
 		if sg.mv != nil {
 			res, err = nearestMem(sg, np, model)
 		} else {
-			res, adc, err = s.nearestFrag(ctx, mem, sg, np, model, strict)
+			res, adc, err = s.nearestFrag(ctx, mem, sg, np, model, pq, strict)
 		}
 		if err != nil {
 			return nil, err
@@ -641,7 +646,7 @@ func nearestMem(sg *segment, np *nearestPlan, model *vector.Model) ([]vector.Res
 // k*refine_factor candidates by ADC (adc is true: the distances are
 // estimates, refineExact re-ranks them); without one (the model or the
 // fragment's index not built yet), exactly.
-func (s *Snapshot) nearestFrag(ctx context.Context, mem memory.Allocator, sg *segment, np *nearestPlan, model *vector.Model, strict bool) (res []vector.Result, adc bool, err error) {
+func (s *Snapshot) nearestFrag(ctx context.Context, mem memory.Allocator, sg *segment, np *nearestPlan, model *vector.Model, pq *vector.PreparedQuery, strict bool) (res []vector.Result, adc bool, err error) {
 	x, vi := s.t.idx, np.vi
 	if model != nil {
 		ix, err := x.fragVectors(ctx, sg.ds, sg.root, sg.frag, vi, false)
@@ -649,7 +654,7 @@ func (s *Snapshot) nearestFrag(ctx context.Context, mem memory.Allocator, sg *se
 			return nil, false, err
 		}
 		if ix != nil {
-			cands, err := ix.Search(np.query, vector.SearchParams{
+			cands, err := ix.SearchPrepared(pq, vector.SearchParams{
 				K: min(np.k*np.refine, vector.MaxK), NProbes: min(np.nprobes, model.Partitions()),
 				MaxPos: math.MaxUint32, Allow: sg.allow, StrictProbes: strict,
 			})

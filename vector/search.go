@@ -50,7 +50,45 @@ const maxCandidates = 1 << 22
 // query or parameter wraps ErrInvalid; so does an Exact vector of the
 // wrong dimension.
 func (ix *Index) Search(query []float32, p SearchParams) ([]Result, error) {
+	if err := CheckQuery(query, ix.model.dim); err != nil {
+		return nil, err
+	}
+	q := ix.model.Prepare(query)
+	defer q.Release()
+	return ix.SearchPrepared(q, p)
+}
+
+// PreparedQuery is a query's per-model state (its distances to the IVF
+// centroids, the partition order, the PQ query tables), computed once and
+// shared by searches of every index of that model: a snapshot searching
+// hundreds of small per-fragment indexes would otherwise recompute it for
+// each. It is not safe for concurrent use; Release returns it to a pool.
+type PreparedQuery struct {
+	s     *scan
+	query []float32
+}
+
+// Prepare computes the per-query state of query (of the model's
+// dimension, finite: check with CheckQuery first).
+func (m *Model) Prepare(query []float32) *PreparedQuery {
+	return &PreparedQuery{s: m.getScan(query), query: query}
+}
+
+// Release returns the state to the model's pool; q must not be used after.
+func (q *PreparedQuery) Release() {
+	if q.s != nil {
+		q.s.m.cache.scans.Put(q.s)
+		q.s = nil
+	}
+}
+
+// SearchPrepared is Search with a prepared query of ix's model.
+func (ix *Index) SearchPrepared(q *PreparedQuery, p SearchParams) ([]Result, error) {
 	m := ix.model
+	if q.s == nil || q.s.m != m {
+		return nil, invalidf("prepared query of another model")
+	}
+	query := q.query
 	if err := checkSearchArgs(query, m.dim, p.K, m.metric); err != nil {
 		return nil, err
 	}
@@ -70,8 +108,7 @@ func (ix *Index) Search(query []float32, p SearchParams) ([]Result, error) {
 		cand = int(min(int64(p.K)*int64(rf), maxCandidates))
 	}
 
-	s := m.getScan(query)
-	defer m.cache.scans.Put(s)
+	s := q.s
 	top := NewTopK(cand)
 	for i, part := range s.order {
 		if i >= nprobes && (p.StrictProbes || top.Len() >= p.K) {
