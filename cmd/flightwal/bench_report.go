@@ -33,7 +33,6 @@ type benchReport struct {
 
 	flightwalFTS map[string][][]int64
 	flightwalVec map[string][][]int64
-	ds           *benchDataset
 }
 
 // checkResult is one correctness check. Status: pass, fail, info (a
