@@ -170,7 +170,8 @@ func TestNearestAcrossLayers(t *testing.T) {
 
 // TestNearestBadInput: wrong dimension, NaN or infinite components, k out
 // of range, unknown column, a column without an ivf_pq index, another
-// metric, and pk together with nearest are rejected before any read.
+// metric, a zero vector under cosine, and pk together with nearest are
+// rejected before any read.
 func TestNearestBadInput(t *testing.T) {
 	ctx := context.Background()
 	db, mem := testDB(t, objstore.NewMem(), Options{})
@@ -203,6 +204,7 @@ func TestNearestBadInput(t *testing.T) {
 		{"unknown column", Query{Nearest: &NearestQuery{Column: "nope", Vector: good, K: 10}}, ErrNotFound},
 		{"no ivf_pq index", Query{Nearest: &NearestQuery{Column: "text", Vector: good, K: 10}}, ErrInvalidArgument},
 		{"other metric", Query{Nearest: &NearestQuery{Column: "vec", Vector: good, K: 10, Metric: "l2"}}, ErrInvalidArgument},
+		{"zero vector under cosine", Query{Nearest: &NearestQuery{Column: "vec", Vector: []float32{0, 0, 0, 0}, K: 10}}, ErrInvalidArgument},
 		{"pk and nearest", Query{PK: []any{1}, Nearest: &NearestQuery{Column: "vec", Vector: good, K: 10}}, ErrInvalidArgument},
 		{"empty search", Query{Search: &SearchQuery{Query: "  ", K: 10}}, ErrInvalidArgument},
 		{"search without fts index", Query{Search: &SearchQuery{Query: "x", Columns: []string{"vec"}, K: 10}}, ErrInvalidArgument},

@@ -81,6 +81,10 @@ func (p *Plan) prepareSearch() error {
 				return fmt.Errorf("%w: metric %q: the ivf_pq index %q on %q uses %s", ErrInvalidArgument, nq.Metric, vi.def.Name, vi.def.Column, vi.metric)
 			}
 		}
+		if vi.metric == vector.Cosine && !slices.ContainsFunc(nq.Vector, func(x float32) bool { return x != 0 }) {
+			// Every cosine distance to a zero vector is 1: no ranking.
+			return fmt.Errorf("%w: nearest on %q: a zero query vector has no cosine distance", ErrInvalidArgument, vi.def.Column)
+		}
 		if nq.NProbes < 0 || nq.NProbes > vector.MaxPartitions {
 			return fmt.Errorf("%w: nprobes = %d: want 0 (default) to %d", ErrInvalidArgument, nq.NProbes, vector.MaxPartitions)
 		}
