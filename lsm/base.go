@@ -71,27 +71,8 @@ func (b *baseLayer) doLoad(ctx context.Context, t *Table) error {
 	if t.pkCol < 0 {
 		return nil
 	}
-	b.keys = make(map[Key]genRow, b.ds.CountRows())
-	b.rowKeys = map[uint64][]Key{}
-	err := b.ds.Scan(ctx, t.opts.Allocator, []string{t.PrimaryKey()}, 0, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
-		read := keyReader(rec.Column(0))
-		dels := b.dels[frag.ID]
-		rk := b.rowKeys[frag.ID]
-		if rk == nil {
-			rk = make([]Key, frag.PhysicalRows)
-			b.rowKeys[frag.ID] = rk
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			row := uint32(first) + uint32(i)
-			k := read(i)
-			rk[row] = k
-			if dels != nil && dels.Contains(row) {
-				continue
-			}
-			b.keys[k] = genRow{frag: frag.ID, row: row}
-		}
-		return nil
-	})
+	var err error
+	b.keys, b.rowKeys, err = indexKeys(ctx, b.ds, t.opts.Allocator, t.PrimaryKey(), b.dels)
 	if err != nil {
 		return wrapStoreErr(fmt.Errorf("indexing base table %q: %w", t.name, err))
 	}

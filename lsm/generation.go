@@ -8,6 +8,7 @@ import (
 	"path"
 	"sync/atomic"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -48,6 +49,33 @@ type Generation struct {
 	// rowKeys[frag][row] is the key of a row (searches check a
 	// candidate's liveness by it).
 	rowKeys map[uint64][]Key
+}
+
+// indexKeys reads the primary-key column of every fragment of ds: keys
+// locates each key's live row (rows in dels are skipped), rowKeys[frag][row]
+// is the key of every row, deleted ones included.
+func indexKeys(ctx context.Context, ds *lance.Dataset, mem memory.Allocator, pk string, dels map[uint64]*roaring.Bitmap) (keys map[Key]genRow, rowKeys map[uint64][]Key, err error) {
+	keys = make(map[Key]genRow, ds.CountRows())
+	rowKeys = map[uint64][]Key{}
+	err = ds.Scan(ctx, mem, []string{pk}, 0, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
+		read := keyReader(rec.Column(0))
+		del := dels[frag.ID]
+		rk := rowKeys[frag.ID]
+		if rk == nil {
+			rk = make([]Key, frag.PhysicalRows)
+			rowKeys[frag.ID] = rk
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			row := uint32(first) + uint32(i)
+			k := read(i)
+			rk[row] = k
+			if del == nil || !del.Contains(row) {
+				keys[k] = genRow{frag: frag.ID, row: row}
+			}
+		}
+		return nil
+	})
+	return keys, rowKeys, err
 }
 
 // genRow locates a row: fragment id and offset within the fragment.
@@ -97,23 +125,7 @@ func (g *Generation) doLoad(ctx context.Context) error {
 	if g.pkCol < 0 {
 		return nil
 	}
-	pk := g.schema.Field(g.pkCol).Name
-	g.keys = make(map[Key]genRow, ds.CountRows())
-	g.rowKeys = map[uint64][]Key{}
-	err = ds.Scan(ctx, g.mem, []string{pk}, 0, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
-		read := keyReader(rec.Column(0))
-		rk := g.rowKeys[frag.ID]
-		if rk == nil {
-			rk = make([]Key, frag.PhysicalRows)
-			g.rowKeys[frag.ID] = rk
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			k := read(i)
-			g.keys[k] = genRow{frag: frag.ID, row: uint32(first) + uint32(i)}
-			rk[int(first)+i] = k
-		}
-		return nil
-	})
+	g.keys, g.rowKeys, err = indexKeys(ctx, ds, g.mem, g.schema.Field(g.pkCol).Name, nil)
 	if err != nil {
 		return wrapStoreErr(fmt.Errorf("indexing flushed generation %s: %w", g.root, err))
 	}

@@ -107,6 +107,10 @@ type fragIndex struct {
 	mu   sync.Mutex // one load or build at a time
 	vec  atomic.Pointer[vector.Index]
 	text atomic.Pointer[fts.Index]
+	// noSidecar: a query found no usable vector sidecar. Later queries
+	// search the fragment exactly without asking the store again, until
+	// the builder stores the index in vec.
+	noSidecar atomic.Bool
 }
 
 func newTableIndexes(t *Table) (*tableIndexes, error) {
@@ -579,37 +583,30 @@ func addVectors(ix *vector.Index, first uint32, arr arrow.Array) {
 
 // indexText brings a memtable's fts index up to list.
 func (r *RegionWriter) indexText(list []*memBatch, tx *textIndex, mt *memText) bool {
-	return r.indexBatches(list, &mt.next, &mt.bound, tx.col, func(first uint32, part arrow.Array) { addTexts(mt.ix, first, part) })
+	return r.indexBatches(list, &mt.next, &mt.bound, tx.col, func(first uint32, part arrow.Array) { _ = addTexts(mt.ix, first, part) })
 }
 
 // addTexts indexes the strings of arr at positions first.. (nulls are
-// documents without text).
-func addTexts(ix *fts.Index, first uint32, arr arrow.Array) {
+// documents without text) and returns the first Add error, if any.
+func addTexts(ix *fts.Index, first uint32, arr arrow.Array) error {
 	type strs interface {
 		arrow.Array
 		Value(int) string
 	}
 	a, ok := arr.(strs)
 	if !ok {
-		return
+		return nil
 	}
+	var firstErr error
 	for i := 0; i < a.Len(); i++ {
 		if a.IsNull(i) {
 			continue
 		}
-		_ = ix.Add(first+uint32(i), a.Value(i))
+		if err := ix.Add(first+uint32(i), a.Value(i)); err != nil && firstErr == nil {
+			firstErr = err
+		}
 	}
-}
-
-// textValues returns a string column's accessor.
-func textValue(arr arrow.Array) func(i int) (string, bool) {
-	switch a := arr.(type) {
-	case *array.String:
-		return func(i int) (string, bool) { return a.Value(i), a.IsValid(i) }
-	case *array.LargeString:
-		return func(i int) (string, bool) { return a.Value(i), a.IsValid(i) }
-	}
-	return func(int) (string, bool) { return "", false }
+	return firstErr
 }
 
 // fragKey names a fragment's index in the cache.
@@ -665,7 +662,7 @@ func (x *tableIndexes) fragVectors(ctx context.Context, ds *lance.Dataset, root 
 	}
 	if build {
 		e.mu.Lock()
-	} else if !e.mu.TryLock() {
+	} else if e.noSidecar.Load() || !e.mu.TryLock() {
 		return nil, nil // being built: search exactly meanwhile
 	}
 	ix, data, key, err := x.loadOrBuildVectors(ctx, ds, root, frag, v, model, e, build)
@@ -702,6 +699,7 @@ func (x *tableIndexes) loadOrBuildVectors(ctx context.Context, ds *lance.Dataset
 			e.vec.Store(ix)
 			return ix, nil, "", nil
 		} else if !build {
+			e.noSidecar.Store(true)
 			return nil, nil, "", nil
 		} else {
 			x.t.opts.Logger.Warn("rebuilding an unusable vector index sidecar", "key", key, "err", uerr)
@@ -709,6 +707,7 @@ func (x *tableIndexes) loadOrBuildVectors(ctx context.Context, ds *lance.Dataset
 	case !errors.Is(err, objstore.ErrNotFound):
 		return nil, nil, "", wrapStoreErr(err)
 	case !build:
+		e.noSidecar.Store(true)
 		return nil, nil, "", nil
 	}
 	rec, err := ds.Take(ctx, x.t.opts.Allocator, frag.ID, allRows(frag), []string{v.def.Column})

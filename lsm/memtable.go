@@ -173,8 +173,14 @@ func (m *MemTable) keyColumn(op Op) int {
 // locate finds the batch holding memtable position pos in the writer's list
 // or in a published slice.
 func locateIn(list []*memBatch, pos uint32) (*memBatch, int) {
+	i, row := locateIndex(list, pos)
+	return list[i], row
+}
+
+// locateIndex is locateIn's index of the batch and row.
+func locateIndex(list []*memBatch, pos uint32) (int, int) {
 	i := sort.Search(len(list), func(i int) bool { return list[i].first+uint32(list[i].rows()) > pos })
-	return list[i], int(pos - list[i].first)
+	return i, int(pos - list[i].first)
 }
 
 func (m *MemTable) locate(pos uint32) (*memBatch, int) { return locateIn(m.list, pos) }

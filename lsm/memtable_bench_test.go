@@ -104,21 +104,6 @@ func benchIngest(b *testing.B, tbl *Table, mem memory.Allocator, rows, batchRows
 	}
 }
 
-// benchQuery runs q on a fresh snapshot and returns the rows it produced.
-func benchQuery(b *testing.B, tbl *Table, mem memory.Allocator, q Query) int64 {
-	p, err := tbl.Prepare(q)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := tbl.Snapshot()
-	defer s.Release()
-	var n int64
-	if err := s.Run(context.Background(), mem, p, func(r arrow.RecordBatch) error { n += r.NumRows(); return nil }); err != nil {
-		b.Fatal(err)
-	}
-	return n
-}
-
 // benchLimits keep everything in the active memtable (no freeze, no flush)
 // and turn compaction off.
 func benchLimits() Options {
@@ -138,7 +123,6 @@ func benchLimits() Options {
 func BenchmarkMemTableLookup(b *testing.B) {
 	const rows, batchRows, lookups = 1_000_000, 10_000, 1_000
 	db, _, wmem := openBenchDB(b, benchLimits())
-	mem := memory.NewGoAllocator()
 	tbl, err := db.CreateTable(context.Background(), TableSpec{Name: "lookup", Schema: benchSmallSchema})
 	if err != nil {
 		b.Fatal(err)
@@ -147,21 +131,21 @@ func BenchmarkMemTableLookup(b *testing.B) {
 	if st := tbl.Stats().Regions[0]; st.ActiveRows != rows || st.FrozenMemtables != 0 {
 		b.Fatalf("want all %d rows in the active memtable: %+v", rows, st)
 	}
-	if n := benchQuery(b, tbl, mem, Query{}); n != rows {
+	if n := runQuery(b, tbl, Query{}); n != rows {
 		b.Fatalf("scan returned %d rows", n)
 	}
 	var scan, lookup time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		if n := benchQuery(b, tbl, mem, Query{}); n != rows {
+		if n := runQuery(b, tbl, Query{}); n != rows {
 			b.Fatalf("scan returned %d rows", n)
 		}
 		scan += time.Since(start)
 		start = time.Now()
 		for j := 0; j < lookups; j++ {
 			id := int64((i*lookups + j) * 7919 % rows)
-			if n := benchQuery(b, tbl, mem, Query{PK: []any{id}}); n != 1 {
+			if n := runQuery(b, tbl, Query{PK: []any{id}}); n != 1 {
 				b.Fatalf("lookup of %d found %d rows", id, n)
 			}
 		}

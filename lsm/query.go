@@ -57,7 +57,10 @@ type Plan struct {
 	q      Query
 	cols   []int // table columns in output order
 	schema *arrow.Schema
-	expr   filter.Expr // parsed filter, nil if none; bound per input schema
+	// filter is bound once to the table schema, nil if none. Its Eval
+	// finds columns by name, so it serves memtable batches and Lance
+	// scans and takes (other column orders, field metadata) alike.
+	filter *filter.Bound
 	// scanColumns are the columns scans of Lance layers read: the output,
 	// the filter's and the primary key (nil = all).
 	scanColumns []string
@@ -132,7 +135,7 @@ func (t *Table) Prepare(q Query) (*Plan, error) {
 			}
 			return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 		}
-		p.expr = e
+		p.filter = b
 		p.filterCols = b.Columns()
 	}
 	if q.Columns != nil {

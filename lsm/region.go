@@ -306,8 +306,9 @@ func (r *RegionWriter) Append(ctx context.Context, rec arrow.RecordBatch, op Op)
 	seq := r.lastSeq
 	r.active.append(rec, seq, op)
 	rec.Retain()
-	r.buffer = append(r.buffer, walItem{rec: rec, seq: seq, op: op, mt: r.active})
-	r.bufferBytes += int64(util.TotalRecordSize(rec))
+	size := int64(util.TotalRecordSize(rec))
+	r.buffer = append(r.buffer, walItem{rec: rec, seq: seq, op: op, mt: r.active, bytes: size})
+	r.bufferBytes += size
 	full := r.bufferBytes >= r.opts.WALMaxBufferBytes
 	r.maybeFreezeLocked()
 	r.mu.Unlock()
@@ -451,9 +452,9 @@ func (r *RegionWriter) encodeWAL(puts chan<- walPut, nextPos *uint64) {
 	for len(items) > 0 {
 		// Bounding the entry bounds the in-memory copy and the latency
 		// of the first waiter in it.
-		n, size := 1, util.TotalRecordSize(items[0].rec)
+		n, size := 1, items[0].bytes
 		for n < len(items) && items[n].mt == items[0].mt && size < r.opts.WALMaxBufferBytes {
-			size += util.TotalRecordSize(items[n].rec)
+			size += items[n].bytes
 			n++
 		}
 		group := items[:n]

@@ -28,7 +28,7 @@ func (s *Snapshot) Run(ctx context.Context, mem memory.Allocator, p *Plan, emit 
 	if s.err != nil {
 		return s.err
 	}
-	out := &sink{p: p, mem: mem, emit: emit, limit: -1, bound: map[*arrow.Schema]*filter.Bound{}}
+	out := &sink{p: p, mem: mem, emit: emit, limit: -1}
 	if p.q.Limit != nil {
 		out.limit = *p.q.Limit
 		if out.limit == 0 {
@@ -280,7 +280,6 @@ type sink struct {
 	emit    func(arrow.RecordBatch) error
 	limit   int64 // -1 = unlimited
 	emitted int64
-	bound   map[*arrow.Schema]*filter.Bound // the filter bound to each input schema
 }
 
 // add takes a batch and its liveness mask (nil: all live).
@@ -348,16 +347,8 @@ func (s *sink) add(ctx context.Context, rec arrow.RecordBatch, live []bool) erro
 // selection combines the liveness mask and the filter; nil selects all.
 func (s *sink) selection(ctx context.Context, rec arrow.RecordBatch, live []bool) (*array.Boolean, error) {
 	var fmask *array.Boolean
-	if s.p.expr != nil {
-		b, ok := s.bound[rec.Schema()]
-		if !ok {
-			var err error
-			if b, err = filter.Bind(s.p.expr, rec.Schema()); err != nil {
-				return nil, fmt.Errorf("%w: binding filter: %w", ErrInvalidArgument, err)
-			}
-			s.bound[rec.Schema()] = b
-		}
-		m, err := b.Eval(ctx, s.mem, rec)
+	if s.p.filter != nil {
+		m, err := s.p.filter.Eval(ctx, s.mem, rec)
 		if err != nil {
 			return nil, fmt.Errorf("%w: evaluating filter: %w", ErrInvalidArgument, err)
 		}

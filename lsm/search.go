@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/flightwal/flightwal/fts"
 	"github.com/flightwal/flightwal/lance"
-	"github.com/flightwal/flightwal/lsm/filter"
 	"github.com/flightwal/flightwal/vector"
 )
 
@@ -195,10 +193,7 @@ func (sg *segment) allow(pos uint32) bool {
 }
 
 // batchAt locates a memtable position in the visible batches.
-func (sg *segment) batchAt(pos uint32) (int, int) {
-	i := sort.Search(len(sg.vis), func(i int) bool { return sg.vis[i].first+uint32(sg.vis[i].rows()) > pos })
-	return i, int(pos - sg.vis[i].first)
-}
+func (sg *segment) batchAt(pos uint32) (int, int) { return locateIndex(sg.vis, pos) }
 
 func deadOf(m map[uint64]*roaring.Bitmap, frag uint64) *roaring.Bitmap {
 	bm := m[frag]
@@ -232,16 +227,7 @@ func (s *Snapshot) segments(ctx context.Context, dead bool) ([]*segment, error) 
 		var newer [][]Key
 		for li := range rs.mems {
 			mv := &rs.mems[li]
-			sg := &segment{mv: mv}
-			for _, b := range mv.list {
-				if b.seq > rs.w {
-					break
-				}
-				sg.vis = append(sg.vis, b)
-			}
-			if n := len(sg.vis); n > 0 {
-				sg.end = sg.vis[n-1].first + uint32(sg.vis[n-1].rows())
-			}
+			sg := memSegment(mv, rs.w)
 			if t.pkCol >= 0 {
 				dead := roaring.New()
 				var keys []Key
@@ -330,6 +316,22 @@ func (s *Snapshot) segments(ctx context.Context, dead bool) ([]*segment, error) 
 	return segs, nil
 }
 
+// memSegment is the segment of a memtable's batches at or below
+// watermark w.
+func memSegment(mv *memView, w uint64) *segment {
+	sg := &segment{mv: mv}
+	for _, b := range mv.list {
+		if b.seq > w {
+			break // lists are in sequence order
+		}
+		sg.vis = append(sg.vis, b)
+	}
+	if n := len(sg.vis); n > 0 {
+		sg.end = sg.vis[n-1].first + uint32(sg.vis[n-1].rows())
+	}
+	return sg
+}
+
 // segmentsLive cuts the snapshot into segments with a liveness check per
 // row (see segments).
 func (s *Snapshot) segmentsLive(ctx context.Context) ([]*segment, error) {
@@ -340,16 +342,7 @@ func (s *Snapshot) segmentsLive(ctx context.Context) ([]*segment, error) {
 		rs := &s.regions[ri]
 		for li := range rs.mems {
 			mv := &rs.mems[li]
-			sg := &segment{mv: mv}
-			for _, b := range mv.list {
-				if b.seq > rs.w {
-					break
-				}
-				sg.vis = append(sg.vis, b)
-			}
-			if n := len(sg.vis); n > 0 {
-				sg.end = sg.vis[n-1].first + uint32(sg.vis[n-1].rows())
-			}
+			sg := memSegment(mv, rs.w)
 			if pk {
 				newer := rs.mems[:li]
 				readers := make([]func(int) Key, len(sg.vis))
@@ -413,20 +406,11 @@ func (s *Snapshot) segmentsLive(ctx context.Context) ([]*segment, error) {
 
 // prefilter evaluates the plan's filter over a segment's rows.
 func (s *Snapshot) prefilter(ctx context.Context, mem memory.Allocator, p *Plan, sg *segment) error {
-	if p.expr == nil || sg.pass != nil {
+	if p.filter == nil || sg.pass != nil {
 		return nil
 	}
-	bound := map[*arrow.Schema]*filter.Bound{}
 	eval := func(rec arrow.RecordBatch, into []bool) error {
-		b, ok := bound[rec.Schema()]
-		if !ok {
-			var err error
-			if b, err = filter.Bind(p.expr, rec.Schema()); err != nil {
-				return fmt.Errorf("%w: binding filter: %w", ErrInvalidArgument, err)
-			}
-			bound[rec.Schema()] = b
-		}
-		m, err := b.Eval(ctx, mem, rec)
+		m, err := p.filter.Eval(ctx, mem, rec)
 		if err != nil {
 			return fmt.Errorf("%w: evaluating filter: %w", ErrInvalidArgument, err)
 		}
@@ -732,13 +716,12 @@ func (s *Snapshot) runSearch(ctx context.Context, mem memory.Allocator, p *Plan,
 				if end <= bound || b.op != OpUpsert {
 					continue
 				}
-				text := textValue(b.rec.Column(ti.col))
-				for i := int(max(bound, b.first) - b.first); i < b.rows(); i++ {
-					if v, ok := text(i); ok {
-						if err := tail.Add(b.first+uint32(i)-bound, v); err != nil {
-							return err
-						}
-					}
+				lo := max(bound, b.first) - b.first
+				part := array.NewSlice(b.rec.Column(ti.col), int64(lo), int64(b.rows()))
+				err := addTexts(tail, b.first+lo-bound, part)
+				part.Release()
+				if err != nil {
+					return err
 				}
 			}
 			off := bound

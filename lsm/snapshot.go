@@ -11,7 +11,7 @@ type Snapshot struct {
 	t       *Table
 	regions []regionSnap
 	base    *baseLayer
-	err     error // the table was closed while the snapshot was taken
+	err     error // the table was closed while the snapshot was taken: Run returns it
 }
 
 type regionSnap struct {
@@ -89,10 +89,6 @@ func (r *RegionWriter) snapshot() (rs regionSnap, ok bool) {
 	}
 	return rs, true
 }
-
-// Err is non-nil if the table was closed (dropped) while the snapshot was
-// taken; the snapshot is then incomplete and must not be read.
-func (s *Snapshot) Err() error { return s.err }
 
 // dropMerged releases the generations numbered upTo or below.
 func (rs *regionSnap) dropMerged(upTo uint64) {

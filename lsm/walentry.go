@@ -15,7 +15,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/arrow/util"
 )
 
 // A WAL entry is one Arrow IPC stream. Its schema is the table schema with
@@ -45,6 +44,9 @@ type walItem struct {
 	seq uint64
 	op  Op
 	mt  *MemTable // the memtable the batch went to: entries never span two
+	// bytes is the batch's Arrow buffer size, measured once at append:
+	// buffer accounting, entry grouping and encoder sizing all use it.
+	bytes int64
 }
 
 // bitrevName is the 64-character binary string of the bit-reversed n: it
@@ -107,7 +109,7 @@ func encodeWALEntry(dst []byte, mem memory.Allocator, table *arrow.Schema, pkCol
 	// checksum is computed as the stream is written, not in a second pass.
 	size := 64 << 10
 	for _, it := range items {
-		size += int(util.TotalRecordSize(it.rec)) + 1024
+		size += int(it.bytes) + 1024
 	}
 	buf := bytes.NewBuffer(dst[:0])
 	buf.Grow(size)
