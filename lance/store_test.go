@@ -14,8 +14,8 @@ import (
 )
 
 // lancetestStore is a small in-memory objstore.Store for this package's
-// tests (objstore.NewMem lives in another package under construction). It
-// can mirror every write to a directory so node can read the files.
+// tests. Unlike objstore.NewMem it counts reads and can mirror every write
+// to a directory so node can read the files.
 type lancetestStore struct {
 	mu   sync.Mutex
 	objs map[string][]byte

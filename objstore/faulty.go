@@ -127,9 +127,6 @@ func (f *Faulty) SetOptions(opts FaultOptions) {
 	f.cond.Broadcast()
 }
 
-// Inner returns the wrapped store.
-func (f *Faulty) Inner() Store { return f.inner }
-
 // Stats returns the counters of one kind of call.
 func (f *Faulty) Stats(op Op) FaultStats {
 	s := &f.stats[op]

@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -49,10 +48,6 @@ type Server struct {
 	srv     flight.Server
 	release func()
 	done    chan struct{}
-
-	// Batches and Rows count what a DiscardServer decoded (all streams).
-	Batches atomic.Int64
-	Rows    atomic.Int64
 }
 
 // Addr is the "host:port" the server listens on.
@@ -125,8 +120,6 @@ func (d *discardService) DoPut(stream flight.FlightService_DoPutServer) error {
 	defer rdr.Release()
 	for i := 0; rdr.Next(); i++ {
 		rec := rdr.RecordBatch()
-		d.s.Batches.Add(1)
-		d.s.Rows.Add(rec.NumRows())
 		md := putMetadata{Batch: i, Rows: rec.NumRows(), Durable: false, Regions: map[string]uint64{"0": uint64(i + 1)}}
 		raw, _ := json.Marshal(md)
 		if err := stream.Send(&flight.PutResult{AppMetadata: raw}); err != nil {
@@ -293,24 +286,22 @@ func Put(ctx context.Context, c flight.Client, desc *flight.FlightDescriptor, re
 }
 
 // Drain runs one DoGet and reads the whole stream with mem, keeping
-// nothing. It returns the rows and Arrow buffer bytes received.
-func Drain(ctx context.Context, c flight.Client, mem memory.Allocator, ticket []byte) (rows, bytes int64, err error) {
+// nothing. It returns the rows received.
+func Drain(ctx context.Context, c flight.Client, mem memory.Allocator, ticket []byte) (rows int64, err error) {
 	stream, err := c.DoGet(ctx, &flight.Ticket{Ticket: ticket})
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(mem))
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	defer rdr.Release()
 	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		rows += rec.NumRows()
-		bytes += util.TotalRecordSize(rec)
+		rows += rdr.RecordBatch().NumRows()
 	}
 	if err := rdr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return rows, bytes, err
+		return rows, err
 	}
-	return rows, bytes, nil
+	return rows, nil
 }

@@ -6,31 +6,27 @@ package lancejs
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 )
 
-// RepoRoot finds the repository root by walking up to go.mod.
+// RepoRoot finds the repository root by walking up to go.mod
+// (FindRepoRoot from the working directory).
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	wd, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("lancejs: no go.mod above the working directory")
-		}
-		dir = parent
+	root, err := FindRepoRoot(wd)
+	if err != nil {
+		t.Fatal("lancejs: ", err)
 	}
+	return root
 }
 
 // NodeModules returns the node_modules holding @lancedb/lancedb for a
@@ -38,19 +34,9 @@ func RepoRoot(t testing.TB) string {
 // node or the package the test is skipped, or fails when CI=true.
 func NodeModules(t testing.TB, variant string) string {
 	t.Helper()
-	cache := os.Getenv("FLIGHTWAL_CACHE")
-	if cache == "" {
-		cache = filepath.Join(RepoRoot(t), ".cache")
-	}
-	dir := filepath.Join(cache, "node")
-	if variant != "" {
-		dir = filepath.Join(cache, "node-"+variant)
-	}
-	nm := filepath.Join(dir, "node_modules")
-	_, errNode := exec.LookPath("node")
-	_, errPkg := os.Stat(filepath.Join(nm, "@lancedb", "lancedb", "package.json"))
-	if errNode != nil || errPkg != nil {
-		msg := fmt.Sprintf("node or LanceDB missing (%v, %v): run make deps", errNode, errPkg)
+	nm, err := FindNodeModules(RepoRoot(t), variant)
+	if err != nil {
+		msg := fmt.Sprintf("node or LanceDB missing (%v): run make deps", err)
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
@@ -62,8 +48,7 @@ func NodeModules(t testing.TB, variant string) string {
 // Run runs interop/<script> with NODE_PATH=nm and returns its stdout.
 func Run(t testing.TB, nm, script string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command("node", append([]string{filepath.Join(RepoRoot(t), "interop", script)}, args...)...)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+nm, "NODE_NO_WARNINGS=1")
+	cmd := Command(context.Background(), RepoRoot(t), nm, script, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

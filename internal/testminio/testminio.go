@@ -13,11 +13,7 @@
 //
 // or a test package shares one server per test binary:
 //
-//	func TestMain(m *testing.M) {
-//		code := m.Run()
-//		testminio.StopShared()
-//		os.Exit(code)
-//	}
+//	func TestMain(m *testing.M) { testminio.Main(m) } // stops it at exit
 //	... testminio.Shared(t).Store(t) ...
 package testminio
 
