@@ -195,11 +195,28 @@ func (d *Dataset) scanFragment(ctx context.Context, mem memory.Allocator, frag F
 			c.release()
 		}
 	}()
-	for lo := uint64(0); lo < frag.PhysicalRows; lo += uint64(batchRows) {
+	for lo, hi := uint64(0), uint64(0); lo < frag.PhysicalRows; lo = hi {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		hi := min(frag.PhysicalRows, lo+uint64(batchRows))
+		hi = min(frag.PhysicalRows, lo+uint64(batchRows))
+		// A batch ends where a column's page ends if that still leaves
+		// a good share of a batch: the column is then a slice of its
+		// decoded page, not a concatenation (a copy) of two. Wide columns
+		// (vectors: a page holds ~2,000 rows of 1024 floats) set the pace.
+		for _, c := range cursors {
+			if c.src.file == nil {
+				continue
+			}
+			if !c.loaded || lo < c.curLo || lo >= c.curHi {
+				if err := c.seek(ctx, mem, lo); err != nil {
+					return err
+				}
+			}
+			if c.curHi < hi && c.curHi-lo >= uint64(batchRows)/8 {
+				hi = c.curHi
+			}
+		}
 		cols := make([]arrow.Array, len(cursors))
 		release := func() {
 			for _, c := range cols {
