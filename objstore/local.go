@@ -104,7 +104,7 @@ func (l *Local) writeTemp(key string, data []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := writeData(f, data); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return "", err
