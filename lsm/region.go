@@ -50,7 +50,9 @@ type RegionWriter struct {
 	// walPos is the last WAL position written. Only the WAL goroutine (or
 	// openRegion before it starts) writes it; stats read it.
 	walPos atomic.Uint64
-	// walBufs are encode buffers the putter hands back to the encoder.
+	// walBufs are encode buffers the putter hands back to the encoder:
+	// three are in use at once (one being encoded, one queued in puts,
+	// one being written).
 	walBufs chan []byte
 
 	// walKinds classifies WAL positions this process has seen, for garbage
@@ -109,7 +111,7 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 		onFlush:  onFlush,
 		notify:   make(chan struct{}),
 		flushReq: newKicker(), closing: make(chan struct{}), done: make(chan struct{}),
-		walBufs:   make(chan []byte, 2),
+		walBufs:   make(chan []byte, 3),
 		flushKick: newKicker(), flushDone: make(chan struct{}),
 		tidx: tidx, indexKick: newKicker(), indexDone: make(chan struct{}),
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/flightwal/flightwal/objstore"
 )
 
 // A WAL entry is one Arrow IPC stream. Its schema is the table schema with
@@ -111,8 +113,13 @@ func encodeWALEntry(dst []byte, mem memory.Allocator, table *arrow.Schema, pkCol
 	for _, it := range items {
 		size += int(it.bytes) + 1024
 	}
+	if cap(dst) < size {
+		// Page-aligned, so the local store can write it with direct I/O;
+		// a quarter spare, so the next entries, of about the same size,
+		// reuse it instead of allocating (and zeroing) their own.
+		dst = objstore.AlignedBytes(size + size/4)
+	}
 	buf := bytes.NewBuffer(dst[:0])
-	buf.Grow(size)
 	sum := crc32.New(castagnoli)
 	w := ipc.NewWriter(io.MultiWriter(buf, sum), ipc.WithSchema(schema), ipc.WithAllocator(mem))
 	for _, it := range items {
