@@ -5,8 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"hash/crc32"
-	"io"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -121,7 +121,7 @@ func encodeWALEntry(dst []byte, mem memory.Allocator, table *arrow.Schema, pkCol
 	}
 	buf := bytes.NewBuffer(dst[:0])
 	sum := crc32.New(castagnoli)
-	w := ipc.NewWriter(io.MultiWriter(buf, sum), ipc.WithSchema(schema), ipc.WithAllocator(mem))
+	w := ipc.NewWriter(checksummedWriter{buf, sum}, ipc.WithSchema(schema), ipc.WithAllocator(mem))
 	for _, it := range items {
 		rec, err := walRecord(mem, schema, pkCol, it)
 		if err != nil {
@@ -144,6 +144,26 @@ func encodeWALEntry(dst []byte, mem memory.Allocator, table *arrow.Schema, pkCol
 }
 
 const walMagic = "FWAL"
+
+// checksummedWriter appends to buf and checksums what it appended, a
+// piece at a time: the checksum reads each piece while it is still in
+// cache, not the whole multi-megabyte Arrow buffer again from memory.
+type checksummedWriter struct {
+	buf *bytes.Buffer
+	sum hash.Hash32
+}
+
+func (w checksummedWriter) Write(p []byte) (int, error) {
+	const piece = 64 << 10
+	n := len(p)
+	for len(p) > 0 {
+		c := p[:min(len(p), piece)]
+		w.buf.Write(c)
+		w.sum.Write(c)
+		p = p[len(c):]
+	}
+	return n, nil
+}
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
