@@ -39,3 +39,37 @@ func TestWriteDataLeavesFileBuffered(t *testing.T) {
 		t.Fatalf("size %d, want %d", st.Size(), len(data)+3)
 	}
 }
+
+// TestWriteDataFallsBack pins the page-cache retry: a direct write the
+// kernel refuses (here at an unaligned file offset, EINVAL) leaves the
+// file holding exactly data, written through the page cache from the
+// start, as if the file had been new.
+func TestWriteDataFallsBack(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte{0xff}); err != nil { // offset 1: unaligned
+		t.Fatal(err)
+	}
+	data := AlignedBytes(1<<20 + 10)
+	for i := range data {
+		data[i] = byte(i * 13)
+	}
+	if err := writeData(f, data); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(data) {
+		t.Fatalf("file holds %d bytes, want %d", len(got), len(data))
+	}
+	for i := range got {
+		if got[i] != data[i] {
+			t.Fatalf("byte %d is %#x, want %#x", i, got[i], data[i])
+		}
+	}
+}
