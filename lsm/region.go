@@ -415,15 +415,34 @@ func (r *RegionWriter) walLoop() {
 	nextPos := r.walPos.Load() + 1
 	t := time.NewTicker(r.opts.WALFlushInterval)
 	defer t.Stop()
+	wrote := false // since the last tick
 	for {
 		select {
 		case <-r.flushReq:
+			wrote = r.encodeWAL(puts, &nextPos) || wrote
 		case <-t.C:
+			if !r.encodeWAL(puts, &nextPos) && !wrote {
+				r.dropWALBufs() // a whole interval without a batch
+			}
+			wrote = false
 		case <-r.closing:
 			r.encodeWAL(puts, &nextPos)
 			return
 		}
-		r.encodeWAL(puts, &nextPos)
+	}
+}
+
+// dropWALBufs lets go of the pooled encode buffers once a whole flush
+// interval passed without a batch to write: an idle
+// region holds no WAL memory, where it held up to three entries' worth
+// (30 MiB at the default wal.max_buffer_bytes).
+func (r *RegionWriter) dropWALBufs() {
+	for {
+		select {
+		case <-r.walBufs:
+		default:
+			return
+		}
 	}
 }
 
@@ -437,7 +456,7 @@ type walPut struct {
 // encodeWAL takes the buffered batches and encodes them as WAL entries,
 // one per memtable generation and at most about WALMaxBufferBytes each,
 // at consecutive positions from *nextPos.
-func (r *RegionWriter) encodeWAL(puts chan<- walPut, nextPos *uint64) {
+func (r *RegionWriter) encodeWAL(puts chan<- walPut, nextPos *uint64) (wrote bool) {
 	r.mu.Lock()
 	items := r.buffer
 	r.buffer, r.bufferBytes = nil, 0
@@ -449,7 +468,7 @@ func (r *RegionWriter) encodeWAL(puts chan<- walPut, nextPos *uint64) {
 		}
 	}()
 	if len(items) == 0 || failed {
-		return
+		return false
 	}
 	for len(items) > 0 {
 		// Bounding the entry bounds the in-memory copy and the latency
@@ -481,6 +500,7 @@ func (r *RegionWriter) encodeWAL(puts chan<- walPut, nextPos *uint64) {
 		}
 		items = items[n:]
 	}
+	return true
 }
 
 // putLoop writes encoded entries in order and advances the durable

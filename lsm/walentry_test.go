@@ -1,12 +1,15 @@
 package lsm
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
+	"github.com/flightwal/flightwal/objstore"
 )
 
 func TestWALEntryRoundTrip(t *testing.T) {
@@ -107,4 +110,35 @@ func FuzzRegionManifest(f *testing.F) {
 			t.Fatalf("re-encoded manifest differs: %v", err)
 		}
 	})
+}
+
+// TestIdleRegionDropsWALBuffers pins that encode buffers are pooled while
+// a region writes and let go once a flush interval passes without a batch.
+func TestIdleRegionDropsWALBuffers(t *testing.T) {
+	ctx := context.Background()
+	// The interval is long enough that no idle tick falls between the
+	// write becoming durable and the first check.
+	db, mem := testDB(t, objstore.NewMem(), Options{WALFlushInterval: 300 * time.Millisecond, CompactAfterGenerations: -1})
+	defer func() { db.Close(); mem.AssertSize(t, 0) }()
+	tbl, err := db.CreateTable(ctx, TableSpec{Name: "idle", Schema: testSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := kvBatch(mem, []int64{1, 2, 3}, 7)
+	defer rec.Release()
+	writeAll(t, tbl, mem, rec)
+	r, err := tbl.region(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.walBufs); n != 1 {
+		t.Fatalf("%d pooled encode buffers right after a durable write, want 1", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.walBufs) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d encode buffers still pooled after 5 s idle", len(r.walBufs))
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
