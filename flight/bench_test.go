@@ -166,7 +166,7 @@ func BenchmarkIngest(b *testing.B) {
 			// PutIfAbsent after another, on the same disk): the ceiling of
 			// durable ingest on this machine.
 			diskDir := b.TempDir()
-			entry := objstore.AlignedBytes(10 << 20)
+			entry := objstore.AlignedBytes(lsm.DefaultWALMaxBufferBytes)
 			for i := range entry {
 				entry[i] = byte(i*2654435761>>13) ^ byte(i>>7)
 			}

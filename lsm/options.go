@@ -25,6 +25,10 @@ type Options struct {
 	Retry                   objstore.RetryPolicy
 }
 
+// DefaultWALMaxBufferBytes is the default WALMaxBufferBytes (the
+// wal.max_buffer_bytes of ARCHITECTURE.md): about the size of one WAL entry.
+const DefaultWALMaxBufferBytes = 10 << 20
+
 func (o Options) withDefaults() Options {
 	if o.Allocator == nil {
 		o.Allocator = memory.DefaultAllocator
@@ -36,7 +40,7 @@ func (o Options) withDefaults() Options {
 		o.WALFlushInterval = 100 * time.Millisecond
 	}
 	if o.WALMaxBufferBytes <= 0 {
-		o.WALMaxBufferBytes = 10 << 20
+		o.WALMaxBufferBytes = DefaultWALMaxBufferBytes
 	}
 	if o.MemTableMaxBytes <= 0 {
 		o.MemTableMaxBytes = 256 << 20

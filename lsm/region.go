@@ -433,9 +433,9 @@ func (r *RegionWriter) walLoop() {
 }
 
 // dropWALBufs lets go of the pooled encode buffers once a whole flush
-// interval passed without a batch to write: an idle
-// region holds no WAL memory, where it held up to three entries' worth
-// (30 MiB at the default wal.max_buffer_bytes).
+// interval passed without a batch to write: an idle region holds no WAL
+// memory, where it held up to three entries' worth (about 37 MiB at the
+// default wal.max_buffer_bytes, each buffer a quarter over size).
 func (r *RegionWriter) dropWALBufs() {
 	for {
 		select {

@@ -14,14 +14,14 @@ const directAlign = 4096
 // loses the alignment.
 func AlignedBytes(n int) []byte {
 	b := make([]byte, n+directAlign)
-	off := 0
-	if r := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) % directAlign); r != 0 {
-		off = directAlign - r
-	}
+	off := (directAlign - pageOffset(b)) % directAlign
 	return b[off : off+n : off+n]
 }
 
 // isAligned reports whether b starts on a directAlign boundary.
-func isAligned(b []byte) bool {
-	return len(b) > 0 && uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign == 0
+func isAligned(b []byte) bool { return len(b) > 0 && pageOffset(b) == 0 }
+
+// pageOffset is how far b's first byte lies past a directAlign boundary.
+func pageOffset(b []byte) int {
+	return int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) % directAlign)
 }
