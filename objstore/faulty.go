@@ -73,6 +73,11 @@ type FaultOptions struct {
 	// slot if ThrottleWait is set.
 	MaxConcurrent int
 	ThrottleWait  bool
+	// Refuse, if set, is asked before every call (after throttling and
+	// latency): a non-nil error fails the call with it, without reaching
+	// the store (a full disk for writes under a prefix, say). It counts
+	// as injected.
+	Refuse func(op Op, key string) error
 }
 
 // SetAll sets the same fault for every kind of call.
@@ -187,6 +192,7 @@ func (f *Faulty) begin(ctx context.Context, op Op, key string) (plan, error) {
 	}
 	p.fail = c.ErrorRate > 0 && f.rng.Float64() < c.ErrorRate
 	p.afterWrite = op.writes() && c.AfterWriteRate > 0 && f.rng.Float64() < c.AfterWriteRate
+	refuse := f.opts.Refuse
 	f.mu.Unlock()
 
 	if p.delay > 0 {
@@ -203,6 +209,13 @@ func (f *Faulty) begin(ctx context.Context, op Op, key string) (plan, error) {
 		f.end()
 		st.injected.Add(1)
 		return plan{}, fmt.Errorf("objstore: faulty %s %s: injected error: %w", op, key, ErrUnavailable)
+	}
+	if refuse != nil {
+		if err := refuse(op, key); err != nil {
+			f.end()
+			st.injected.Add(1)
+			return plan{}, fmt.Errorf("objstore: faulty %s %s: %w", op, key, err)
+		}
 	}
 	return p, nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // Local is a Store over a local directory. Put writes a temporary file,
@@ -42,6 +43,18 @@ func checkKey(key string) error {
 }
 
 func (l *Local) path(key string) string { return filepath.Join(l.root, filepath.FromSlash(key)) }
+
+// noSpace marks a failed write that ran out of space or quota, or that
+// the file system refused (read-only, permissions).
+func noSpace(err error, key string) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EFBIG):
+		return fmt.Errorf("%s: %w: %w", key, ErrNoSpace, err)
+	case errors.Is(err, syscall.EROFS), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("%s: %w: %w", key, ErrReadOnly, err)
+	}
+	return err
+}
 
 func notFound(err error, key string) error {
 	if errors.Is(err, fs.ErrNotExist) {
@@ -130,11 +143,11 @@ func (l *Local) Put(ctx context.Context, key string, data []byte) error {
 	}
 	tmp, err := l.writeTemp(key, data)
 	if err != nil {
-		return err
+		return noSpace(err, key)
 	}
 	if err := os.Rename(tmp, l.path(key)); err != nil {
 		os.Remove(tmp)
-		return err
+		return noSpace(err, key)
 	}
 	syncDir(filepath.Dir(l.path(key)))
 	return nil
@@ -146,14 +159,14 @@ func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 	}
 	tmp, err := l.writeTemp(key, data)
 	if err != nil {
-		return err
+		return noSpace(err, key)
 	}
 	defer os.Remove(tmp)
 	if err := os.Link(tmp, l.path(key)); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%s: %w", key, ErrExists)
 		}
-		return err
+		return noSpace(err, key)
 	}
 	syncDir(filepath.Dir(l.path(key)))
 	return nil

@@ -187,6 +187,8 @@ func (s *S3) mapErr(op, key string, err error) error {
 		switch {
 		case er.Code == "NoSuchKey" || er.Code == "NotFound" && er.StatusCode == http.StatusNotFound:
 			return fmt.Errorf("%s: %w", what, ErrNotFound)
+		case noSpaceCode(er.Code):
+			return fmt.Errorf("%s: %w: %w", what, ErrNoSpace, err)
 		case retryableCode(er.Code) || er.StatusCode >= 500 || er.StatusCode == http.StatusTooManyRequests ||
 			er.StatusCode == http.StatusRequestTimeout:
 			return fmt.Errorf("%s: %w: %w", what, ErrUnavailable, err)
@@ -199,6 +201,16 @@ func (s *S3) mapErr(op, key string, err error) error {
 		return fmt.Errorf("%s: %w: %w", what, ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// noSpaceCode: the server is out of space or the bucket over its quota
+// (MinIO's storage-full and quota answers).
+func noSpaceCode(code string) bool {
+	switch code {
+	case "XMinioStorageFull", "XMinioAdminBucketQuotaExceeded", "QuotaExceeded":
+		return true
+	}
+	return false
 }
 
 func retryableCode(code string) bool {

@@ -22,6 +22,13 @@ var (
 	// ErrUnavailable wraps transient failures (network, throttling, 5xx):
 	// the caller may retry the same call safely.
 	ErrUnavailable = errors.New("objstore: store unavailable")
+	// ErrNoSpace wraps writes the store refused for want of space or quota
+	// (ENOSPC, EDQUOT, EFBIG; S3's storage-full answers). Retrying the same
+	// write succeeds once space is freed.
+	ErrNoSpace = errors.New("objstore: no space left")
+	// ErrReadOnly wraps writes refused because the storage is read-only or
+	// the process may not write there (EROFS, EACCES, EPERM).
+	ErrReadOnly = errors.New("objstore: storage is read-only")
 )
 
 // ObjectInfo describes one stored object.
