@@ -36,7 +36,7 @@ type pendingAck struct {
 func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(s.mem))
+	rdr, err := s.newPutReader(stream)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return toStatus(fmt.Errorf("%w: empty DoPut stream (no schema message)", errInvalid))
@@ -68,7 +68,14 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 		}
 		return toStatus(err)
 	}
-	for i := 0; rdr.Next(); i++ {
+	for i := 0; ; i++ {
+		more, err := nextBatch(rdr)
+		if err != nil {
+			return finish(fmt.Errorf("%w: batch %d: %v", errInvalid, i, err))
+		}
+		if !more {
+			break
+		}
 		res, err := w.Write(ctx, s.mem, rdr.RecordBatch())
 		if err != nil {
 			return finish(fmt.Errorf("batch %d: %w", i, err))
@@ -84,6 +91,32 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 		return finish(fmt.Errorf("%w: reading DoPut stream: %v", errInvalid, err))
 	}
 	return finish(nil)
+}
+
+// newPutReader reads a DoPut stream's schema message. Every message is
+// checked before arrow-go parses it (guardedStream), and a panic on a
+// malformed one is the client's bad input, not a crash.
+func (s *Service) newPutReader(stream flight.FlightService_DoPutServer) (rdr *flight.Reader, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			rdr, err = nil, fmt.Errorf("malformed schema message: %v", p)
+		}
+	}()
+	return flight.NewRecordReader(&guardedStream{FlightService_DoPutServer: stream}, ipc.WithAllocator(s.mem))
+}
+
+// nextBatch advances the stream's reader. arrow-go's IPC reader trusts the
+// lengths in a message and can panic on a malformed one (a batch whose
+// columns disagree with its row count, say); that is the client's bad
+// input, answered InvalidArgument, never a crash of the server. The panic
+// happens on this goroutine, so recovering here catches it.
+func nextBatch(rdr *flight.Reader) (more bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			more, err = false, fmt.Errorf("malformed IPC message: %v", p)
+		}
+	}()
+	return rdr.Next(), nil
 }
 
 // putTable opens the target table, creating it from the stream's schema

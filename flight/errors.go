@@ -25,11 +25,13 @@ func toStatus(err error) error {
 	switch {
 	case errors.Is(err, errInvalid), errors.Is(err, lsm.ErrInvalidArgument):
 		code = codes.InvalidArgument
+	case errors.Is(err, lsm.ErrDataLoss):
+		code = codes.DataLoss
 	case errors.Is(err, lsm.ErrNotFound):
 		code = codes.NotFound
 	case errors.Is(err, lsm.ErrAlreadyExists):
 		code = codes.AlreadyExists
-	case errors.Is(err, lsm.ErrFenced):
+	case errors.Is(err, lsm.ErrFenced), errors.Is(err, lsm.ErrReadOnly):
 		code = codes.FailedPrecondition
 	case errors.Is(err, lsm.ErrUnavailable), errors.Is(err, lsm.ErrClosed):
 		code = codes.Unavailable

@@ -96,10 +96,15 @@ func TestFaultInjectedIngest(t *testing.T) {
 
 	// Faults off: the server still serves writes, and after a restart every
 	// acknowledged batch is back.
+	// A WAL put that failed is retried in place, and the region refuses
+	// new batches (Unavailable) until it lands: writes resume within the
+	// retry backoff.
 	faulty.SetOptions(objstore.FaultOptions{})
 	extra := datagen.Batch(e.mem, dim, uint64(sent), int64(sent)*rows, rows)
-	e.mustPut(pathDesc("x"), extra)
-	extra.Release()
+	defer extra.Release()
+	if !eventually(t, 5*time.Second, func() bool { _, err := e.put(pathDesc("x"), extra); return err == nil }) {
+		t.Fatal("writes did not resume once the store recovered")
+	}
 	acked[sent] = true
 	sent++
 	e.restart()

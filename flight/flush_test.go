@@ -24,6 +24,9 @@ func TestDurableAckAfterWALPut(t *testing.T) {
 	hs := &hookStore{Store: testStore(t)}
 	e := newEnv(t, withStore(hs))
 	e.createTable("d", datagen.Schema(4), nil)
+	// Claim the region first (a flush does), so the only WAL put held
+	// below is the batch's entry, not the claim's fence.
+	e.mustAction("flush", map[string]any{"table": "d"})
 
 	gate := make(chan struct{})
 	var landed atomic.Bool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 
@@ -58,7 +59,7 @@ func (t *Table) Compact(ctx context.Context) (CompactResult, error) {
 		}
 	}
 	if total == 0 {
-		return res, t.retire(ctx, regions, base)
+		return res, t.retire(ctx, base)
 	}
 	defer func() {
 		for _, gs := range gens {
@@ -113,13 +114,25 @@ func (t *Table) Compact(ctx context.Context) (CompactResult, error) {
 	t.base.Store(nb)
 	t.idx.kick.kick() // index the new fragment
 	res.BaseVersion = next.Version()
-	return res, t.retire(ctx, regions, nb)
+	return res, t.retire(ctx, nb)
 }
 
-// retire removes from each region the generations the base holds.
-func (t *Table) retire(ctx context.Context, regions []*RegionWriter, base *baseLayer) error {
-	for i, r := range regions {
-		if err := r.retireGenerations(ctx, base.merged(i)); err != nil {
+// retire removes from each region the generations the base holds. A
+// region that holds none is left alone (and unclaimed if it was opened for
+// reading); one that does is claimed first: its manifest changes.
+func (t *Table) retire(ctx context.Context, base *baseLayer) error {
+	for i := range t.NumRegions() {
+		t.mu.Lock()
+		r := t.regions[i]
+		t.mu.Unlock()
+		if !r.holdsGenerationsUpTo(base.merged(i)) {
+			continue
+		}
+		r, err := t.region(ctx, i, true)
+		if err == nil {
+			err = r.retireGenerations(ctx, base.merged(i))
+		}
+		if err != nil {
 			return fmt.Errorf("compacting %q: retiring generations of region %d: %w", t.name, i, err)
 		}
 	}
@@ -219,6 +232,14 @@ func (r *RegionWriter) generations() []*Generation {
 	return out
 }
 
+// holdsGenerationsUpTo reports whether the region manifest still lists a
+// generation at or below upTo.
+func (r *RegionWriter) holdsGenerationsUpTo(upTo uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.manifest != nil && slices.ContainsFunc(r.manifest.FlushedGenerations, func(fg *tablepb.FlushedGeneration) bool { return fg.Generation <= upTo })
+}
+
 // retireGenerations drops generations up to upTo (merged into the base)
 // from the region manifest and the read state.
 func (r *RegionWriter) retireGenerations(ctx context.Context, upTo uint64) error {
@@ -243,9 +264,7 @@ func (r *RegionWriter) retireGenerations(ctx context.Context, upTo uint64) error
 	}
 	next.FlushedGenerations = kept
 	next.Version++
-	if err := commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next); err != nil {
-		err = wrapStoreErr(err)
-		r.fail(err)
+	if _, err := r.commitManifest(ctx, next); err != nil {
 		return err
 	}
 	r.mu.Lock()

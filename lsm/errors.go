@@ -16,4 +16,13 @@ var (
 	ErrResourceExhausted = errors.New("resource exhausted")
 	// ErrClosed: the table or database was closed or dropped.
 	ErrClosed = errors.New("closed")
+	// ErrDataLoss: an acknowledged write can no longer be read (a WAL
+	// entry or region manifest failing its checksum or validation).
+	ErrDataLoss = errors.New("data loss")
+	// ErrReadOnly: the storage refuses writes; reads still work.
+	ErrReadOnly = errors.New("storage is read-only")
 )
+
+// errNotClaimed: a write reached a region opened for reading only;
+// Table.region claims regions before writing, so it never leaves lsm.
+var errNotClaimed = errors.New("region not claimed")

@@ -72,8 +72,17 @@ func TestFencing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := t2.Stats().Regions[0]; st.WriterEpoch != 2 {
-		t.Fatalf("new writer epoch %d, want 2", st.WriterEpoch)
+	// Opening reads: it claims nothing, so the old writer still writes.
+	if st := t2.Stats().Regions[0]; st.WriterEpoch != 1 || st.Writing {
+		t.Fatalf("opened for reading: epoch %d writing %v, want the old writer's epoch 1", st.WriterEpoch, st.Writing)
+	}
+	// The first write claims the region; so does this, and it replays
+	// what the old writer put since the open.
+	if _, err := t2.region(ctx, 0, true); err != nil {
+		t.Fatal(err)
+	}
+	if st := t2.Stats().Regions[0]; st.WriterEpoch != 2 || !st.Writing {
+		t.Fatalf("new writer epoch %d writing %v, want 2", st.WriterEpoch, st.Writing)
 	}
 	got, err := scanState(ctx, t2, mem2, "")
 	if err != nil || len(got) != 3 || got[3] != 2 {

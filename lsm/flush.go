@@ -57,7 +57,10 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 	root := path.Join(r.paths.dir, rel)
 	rows, err := writeGeneration(ctx, r.store, r.mem, root, m)
 	if err != nil {
-		return fg, false, err
+		// A failed flush leaves nothing behind: retries (after a full
+		// disk, say) need no more space than the generation they write.
+		r.removeObjects(ctx, root+"/")
+		return fg, false, wrapStoreErr(err)
 	}
 	gen := newGeneration(r.store, r.paths.dir, rel, m.generation, r.schema, r.pkCol, r.mem)
 
@@ -70,9 +73,10 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 	next.ReplayAfterWalEntryPosition = m.walPos.Load()
 	next.WalEntryPositionLastSeen = r.walPos.Load()
 	next.CurrentGeneration = activeGen
-	if err := commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next); err != nil {
-		err = wrapStoreErr(err)
-		r.fail(err)
+	if landed, err := r.commitManifest(ctx, next); err != nil {
+		if !landed {
+			r.removeObjects(ctx, root+"/")
+		}
 		return fg, false, err
 	}
 
@@ -89,6 +93,47 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 		r.onFlush()
 	}
 	return FlushedGeneration{Region: r.id, Generation: m.generation, Path: rel, Rows: rows}, true, nil
+}
+
+// commitManifest commits the next region manifest. A fence fails the
+// region. Any other error leaves the region as it was, so the job is
+// retried; landed is false only when the manifest is known not to have
+// been written (an error reported after the write went through is found by
+// reading it back), so what it names may be removed.
+func (r *RegionWriter) commitManifest(ctx context.Context, next *tablepb.RegionManifest) (landed bool, err error) {
+	err = commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, ErrFenced) {
+		r.fail(err)
+		return true, err
+	}
+	got, rerr := readRegionManifest(ctx, r.store, r.paths, next.Version)
+	switch {
+	case rerr == nil && proto.Equal(got, next):
+		return true, nil
+	case rerr == nil:
+		err = fmt.Errorf("%w: region manifest version %d was written by epoch %d (ours %d)", ErrFenced, next.Version, got.WriterEpoch, next.WriterEpoch)
+		r.fail(err)
+		return true, err
+	case errors.Is(rerr, objstore.ErrNotFound):
+		return false, wrapStoreErr(err)
+	}
+	return true, wrapStoreErr(err)
+}
+
+// removeObjects deletes every object under prefix, best effort.
+func (r *RegionWriter) removeObjects(ctx context.Context, prefix string) {
+	objs, err := r.store.List(ctx, prefix)
+	if err != nil {
+		return
+	}
+	for _, o := range objs {
+		if err := r.store.Delete(ctx, o.Key); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			r.log.Warn("removing a failed flush's file", "key", o.Key, "err", err)
+		}
+	}
 }
 
 // collectWAL deletes the data entries before the replay position (the entry
@@ -143,9 +188,10 @@ func (r *RegionWriter) flushAll(ctx context.Context) ([]FlushedGeneration, error
 // flushFrozen flushes frozen memtables until none is left (the body of
 // the background flush goroutine, kicked after a freeze or by backpressure).
 //
-// A transient store failure is retried with backoff until the region
-// closes: frozen memtables hold writers back (backpressure), so giving up
-// would stall them. Other failures stop the region and end the loop.
+// A failure (the store unreachable, the disk full) is retried with backoff
+// until the region closes: frozen memtables hold writers back
+// (backpressure), so giving up would stall them. A fenced or closed
+// region ends the loop.
 func (r *RegionWriter) flushFrozen() {
 	backoff := r.opts.Retry.Base
 	for {
@@ -156,7 +202,7 @@ func (r *RegionWriter) flushFrozen() {
 		case err == nil:
 			backoff = r.opts.Retry.Base
 			continue
-		case !errors.Is(err, ErrUnavailable):
+		case errors.Is(err, ErrFenced), errors.Is(err, ErrClosed), r.failed() != nil:
 			r.log.Error("background flush failed", "err", err)
 			return
 		}

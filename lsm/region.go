@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -46,6 +46,15 @@ type RegionWriter struct {
 	bufferBytes int64
 	failure     error // once set the region takes no writes
 	closed      bool  // Close began: no new writes, but the buffer is still written
+	// writing: this process claimed the region (invariant 4) and runs its
+	// WAL and flush goroutines. A region opened for reading replays the
+	// WAL without writing anything; Table.region claims it on first write.
+	writing bool
+	// stall is the error of a WAL put that is being retried (the disk is
+	// full, the store unreachable): new batches are refused with it until
+	// the put succeeds, and waiters for batches not yet durable get it.
+	// The region keeps its epoch: nothing is reopened.
+	stall error
 
 	// walPos is the last WAL position written. Only the WAL goroutine (or
 	// openRegion before it starts) writes it; stats read it.
@@ -97,13 +106,16 @@ type readState struct {
 	gens      []*Generation // newest first
 }
 
-// openRegion claims region id (invariant 4), replays its WAL after the
-// manifest's replay position (invariant 3) and starts the WAL goroutine.
+// openRegion opens region id: it replays the WAL after the manifest's
+// replay position (invariant 3). With write set it first claims the region
+// (invariant 4), fences the WAL and starts the WAL and flush goroutines;
+// without, it writes nothing, so tables on read-only storage can be read,
+// and Table.region claims the region on its first write (claimInPlace).
 //
 // mergedUpTo is the highest generation of this region that the base table
 // already holds (compaction committed it): such generations are not read
 // again, even if a crash kept them in the region manifest.
-func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow.Schema, pkCol int, opts *Options, mergedUpTo uint64, onFlush func(), tidx *tableIndexes) (*RegionWriter, error) {
+func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow.Schema, pkCol int, opts *Options, mergedUpTo uint64, onFlush func(), tidx *tableIndexes, write bool) (*RegionWriter, error) {
 	r := &RegionWriter{
 		id: id, paths: regionPaths{dir: "_mem_wal/" + strconv.Itoa(id)}, store: store,
 		schema: schema, pkCol: pkCol, mem: opts.Allocator, opts: opts,
@@ -115,8 +127,16 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 		flushKick: newKicker(), flushDone: make(chan struct{}),
 		tidx: tidx, indexKick: newKicker(), indexDone: make(chan struct{}),
 	}
-	if err := r.claim(ctx); err != nil {
-		return nil, err
+	if write {
+		if err := r.claim(ctx); err != nil {
+			return nil, err
+		}
+	} else {
+		m, err := loadRegionManifest(ctx, store, r.paths)
+		if err != nil {
+			return nil, wrapStoreErr(err)
+		}
+		r.manifest, r.epoch = m, m.WriterEpoch
 	}
 	gen := r.manifest.CurrentGeneration
 	for _, g := range r.manifest.FlushedGenerations {
@@ -134,20 +154,89 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 		r.releaseMemtables()
 		return nil, err
 	}
-	if err := r.writeFence(ctx); err != nil {
-		r.releaseMemtables()
-		return nil, err
+	if write {
+		if err := r.writeFence(ctx); err != nil {
+			r.releaseMemtables()
+			return nil, err
+		}
 	}
 	r.durable.Store(r.lastSeq)
 	r.publishState()
-	go r.walLoop()
-	go background(r.closing, r.flushKick, r.flushDone, r.flushFrozen)
 	go background(r.closing, r.indexKick, r.indexDone, r.indexMemTables)
 	r.indexKick.kick() // index the replayed rows
+	if write {
+		r.mu.Lock()
+		r.startWritingLocked()
+		r.mu.Unlock()
+	}
+	return r, nil
+}
+
+// startWritingLocked starts the WAL and flush goroutines of a claimed
+// region. r.mu is held.
+func (r *RegionWriter) startWritingLocked() {
+	r.writing = true
+	go r.walLoop()
+	go background(r.closing, r.flushKick, r.flushDone, r.flushFrozen)
 	if len(r.frozen) > 0 {
 		r.flushKick.kick() // replay froze memtables: flush them
 	}
-	return r, nil
+}
+
+// Writing reports whether this process claimed the region.
+func (r *RegionWriter) Writing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writing
+}
+
+// claimInPlace makes a region opened for reading its writer: it claims
+// the region (invariant 4), replays the entries another writer put since
+// the open, fences the WAL and starts the WAL and flush goroutines. The
+// caller (Table.region) serialises it with every other claim and reopen.
+//
+// ok is false, with nothing changed here, when the region manifest moved
+// since the open (another writer flushed, or won the claim): what this
+// region replayed may be stale, so the caller reopens it instead.
+func (r *RegionWriter) claimInPlace(ctx context.Context) (ok bool, err error) {
+	cur, err := loadRegionManifest(ctx, r.store, r.paths)
+	if err != nil {
+		return false, wrapStoreErr(err)
+	}
+	r.mu.Lock()
+	stale := cur.Version != r.manifest.Version
+	r.mu.Unlock()
+	if stale {
+		return false, nil
+	}
+	next := proto.Clone(cur).(*tablepb.RegionManifest)
+	next.Version++
+	next.WriterEpoch++
+	next.RegionSpecId = 0
+	if err := commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next); err != nil {
+		if errors.Is(err, ErrFenced) {
+			return false, nil // another opener claimed it first: reopen above it
+		}
+		return false, wrapStoreErr(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.manifest, r.epoch = next, next.WriterEpoch
+	r.log.Debug("claimed region on first write", "epoch", r.epoch, "manifest_version", next.Version)
+	err = r.replayFrom(ctx, r.walPos.Load())
+	if err == nil {
+		err = r.writeFence(ctx)
+	}
+	if err != nil {
+		// We hold the epoch but could not take over: the next write
+		// reopens the region (Table.region).
+		r.failLocked(err)
+		return false, err
+	}
+	r.durable.Store(r.lastSeq)
+	r.startWritingLocked()
+	r.wake()
+	return true, nil
 }
 
 // claim writes manifest version+1 with epoch+1. A racing opener that wins
@@ -178,9 +267,46 @@ func (r *RegionWriter) claim(ctx context.Context) error {
 
 // replay applies every WAL entry after the replay position, in order.
 func (r *RegionWriter) replay(ctx context.Context) error {
+	positions, err := r.walPositions(ctx)
+	if err != nil {
+		return err
+	}
+	after := r.manifest.ReplayAfterWalEntryPosition
+	r.walPos.Store(after)
+	if slices.Contains(positions, after) {
+		// The entry at the replay position is kept so that its last
+		// sequence number survives garbage collection.
+		e, err := r.readWAL(ctx, after)
+		if err != nil {
+			return err
+		}
+		r.lastSeq = max(r.lastSeq, e.lastSeq)
+		e.release()
+	}
+	if err := r.applyPositions(ctx, positions, after); err != nil {
+		return err
+	}
+	if n := r.walPos.Load() - after; n > 0 {
+		r.log.Info("replayed WAL", "entries", n, "last_seq", r.lastSeq, "rows", r.active.Rows())
+	}
+	return nil
+}
+
+// replayFrom applies the entries after position after that were put since
+// the region was opened for reading (claimInPlace). r.mu is held.
+func (r *RegionWriter) replayFrom(ctx context.Context, after uint64) error {
+	positions, err := r.walPositions(ctx)
+	if err != nil {
+		return err
+	}
+	return r.applyPositions(ctx, positions, after)
+}
+
+// walPositions lists the positions of the region's WAL entries, ascending.
+func (r *RegionWriter) walPositions(ctx context.Context) ([]uint64, error) {
 	objs, err := r.store.List(ctx, r.paths.walPrefix())
 	if err != nil {
-		return wrapStoreErr(fmt.Errorf("listing WAL of region %d: %w", r.id, err))
+		return nil, wrapStoreErr(fmt.Errorf("listing WAL of region %d: %w", r.id, err))
 	}
 	var positions []uint64
 	for _, o := range objs {
@@ -188,25 +314,19 @@ func (r *RegionWriter) replay(ctx context.Context) error {
 			positions = append(positions, pos)
 		}
 	}
-	sort.Slice(positions, func(i, j int) bool { return positions[i] < positions[j] })
-	after := r.manifest.ReplayAfterWalEntryPosition
-	r.walPos.Store(after)
+	slices.Sort(positions)
+	return positions, nil
+}
+
+// applyPositions applies the entries at the given ascending positions
+// above after, which must follow one another without a gap.
+func (r *RegionWriter) applyPositions(ctx context.Context, positions []uint64, after uint64) error {
 	for _, pos := range positions {
-		switch {
-		case pos < after:
+		if pos <= after {
 			continue // flushed; left for garbage collection
-		case pos == after:
-			// The entry at the replay position is kept so that its last
-			// sequence number survives garbage collection.
-			e, err := r.readWAL(ctx, pos)
-			if err != nil {
-				return err
-			}
-			r.lastSeq = max(r.lastSeq, e.lastSeq)
-			e.release()
-			continue
-		case pos != r.walPos.Load()+1:
-			return fmt.Errorf("WAL of region %d has a gap: entry %d follows %d", r.id, pos, r.walPos.Load())
+		}
+		if pos != r.walPos.Load()+1 {
+			return fmt.Errorf("%w: WAL of region %d has a gap: entry %d follows %d", ErrDataLoss, r.id, pos, r.walPos.Load())
 		}
 		e, err := r.readWAL(ctx, pos)
 		if err != nil {
@@ -214,9 +334,6 @@ func (r *RegionWriter) replay(ctx context.Context) error {
 		}
 		r.applyEntry(e)
 		e.release()
-	}
-	if n := r.walPos.Load() - after; n > 0 {
-		r.log.Info("replayed WAL", "entries", n, "last_seq", r.lastSeq, "rows", r.active.Rows())
 	}
 	return nil
 }
@@ -227,15 +344,37 @@ func (r *RegionWriter) readWAL(ctx context.Context, pos uint64) (*walEntry, erro
 	if err != nil {
 		return nil, wrapStoreErr(fmt.Errorf("reading WAL entry %s: %w", key, err))
 	}
-	e, err := decodeWALEntry(r.mem, data, r.schema, r.pkCol)
+	e, err := decodeWALEntrySafely(r.mem, data, r.schema, r.pkCol)
 	if err != nil {
-		return nil, fmt.Errorf("WAL entry %s is corrupt: %w", key, err)
+		return nil, fmt.Errorf("%w: WAL entry %s is corrupt: %w", ErrDataLoss, key, err)
 	}
 	if e.pos != pos {
 		e.release()
-		return nil, fmt.Errorf("WAL entry %s says position %d", key, e.pos)
+		return nil, fmt.Errorf("%w: WAL entry %s says position %d", ErrDataLoss, key, e.pos)
+	}
+	// An entry whose checksum holds but whose batches are not valid Arrow
+	// (written by a server that did not validate, or by another engine) is
+	// refused here, before anything reads its values: it would crash
+	// filters and indexers. The operator decides what to do with it.
+	for i, rec := range e.recs {
+		if err := validateBatch(rec); err != nil {
+			e.release()
+			return nil, fmt.Errorf("%w: WAL entry %s, batch %d (seq %d): %w", ErrDataLoss, key, i, e.batches[i].Seq, err)
+		}
 	}
 	return e, nil
+}
+
+// decodeWALEntrySafely is decodeWALEntry with arrow-go's panics on
+// malformed IPC (an index past a buffer) turned into errors: replay
+// refuses such an entry, it does not crash the server.
+func decodeWALEntrySafely(mem memory.Allocator, data []byte, schema *arrow.Schema, pkCol int) (e *walEntry, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e, err = nil, fmt.Errorf("malformed IPC stream: %v", p)
+		}
+	}()
+	return decodeWALEntry(mem, data, schema, pkCol)
 }
 
 // applyEntry puts a durable entry's batches into the memtable, exactly as
@@ -304,6 +443,13 @@ func (r *RegionWriter) Append(ctx context.Context, rec arrow.RecordBatch, op Op)
 		r.mu.Unlock()
 		return 0, err
 	}
+	// A batch is sequenced only while its stream is live: a client that
+	// saw its stream cancelled and wrote again must not have the retry
+	// overtaken by the cancelled stream's batch.
+	if err := ctx.Err(); err != nil {
+		r.mu.Unlock()
+		return 0, fmt.Errorf("stream ended before its batch was sequenced: %w", err)
+	}
 	r.lastSeq++
 	seq := r.lastSeq
 	r.active.append(rec, seq, op)
@@ -336,6 +482,10 @@ func (r *RegionWriter) refuseLocked() error {
 		return r.failure
 	case r.closed:
 		return fmt.Errorf("%w: region %d", ErrClosed, r.id)
+	case !r.writing:
+		return fmt.Errorf("%w: region %d is open for reading only", errNotClaimed, r.id)
+	case r.stall != nil:
+		return r.stall
 	}
 	return nil
 }
@@ -352,7 +502,7 @@ func (r *RegionWriter) WaitDurable(ctx context.Context, seq uint64) error {
 		if r.durable.Load() >= seq {
 			return nil
 		}
-		if err := r.failed(); err != nil {
+		if err := r.failedOrStalled(); err != nil {
 			return err
 		}
 		select {
@@ -377,6 +527,17 @@ func (r *RegionWriter) failed() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.failure
+}
+
+// failedOrStalled is the failure, else the stall of a WAL put being
+// retried, else nil.
+func (r *RegionWriter) failedOrStalled() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failure != nil {
+		return r.failure
+	}
+	return r.stall
 }
 
 func (r *RegionWriter) wake() {
@@ -513,7 +674,7 @@ func (r *RegionWriter) putLoop(puts <-chan walPut, done chan<- struct{}) {
 		if r.failed() != nil {
 			continue
 		}
-		err := r.putWAL(context.Background(), p.pos, p.data)
+		err := r.putWALUntilDone(p.pos, p.data)
 		select {
 		case r.walBufs <- p.data[:0]: // stores do not retain what they were given
 		default:
@@ -526,6 +687,46 @@ func (r *RegionWriter) putLoop(puts <-chan walPut, done chan<- struct{}) {
 		r.noteWALKind(p.pos, walData)
 		p.mt.walPos.Store(p.pos)
 		r.durable.Store(p.lastSeq)
+		r.wake()
+	}
+}
+
+// putWALUntilDone writes one entry, retrying every failure but a fence at
+// the same position and epoch until it lands or the region closes: a full
+// disk or an unreachable store stalls the region (new batches are refused
+// with the cause, waiters get it) instead of reopening it, and writes
+// resume by themselves once the put goes through.
+func (r *RegionWriter) putWALUntilDone(pos uint64, data []byte) error {
+	backoff := r.opts.Retry.Base
+	for {
+		err := r.putWAL(context.Background(), pos, data)
+		if err == nil || errors.Is(err, ErrFenced) {
+			r.setStall(nil)
+			return err
+		}
+		r.setStall(fmt.Errorf("region %d: writing the WAL failed, retrying (batches already accepted may still become durable; a retry is safe): %w", r.id, err))
+		select {
+		case <-r.closing:
+			return err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, r.opts.Retry.Max)
+	}
+}
+
+// setStall records (err) or clears (nil) a stalled WAL put and wakes waiters.
+func (r *RegionWriter) setStall(err error) {
+	r.mu.Lock()
+	was := r.stall
+	r.stall = err
+	r.mu.Unlock()
+	switch {
+	case err != nil && was == nil:
+		r.log.Warn("WAL put failing; retrying in place", "err", err)
+	case err == nil && was != nil:
+		r.log.Info("WAL put succeeded again; region takes writes")
+	}
+	if err != nil || was != nil {
 		r.wake()
 	}
 }
@@ -565,6 +766,13 @@ func (r *RegionWriter) putWAL(ctx context.Context, pos uint64, data []byte) erro
 // them.
 func (r *RegionWriter) fail(err error) {
 	r.mu.Lock()
+	r.failLocked(err)
+	r.mu.Unlock()
+	r.wake()
+}
+
+// failLocked is fail with r.mu held; the caller wakes waiters.
+func (r *RegionWriter) failLocked(err error) {
 	if r.failure == nil {
 		r.failure = err
 		r.log.Error("region stopped taking writes", "err", err)
@@ -573,8 +781,6 @@ func (r *RegionWriter) fail(err error) {
 		it.rec.Release()
 	}
 	r.buffer, r.bufferBytes = nil, 0
-	r.mu.Unlock()
-	r.wake()
 }
 
 // Failure is the error that stopped the region, or nil.
@@ -681,10 +887,13 @@ func (r *RegionWriter) Close() { r.closeOnce.Do(r.close) }
 func (r *RegionWriter) close() {
 	r.mu.Lock()
 	r.closed = true
+	writing := r.writing
 	r.mu.Unlock()
 	close(r.closing)
-	<-r.done
-	<-r.flushDone
+	if writing {
+		<-r.done
+		<-r.flushDone
+	}
 	<-r.indexDone // stops before the memtables it reads are released
 	r.mu.Lock()
 	if r.failure == nil {
@@ -716,13 +925,20 @@ func (r *RegionWriter) releaseMemtables() {
 	r.gens = nil
 }
 
-// wrapStoreErr marks object-store failures that a retry may fix.
+// wrapStoreErr marks object-store failures that a retry may fix:
+// unavailable (Unavailable) or out of space (ResourceExhausted).
 func wrapStoreErr(err error) error {
-	if err == nil || errors.Is(err, ErrUnavailable) {
+	if err == nil || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrResourceExhausted) {
 		return err
 	}
 	if errors.Is(err, objstore.ErrUnavailable) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if errors.Is(err, objstore.ErrNoSpace) {
+		return fmt.Errorf("%w: %w", ErrResourceExhausted, err)
+	}
+	if errors.Is(err, objstore.ErrReadOnly) {
+		return fmt.Errorf("%w: %w", ErrReadOnly, err)
 	}
 	return err
 }

@@ -52,7 +52,11 @@ type RegionStats struct {
 	LastSeq          uint64   `json:"last_seq"`
 	DurableWatermark uint64   `json:"durable_watermark"`
 	VisibleWatermark uint64   `json:"visible_watermark"`
-	Failure          string   `json:"failure,omitempty"`
+	// Writing: this server claimed the region (its first write did);
+	// until then WriterEpoch is the epoch of the last writer.
+	Writing bool   `json:"writing"`
+	Stall   string `json:"stall,omitempty"` // a failing WAL put being retried
+	Failure string `json:"failure,omitempty"`
 }
 
 // Stats reports the table's state.
@@ -140,6 +144,10 @@ func (r *RegionWriter) stats() RegionStats {
 	}
 	for _, g := range r.manifest.FlushedGenerations {
 		s.Generations = append(s.Generations, g.Generation)
+	}
+	s.Writing = r.writing
+	if r.stall != nil {
+		s.Stall = r.stall.Error()
 	}
 	if r.failure != nil {
 		s.Failure = r.failure.Error()

@@ -39,7 +39,14 @@ type Table struct {
 
 	idx *tableIndexes // search indexes (ivf_pq, fts)
 
-	mu      sync.Mutex // guards regions (a failed region is reopened)
+	// Lock order: claimMu, then mu, then a RegionWriter's locks.
+	//
+	// claimMu serialises claiming and reopening regions (slow: it writes
+	// region manifests and replays WAL entries); mu guards the regions
+	// slice and closed, and is only held for moments, so snapshots never
+	// wait for a claim.
+	claimMu sync.Mutex
+	mu      sync.Mutex
 	regions []*RegionWriter
 	closed  bool
 
@@ -80,7 +87,10 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	t.compactKick, t.compactStop, t.compactDone = newKicker(), make(chan struct{}), make(chan struct{})
 	t.regions = make([]*RegionWriter, n)
 	for i := range t.regions {
-		r, err := openRegion(ctx, t.store, i, schema, pkCol, t.opts, base.merged(i), t.afterFlush, t.idx)
+		// Opened for reading: nothing is written until the first write
+		// claims the region (Table.region), so read-only storage serves
+		// reads.
+		r, err := openRegion(ctx, t.store, i, schema, pkCol, t.opts, base.merged(i), t.afterFlush, t.idx, false)
 		if err != nil {
 			for _, o := range t.regions[:i] {
 				o.Close()
@@ -121,27 +131,79 @@ func (t *Table) NumRegions() int { return len(t.regions) }
 // Indexes lists the declared indexes.
 func (t *Table) Indexes() []IndexDef { return t.indexes }
 
-// region returns region i, reopening it if the object store failed it
-// (a region that was fenced stays fenced: another server owns it).
-func (t *Table) region(ctx context.Context, i int) (*RegionWriter, error) {
+// region returns region i. With write set it is claimed by this process
+// first (claimed in place when it was opened for reading, reopened when
+// another writer moved its manifest since). A region that failed is
+// reopened; one that was fenced stays fenced: another server owns it.
+func (t *Table) region(ctx context.Context, i int, write bool) (*RegionWriter, error) {
+	r, err := t.current(i)
+	if err != nil {
+		return nil, err
+	}
+	if ready, err := regionReady(r, write); ready {
+		return r, err
+	}
+	t.claimMu.Lock()
+	defer t.claimMu.Unlock()
+	if r, err = t.current(i); err != nil { // another caller may have claimed it
+		return nil, err
+	}
+	ready, err := regionReady(r, write)
+	if ready {
+		return r, err
+	}
+	if err == nil {
+		ok, cerr := r.claimInPlace(ctx)
+		switch {
+		case ok:
+			return r, nil
+		case cerr != nil && r.Failure() == nil: // nothing claimed
+			return nil, fmt.Errorf("claiming region %d of %q: %w", i, t.name, cerr)
+		case cerr != nil:
+			err = cerr // claimed, but the catch-up failed: reopen
+		default:
+			err = fmt.Errorf("region %d was written elsewhere since it was opened", i)
+		}
+	}
+	// The old region serves reads until its successor is in place.
+	nr, oerr := openRegion(ctx, t.store, i, t.schema, t.pkCol, t.opts, t.base.Load().merged(i), t.afterFlush, t.idx, write)
+	if oerr != nil {
+		return nil, fmt.Errorf("reopening region %d of %q after %v: %w", i, t.name, err, oerr)
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		nr.Close()
+		return nil, fmt.Errorf("%w: table %q", ErrClosed, t.name)
+	}
+	t.regions[i] = nr
+	t.mu.Unlock()
+	r.Close()
+	t.opts.Logger.Warn("reopened region", "table", t.name, "region", i, "cause", err)
+	return nr, nil
+}
+
+// current is region i as it is now.
+func (t *Table) current(i int) (*RegionWriter, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
 		return nil, fmt.Errorf("%w: table %q", ErrClosed, t.name)
 	}
-	r := t.regions[i]
+	return t.regions[i], nil
+}
+
+// regionReady says whether r can be used as it is: it has not failed
+// and, for a write, is claimed. A fenced region is ready with its error.
+func regionReady(r *RegionWriter, write bool) (bool, error) {
 	err := r.Failure()
-	if err == nil || errors.Is(err, ErrFenced) {
-		return r, err
+	switch {
+	case errors.Is(err, ErrFenced):
+		return true, err
+	case err != nil:
+		return false, err
 	}
-	r.Close()
-	nr, oerr := openRegion(ctx, t.store, i, t.schema, t.pkCol, t.opts, t.base.Load().merged(i), t.afterFlush, t.idx)
-	if oerr != nil {
-		return nil, fmt.Errorf("reopening region %d of %q after %v: %w", i, t.name, err, oerr)
-	}
-	t.opts.Logger.Warn("reopened region after a write failure", "table", t.name, "region", i, "cause", err)
-	t.regions[i] = nr
-	return nr, nil
+	return !write || r.Writing(), nil
 }
 
 func (t *Table) close() {
@@ -153,8 +215,10 @@ func (t *Table) close() {
 	t.closed = true
 	close(t.compactStop)
 	t.mu.Unlock()
-	<-t.compactDone // a running compaction finishes first
-	t.idx.close()   // index builder and model trainers
+	<-t.compactDone  // a running compaction finishes first
+	t.idx.close()    // index builder and model trainers
+	t.claimMu.Lock() // no claim or reopen is half done
+	defer t.claimMu.Unlock()
 	t.mu.Lock()
 	for _, r := range t.regions {
 		r.Close()
@@ -205,8 +269,14 @@ func (t *Table) NewWriter(streamSchema *arrow.Schema, op Op) (*Writer, error) {
 // appended unless the whole batch is valid (invariant 7).
 func (w *Writer) Write(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch) (WriteResult, error) {
 	res := WriteResult{Rows: rec.NumRows(), Regions: map[int]uint64{}, writers: map[int]*RegionWriter{}}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
 	if rec.NumRows() == 0 {
 		return res, nil
+	}
+	if err := validateBatch(rec); err != nil {
+		return res, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	rec, err := w.plan.apply(rec)
 	if err != nil {
@@ -254,7 +324,7 @@ func (w *Writer) Write(ctx context.Context, mem memory.Allocator, rec arrow.Reco
 }
 
 func (w *Writer) appendTo(ctx context.Context, region int, rec arrow.RecordBatch, res *WriteResult) error {
-	r, err := w.t.region(ctx, region)
+	r, err := w.t.region(ctx, region, true)
 	if err != nil {
 		return err
 	}
@@ -332,7 +402,7 @@ func (t *Table) Freeze(ctx context.Context, region int) ([]RegionFreeze, error) 
 		if region >= 0 && i != region {
 			continue
 		}
-		r, err := t.region(ctx, i)
+		r, err := t.region(ctx, i, true)
 		if err != nil {
 			return nil, err
 		}
@@ -360,7 +430,7 @@ type RegionFreeze struct {
 func (t *Table) Sync(ctx context.Context) (map[int]uint64, error) {
 	res := WriteResult{Regions: map[int]uint64{}, writers: map[int]*RegionWriter{}}
 	for i := range t.regions {
-		r, err := t.region(ctx, i)
+		r, err := t.region(ctx, i, false)
 		if err != nil {
 			return nil, err
 		}
@@ -383,7 +453,7 @@ func (t *Table) Flush(ctx context.Context, region int) ([]FlushedGeneration, err
 		if region >= 0 && i != region {
 			continue
 		}
-		r, err := t.region(ctx, i)
+		r, err := t.region(ctx, i, true)
 		if err != nil {
 			return out, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/flightwal/flightwal/internal/ipcguard"
 	"github.com/flightwal/flightwal/objstore"
 )
 
@@ -222,6 +223,11 @@ func (e *walEntry) release() {
 func decodeWALEntry(mem memory.Allocator, data []byte, tableSchema *arrow.Schema, pkCol int) (*walEntry, error) {
 	body, err := checkWALFooter(data)
 	if err != nil {
+		return nil, err
+	}
+	// The checksum holds, but the entry may come from another writer:
+	// bound what its metadata can make the IPC reader allocate.
+	if err := ipcguard.CheckStream(body, ipcguard.DefaultLimits); err != nil {
 		return nil, err
 	}
 	r, err := ipc.NewReader(bytes.NewReader(body), ipc.WithAllocator(mem))

@@ -127,7 +127,7 @@ func TestIdleRegionDropsWALBuffers(t *testing.T) {
 	rec := kvBatch(mem, []int64{1, 2, 3}, 7)
 	defer rec.Release()
 	writeAll(t, tbl, mem, rec)
-	r, err := tbl.region(ctx, 0)
+	r, err := tbl.region(ctx, 0, true)
 	if err != nil {
 		t.Fatal(err)
 	}

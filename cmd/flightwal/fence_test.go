@@ -98,19 +98,24 @@ func TestTwoServersFencing(t *testing.T) {
 	newer := startServer(t, st.args...)
 	c2 := dialT(t, newer.addr)
 	defer c2.Close()
-	// Reading opens the table on the newer server, which claims its region.
+	// Reading opens the table on the newer server without claiming its
+	// region: the older server still writes.
 	rec := doGet(t, c2, mem, `{"table": "f"}`)
 	if rec.NumRows() != 100 {
 		t.Fatalf("newer server reads %d rows, want 100", rec.NumRows())
 	}
 	rec.Release()
-
+	if err := putRows(c1, mem, "f", 4, 100, 10); err != nil {
+		t.Fatalf("older server's write before any claim: %v", err)
+	}
+	// The newer server's first write claims the region, after replaying
+	// what the older one wrote since the newer opened it.
+	if err := putRows(c2, mem, "f", 3, 2000, 10); err != nil {
+		t.Fatal(err)
+	}
 	err = putRows(c1, mem, "f", 2, 1000, 10)
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("older server's write after the claim: %v, want FailedPrecondition", err)
-	}
-	if err := putRows(c2, mem, "f", 3, 2000, 10); err != nil {
-		t.Fatal(err)
 	}
 	// Racing flushes: the fenced server's fails, the owner's lands.
 	if err := action(c1, "flush", map[string]any{"table": "f"}); status.Code(err) != codes.FailedPrecondition {
@@ -132,7 +137,7 @@ func TestTwoServersFencing(t *testing.T) {
 		n := map[string]int{}
 		for i := 0; i < ids.Len(); i++ {
 			switch id := ids.Value(i); {
-			case id < 100:
+			case id < 110:
 				n["first"]++
 			case id >= 2000 && id < 2010:
 				n["newer"]++
@@ -140,8 +145,8 @@ func TestTwoServersFencing(t *testing.T) {
 				n["fenced"]++
 			}
 		}
-		if n["first"] != 100 || n["newer"] != 10 || n["fenced"] != 0 {
-			t.Fatalf("%s: rows %v, want 100 from the first server, 10 from the newer, none fenced", when, n)
+		if n["first"] != 110 || n["newer"] != 10 || n["fenced"] != 0 {
+			t.Fatalf("%s: rows %v, want 110 from the first server, 10 from the newer, none fenced", when, n)
 		}
 	}
 	check(c2, "newer server")
