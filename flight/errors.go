@@ -23,6 +23,8 @@ func toStatus(err error) error {
 	}
 	code := codes.Internal
 	switch {
+	case errors.Is(err, lsm.ErrDataLoss): // first: it outranks any retry hint
+		code = codes.DataLoss
 	case errors.Is(err, errInvalid), errors.Is(err, lsm.ErrInvalidArgument):
 		code = codes.InvalidArgument
 	case errors.Is(err, lsm.ErrNotFound):

@@ -16,4 +16,8 @@ var (
 	ErrResourceExhausted = errors.New("resource exhausted")
 	// ErrClosed: the table or database was closed or dropped.
 	ErrClosed = errors.New("closed")
+	// ErrDataLoss: a stored object that holds acknowledged state (a WAL
+	// entry, a region manifest) fails its checksum or does not parse. The
+	// error's message names the object.
+	ErrDataLoss = errors.New("data loss")
 )
