@@ -10,9 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"google.golang.org/protobuf/proto"
 
-	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
 	"github.com/flightwal/flightwal/objstore"
 )
 
@@ -127,28 +125,6 @@ func FuzzDecodeWALEntry(f *testing.F) {
 			t.Fatalf("error %v does not wrap ErrDataLoss", err)
 		}
 		cmem.AssertSize(t, 0)
-	})
-}
-
-// FuzzRegionManifest: any bytes either decode or fail; decoded manifests
-// re-encode to an equal message.
-func FuzzRegionManifest(f *testing.F) {
-	m := &tablepb.RegionManifest{Version: 3, WriterEpoch: 2, ReplayAfterWalEntryPosition: 9, FlushedGenerations: []*tablepb.FlushedGeneration{{Generation: 1, Path: "ab_gen_1"}}}
-	data, _ := proto.Marshal(m)
-	f.Add(data)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var got tablepb.RegionManifest
-		if proto.Unmarshal(data, &got) != nil {
-			return
-		}
-		again, err := proto.Marshal(&got)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back tablepb.RegionManifest
-		if err := proto.Unmarshal(again, &back); err != nil || !proto.Equal(&got, &back) {
-			t.Fatalf("re-encoded manifest differs: %v", err)
-		}
 	})
 }
 
