@@ -57,6 +57,18 @@ proto:
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	PATH=$(BIN):$$PATH protoc -I lance/proto --go_out=. --go_opt=module=github.com/flightwal/flightwal lance/proto/*.proto
 
+# fuzz runs every Fuzz* target of the repository for FUZZTIME each, one at
+# a time (go test -fuzz takes one target of one package); new failing
+# inputs land in that package's testdata/fuzz/ and fail the target.
+FUZZTIME ?= 60s
+fuzz:
+	@set -e; for dir in $$(git grep -l '^func Fuzz' -- '*_test.go' | xargs -n1 dirname | sort -u); do \
+		for name in $$(grep -h -o '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go | cut -d' ' -f2 | sort -u); do \
+			echo "== $$dir $$name ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$dir; \
+		done; \
+	done
+
 lint:
 	$(GO) vet ./...
 	gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$')

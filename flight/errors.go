@@ -23,10 +23,10 @@ func toStatus(err error) error {
 	}
 	code := codes.Internal
 	switch {
+	case errors.Is(err, lsm.ErrDataLoss): // first: it outranks any retry hint
+		code = codes.DataLoss
 	case errors.Is(err, errInvalid), errors.Is(err, lsm.ErrInvalidArgument):
 		code = codes.InvalidArgument
-	case errors.Is(err, lsm.ErrDataLoss):
-		code = codes.DataLoss
 	case errors.Is(err, lsm.ErrNotFound):
 		code = codes.NotFound
 	case errors.Is(err, lsm.ErrAlreadyExists):

@@ -16,8 +16,9 @@ var (
 	ErrResourceExhausted = errors.New("resource exhausted")
 	// ErrClosed: the table or database was closed or dropped.
 	ErrClosed = errors.New("closed")
-	// ErrDataLoss: an acknowledged write can no longer be read (a WAL
-	// entry or region manifest failing its checksum or validation).
+	// ErrDataLoss: a stored object that holds acknowledged state (a WAL
+	// entry, a region manifest) fails its checksum, does not parse or
+	// does not validate. The error's message names the object.
 	ErrDataLoss = errors.New("data loss")
 	// ErrReadOnly: the storage refuses writes; reads still work.
 	ErrReadOnly = errors.New("storage is read-only")

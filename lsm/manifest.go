@@ -2,10 +2,13 @@ package lsm
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"path"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
@@ -50,12 +53,67 @@ func readRegionManifest(ctx context.Context, store objstore.Store, p regionPaths
 	if err != nil {
 		return nil, fmt.Errorf("reading region manifest %s: %w", key, err)
 	}
-	m := &tablepb.RegionManifest{}
-	if err := proto.Unmarshal(data, m); err != nil {
-		return nil, fmt.Errorf("region manifest %s is corrupt: %w", key, err)
+	m, err := decodeRegionManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: region manifest %s is corrupt: %w", ErrDataLoss, key, err)
 	}
 	if m.Version != version {
-		return nil, fmt.Errorf("region manifest %s says version %d", key, m.Version)
+		return nil, fmt.Errorf("%w: region manifest %s says version %d", ErrDataLoss, key, m.Version)
+	}
+	return m, nil
+}
+
+// A region manifest written by flightwal ends with one protobuf field that
+// no Lance message uses: field manifestCRCField, wire type fixed32, holding
+// the CRC-32C (Castagnoli, as WAL entries) of every byte before it. The
+// file stays a valid RegionManifest: Lance's reader (prost) and any other
+// protobuf reader skip the unknown field. Six bytes: the tag as a varint
+// (0xc5 0x3e), then the checksum, little endian.
+//
+// On read, a file ending with that field is checked and the field
+// stripped before parsing (so a decoded manifest equals the one that was
+// written, unknown fields included). A file without it (written by Lance,
+// or by flightwal before the checksum) is parsed as it is, unless its
+// last six bytes hold the checksum of the bytes before them: that is a
+// flightwal manifest whose tag was damaged. So any one damaged byte of a
+// checksummed manifest is an error, never a different manifest.
+const manifestCRCField = 1000
+
+var manifestCRCTag = protowire.AppendTag(nil, manifestCRCField, protowire.Fixed32Type)
+
+const manifestTrailerLen = 6 // len(manifestCRCTag) + 4
+
+// encodeRegionManifest is the checksummed file of m.
+func encodeRegionManifest(m *tablepb.RegionManifest) ([]byte, error) {
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	sum := crc32.Checksum(data, castagnoli)
+	data = append(data, manifestCRCTag...)
+	return binary.LittleEndian.AppendUint32(data, sum), nil
+}
+
+// decodeRegionManifest checks and parses a region manifest file. Its
+// errors are the reason only; the caller names the object.
+func decodeRegionManifest(data []byte) (*tablepb.RegionManifest, error) {
+	if n := len(data); n >= manifestTrailerLen {
+		body, trailer := data[:n-manifestTrailerLen], data[n-manifestTrailerLen:]
+		stored := binary.LittleEndian.Uint32(trailer[len(manifestCRCTag):])
+		computed := crc32.Checksum(body, castagnoli)
+		switch {
+		case string(trailer[:len(manifestCRCTag)]) == string(manifestCRCTag):
+			if stored != computed {
+				return nil, fmt.Errorf("checksum mismatch: stored %08x, computed %08x", stored, computed)
+			}
+			data = body
+		case stored == computed:
+			return nil, fmt.Errorf("checksum trailer damaged: tag % x, want % x", trailer[:len(manifestCRCTag)], manifestCRCTag)
+		}
+	}
+	m := &tablepb.RegionManifest{}
+	if err := proto.Unmarshal(data, m); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -64,7 +122,7 @@ func readRegionManifest(ctx context.Context, store objstore.Store, p regionPaths
 // version + 1) with put-if-absent. If that version exists, the writer that
 // wrote it decides: a newer epoch means we are fenced.
 func commitRegionManifest(ctx context.Context, store objstore.Store, retry objstore.RetryPolicy, p regionPaths, next *tablepb.RegionManifest) error {
-	data, err := proto.Marshal(next)
+	data, err := encodeRegionManifest(next)
 	if err != nil {
 		return err
 	}

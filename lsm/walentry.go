@@ -219,8 +219,17 @@ func (e *walEntry) release() {
 }
 
 // decodeWALEntry parses an entry written by encodeWALEntry. tableSchema and
-// pkCol shape the returned records.
+// pkCol shape the returned records. Every error wraps ErrDataLoss (the
+// entry fails its checksum or does not parse); the caller names the object.
 func decodeWALEntry(mem memory.Allocator, data []byte, tableSchema *arrow.Schema, pkCol int) (*walEntry, error) {
+	e, err := parseWALEntry(mem, data, tableSchema, pkCol)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDataLoss, err)
+	}
+	return e, nil
+}
+
+func parseWALEntry(mem memory.Allocator, data []byte, tableSchema *arrow.Schema, pkCol int) (*walEntry, error) {
 	body, err := checkWALFooter(data)
 	if err != nil {
 		return nil, err
