@@ -131,6 +131,13 @@ func checkIndexes(schema *arrow.Schema, defs []IndexDef) error {
 		if d.Name == "" {
 			d.Name = d.Column + "_idx"
 			defs[i].Name = d.Name
+			if !tableNameRE.MatchString(d.Name) {
+				return fmt.Errorf("%w: the index on column %q needs a \"name\": the default %q does not match %s", ErrInvalidArgument, d.Column, d.Name, tableNameRE)
+			}
+		}
+		// Index names become parts of object keys, as table names do.
+		if !tableNameRE.MatchString(d.Name) {
+			return fmt.Errorf("%w: index name %q must match %s", ErrInvalidArgument, d.Name, tableNameRE)
 		}
 		if names[d.Name] {
 			return fmt.Errorf("%w: index name %q used twice", ErrInvalidArgument, d.Name)
