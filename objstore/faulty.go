@@ -73,6 +73,10 @@ type FaultOptions struct {
 	// slot if ThrottleWait is set.
 	MaxConcurrent int
 	ThrottleWait  bool
+	// Hook, if set, runs first in every call with the call's kind and key
+	// (a List's prefix); an error it returns fails the call without
+	// reaching the store. Tests use it to stall or fail chosen keys.
+	Hook func(ctx context.Context, op Op, key string) error
 }
 
 // SetAll sets the same fault for every kind of call.
@@ -155,6 +159,14 @@ type plan struct {
 func (f *Faulty) begin(ctx context.Context, op Op, key string) (plan, error) {
 	st := &f.stats[op]
 	st.calls.Add(1)
+	f.mu.Lock()
+	hook := f.opts.Hook
+	f.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, op, key); err != nil {
+			return plan{}, err
+		}
+	}
 	f.mu.Lock()
 	if f.opts.MaxConcurrent > 0 && f.inFlight >= f.opts.MaxConcurrent {
 		if !f.opts.ThrottleWait {
