@@ -1,9 +1,13 @@
 package flight_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"google.golang.org/grpc/codes"
@@ -64,4 +68,135 @@ func TestIndexNameValidated(t *testing.T) {
 	if got := e.mustGet(map[string]any{"table": "good"}); got.NumRows() != 10 {
 		t.Fatalf("good: %d rows, want 10", got.NumRows())
 	}
+}
+
+// gate stalls the store calls a test picks until it is opened; reached
+// is signalled at the first stalled call.
+type gate struct {
+	open    chan struct{}
+	once    sync.Once
+	reached chan struct{}
+}
+
+func newGate(t *testing.T) *gate {
+	g := &gate{open: make(chan struct{}), reached: make(chan struct{}, 1)}
+	t.Cleanup(g.release)
+	return g
+}
+
+func (g *gate) release() { g.once.Do(func() { close(g.open) }) }
+
+func (g *gate) wait(ctx context.Context) error {
+	select {
+	case g.reached <- struct{}{}:
+	default:
+	}
+	select {
+	case <-g.open:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// hookOn sets a Faulty store's hook to stall the calls of op on keys
+// under prefix at g.
+func hookOn(f *objstore.Faulty, g *gate, op objstore.Op, prefix string) {
+	f.SetOptions(objstore.FaultOptions{Hook: func(ctx context.Context, o objstore.Op, key string) error {
+		if o == op && strings.HasPrefix(key, prefix) {
+			return g.wait(ctx)
+		}
+		return nil
+	}})
+}
+
+// awaitReached waits until the gate stalled a call.
+func (g *gate) awaitReached(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-g.reached:
+	case <-time.After(time.Minute):
+		t.Fatalf("%s never reached the store", what)
+	}
+}
+
+type getResult struct {
+	rows int64
+	err  error
+}
+
+func (e *env) getAsync(ticket any) <-chan getResult {
+	ch := make(chan getResult, 1)
+	go func() {
+		rec, err := e.get(ticket)
+		var n int64
+		if rec != nil {
+			n = rec.NumRows()
+			rec.Release()
+		}
+		ch <- getResult{n, err}
+	}()
+	return ch
+}
+
+// TestSlowTableBlocksNoOther: while one table is opening (its WAL replay
+// stalled in the store) or being dropped (its deletes stalled), reads of
+// another table complete; the stalled table's own requests finish once
+// the store lets them.
+func TestSlowTableBlocksNoOther(t *testing.T) {
+	faulty := objstore.NewFaulty(testStore(t), objstore.FaultOptions{})
+	e := newEnv(t, withStore(faulty))
+	for i, name := range []string{"slow", "fast"} {
+		e.createTable(name, datagen.Schema(8), nil)
+		rec := datagen.Batch(e.mem, 8, uint64(i), 0, 20)
+		e.mustPut(pathDesc(name), rec)
+		rec.Release()
+	}
+	e.restart() // neither table is open
+
+	fastRead := func(when string, other <-chan getResult) {
+		t.Helper()
+		select {
+		case r := <-e.getAsync(map[string]any{"table": "fast", "pk": []int64{3, 4}}):
+			if r.err != nil || r.rows != 2 {
+				t.Fatalf("%s: read of fast: %d rows, %v", when, r.rows, r.err)
+			}
+		case r := <-other:
+			t.Fatalf("%s: the stalled request finished (%v) before the read of another table", when, r.err)
+		case <-time.After(30 * time.Second):
+			// Only a backstop: the stalled table's request cannot
+			// finish before the gate opens, so a read that waits for
+			// it would wait for ever.
+			t.Fatalf("%s: the read of another table waits for the stalled one", when)
+		}
+	}
+
+	// Open: the slow table's replay waits in the store.
+	g := newGate(t)
+	hookOn(faulty, g, objstore.OpList, "slow.lance/_mem_wal/")
+	slow := e.getAsync(map[string]any{"table": "slow"})
+	g.awaitReached(t, "the open of slow")
+	fastRead("slow opening", slow)
+	g.release()
+	if r := <-slow; r.err != nil || r.rows != 20 {
+		t.Fatalf("slow after its open: %d rows, %v", r.rows, r.err)
+	}
+
+	// Drop: the slow table's deletes wait in the store.
+	e.restart()
+	g = newGate(t)
+	hookOn(faulty, g, objstore.OpDelete, "slow.lance/")
+	dropped := make(chan getResult, 1)
+	go func() {
+		_, err := e.action("drop_table", map[string]any{"name": "slow"})
+		dropped <- getResult{err: err}
+	}()
+	g.awaitReached(t, "the drop of slow")
+	fastRead("slow dropping", dropped)
+	g.release()
+	if r := <-dropped; r.err != nil {
+		t.Fatalf("drop of slow: %v", r.err)
+	}
+	_, err := e.get(map[string]any{"table": "slow"})
+	wantCode(t, err, codes.NotFound, "slow")
 }
