@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/flightwal/flightwal/internal/datagen"
+	"github.com/flightwal/flightwal/lsm"
 	"github.com/flightwal/flightwal/objstore"
 )
 
@@ -199,4 +200,41 @@ func TestSlowTableBlocksNoOther(t *testing.T) {
 	}
 	_, err := e.get(map[string]any{"table": "slow"})
 	wantCode(t, err, codes.NotFound, "slow")
+}
+
+// TestDropRemovesDirectory: on a local store drop_table leaves nothing of
+// the table, not even empty directories or a killed write's temporary
+// file; the name can be created again.
+func TestDropRemovesDirectory(t *testing.T) {
+	e, dir := localEnv(t, withLSM(lsm.Options{CompactAfterGenerations: -1}))
+	e.createTable("d", datagen.Schema(8), map[string]any{"regions": 2})
+	for i := int64(0); i < 3; i++ {
+		rec := datagen.Batch(e.mem, 8, 1, i*10, 10)
+		e.mustPut(pathDesc("d"), rec)
+		rec.Release()
+		e.mustAction("flush", map[string]any{"table": "d"})
+	}
+	e.mustAction("compact", map[string]any{"table": "d"})
+	orphan := filepath.Join(dir, "d.lance", "_mem_wal", "0", "wal", ".tmp-123")
+	if err := os.WriteFile(orphan, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.mustAction("drop_table", map[string]any{"name": "d"})
+	if _, err := os.Stat(filepath.Join(dir, "d.lance")); !os.IsNotExist(err) {
+		var left []string
+		filepath.WalkDir(filepath.Join(dir, "d.lance"), func(p string, _ os.DirEntry, _ error) error {
+			left = append(left, p)
+			return nil
+		})
+		t.Fatalf("after drop_table: %v", left)
+	}
+	_, err := e.get(map[string]any{"table": "d"})
+	wantCode(t, err, codes.NotFound, "d")
+	e.createTable("d", datagen.Schema(8), nil)
+	rec := datagen.Batch(e.mem, 8, 2, 0, 5)
+	defer rec.Release()
+	e.mustPut(pathDesc("d"), rec)
+	if got := e.mustGet(map[string]any{"table": "d"}); got.NumRows() != 5 {
+		t.Fatalf("d created again: %d rows, want 5", got.NumRows())
+	}
 }

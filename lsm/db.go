@@ -345,6 +345,14 @@ func (db *DB) DropTable(ctx context.Context, name string) error {
 			return wrapStoreErr(fmt.Errorf("dropping table %q: %w", name, err))
 		}
 	}
+	// On a local store, what is left is directories, and the temporary
+	// files of killed writes (any age: the table is gone). A failure here
+	// leaves empty directories, not data: logged, the drop succeeded.
+	if _, err := objstore.RemoveTemp(ctx, db.store, root, 0); err != nil {
+		db.opts.Logger.Warn("drop_table: removing temporary files", "table", name, "err", err)
+	} else if err := objstore.RemoveEmptyDirs(ctx, db.store, root); err != nil {
+		db.opts.Logger.Warn("drop_table: removing empty directories", "table", name, "err", err)
+	}
 	return nil
 }
 
