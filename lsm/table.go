@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -77,6 +78,7 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	if err := t.idx.loadModels(ctx); err != nil {
 		return nil, fmt.Errorf("table %q: %w", name, err)
 	}
+	t.removeOrphanTemp(ctx)
 	t.compactKick, t.compactStop, t.compactDone = newKicker(), make(chan struct{}), make(chan struct{})
 	t.regions = make([]*RegionWriter, n)
 	for i := range t.regions {
@@ -92,6 +94,29 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	go background(t.compactStop, t.compactKick, t.compactDone, t.maybeCompact)
 	t.idx.start()
 	return t, nil
+}
+
+// orphanTempAge is how long ago a temporary file under _mem_wal/ must have
+// been written for an open to remove it. A local store writes each object
+// to a temporary file and links it into place; a killed process leaves the
+// file behind. Another live process may be writing into the same
+// directories (a server this open is about to fence): its temporary files
+// live for one put, written just before they are synced and linked, so
+// they are never this old, and removing one would only fail a write that
+// the fence fails anyway.
+const orphanTempAge = time.Minute
+
+// removeOrphanTemp removes the temporary files killed processes left in
+// the table's _mem_wal/ (local stores only; S3 has none). A failure is
+// logged: it costs disk space, not correctness.
+func (t *Table) removeOrphanTemp(ctx context.Context) {
+	n, err := objstore.RemoveTemp(ctx, t.store, "_mem_wal/", orphanTempAge)
+	if err != nil {
+		t.opts.Logger.Warn("removing orphaned temporary files", "table", t.name, "err", err)
+	}
+	if n > 0 {
+		t.opts.Logger.Info("removed orphaned temporary files", "table", t.name, "files", n)
+	}
 }
 
 // afterFlush runs after each flush: compaction may be due, and the new
