@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/grpc/codes"
 
 	"github.com/flightwal/flightwal/internal/datagen"
@@ -237,4 +238,68 @@ func TestDropRemovesDirectory(t *testing.T) {
 	if got := e.mustGet(map[string]any{"table": "d"}); got.NumRows() != 5 {
 		t.Fatalf("d created again: %d rows, want 5", got.NumRows())
 	}
+}
+
+// TestRequestJSONStrict: a key given twice (at any depth, or in two
+// spellings the decoder would take for one field) and text that is not
+// valid Unicode are InvalidArgument naming the key or the place, in
+// tickets, DoPut commands and action bodies; nothing is applied.
+func TestRequestJSONStrict(t *testing.T) {
+	e := newEnv(t)
+	e.createTable("t", datagen.Schema(8), nil)
+	rec := datagen.Batch(e.mem, 8, 1, 0, 10)
+	defer rec.Release()
+	e.mustPut(pathDesc("t"), rec)
+	vec := `[1, 2, 3, 4, 5, 6, 7, 8]`
+	for _, tc := range []struct{ ticket, msg string }{
+		{`{"table": "t", "table": "u"}`, `duplicate key "table"`},
+		{`{"table": "t", "Table": "u"}`, `"Table"`},
+		{`{"table": "t", "nearest": {"column": "vec", "vector": ` + vec + `, "k": 1, "k": 5}}`, `duplicate key "nearest.k"`},
+		{`{"table": "t", "pk": [{"a": 1, "a": 2}]}`, `duplicate key "pk[0].a"`},
+		{"{\"table\": \"t\", \"filter\": \"text = '\xff'\"}", "UTF-8"},
+		{"{\"table\": \"t\xc3\"}", "UTF-8"},
+		{`{"table": "t", "filter": "text = '\udc00'"}`, `\udc00`},
+		{`{"table": "t", "filter": "text = '\ud800x'"}`, `\ud800`},
+	} {
+		_, err := e.get(tc.ticket)
+		wantCode(t, err, codes.InvalidArgument, tc.msg)
+	}
+	// A surrogate pair and non-ASCII text are fine.
+	if got := e.mustGet(`{"table": "t", "filter": "text = '\ud83d\ude00 é'"}`); got.NumRows() != 0 {
+		t.Fatalf("filter on an emoji: %d rows", got.NumRows())
+	}
+	if got := e.mustGet(`{"table": "t", "pk": [1, 2], "columns": ["id"], "nearest": null}`); got.NumRows() != 2 {
+		t.Fatalf("pk [1, 2]: %d rows", got.NumRows())
+	}
+
+	put := datagen.Batch(e.mem, 8, 1, 100, 1)
+	defer put.Release()
+	for _, cmd := range []string{
+		`{"table": "t", "op": "upsert", "op": "delete"}`,
+		`{"table": "t", "create": {"regions": 2, "regions": 3}}`,
+	} {
+		_, err := e.put(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte(cmd)}, put)
+		wantCode(t, err, codes.InvalidArgument, "duplicate key")
+	}
+	_, err := e.put(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte("{\"table\": \"t\", \"op\": \"\xfe\"}")}, put)
+	wantCode(t, err, codes.InvalidArgument, "UTF-8")
+
+	b64 := schemaB64(e, datagen.Schema(8))
+	for _, tc := range []struct{ typ, body, msg string }{
+		{"drop_table", `{"name": "t", "name": "nope"}`, `duplicate key "name"`},
+		{"create_table", `{"name": "c", "schema": "` + b64 + `", "indexes": [{"column": "text", "type": "fts", "column": "id"}]}`, `duplicate key "indexes[0].column"`},
+		{"stats", "{\"table\": \"t\xff\"}", "UTF-8"},
+	} {
+		stream, err := e.client.DoAction(context.Background(), &flight.Action{Type: tc.typ, Body: []byte(tc.body)})
+		if err == nil {
+			_, err = stream.Recv()
+		}
+		wantCode(t, err, codes.InvalidArgument, tc.msg)
+	}
+	// Nothing was applied: t has its 10 rows, c does not exist.
+	if got := e.mustGet(`{"table": "t"}`); got.NumRows() != 10 {
+		t.Fatalf("t: %d rows, want 10", got.NumRows())
+	}
+	_, err = e.get(`{"table": "c"}`)
+	wantCode(t, err, codes.NotFound, "c")
 }
