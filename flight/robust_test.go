@@ -11,6 +11,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"google.golang.org/grpc/codes"
 
 	"github.com/flightwal/flightwal/internal/datagen"
@@ -302,4 +303,61 @@ func TestRequestJSONStrict(t *testing.T) {
 	}
 	_, err = e.get(`{"table": "c"}`)
 	wantCode(t, err, codes.NotFound, "c")
+}
+
+// TestDoGetCutByDrop: a DoGet reading a table that drop_table deletes
+// under it ends with NotFound naming the table, not Internal.
+func TestDoGetCutByDrop(t *testing.T) {
+	faulty := objstore.NewFaulty(testStore(t), objstore.FaultOptions{})
+	e := newEnv(t, withStore(faulty), withLSM(lsm.Options{CompactAfterGenerations: -1}))
+	e.createTable("d", datagen.Schema(8), nil)
+	for i := int64(0); i < 3; i++ {
+		rec := datagen.Batch(e.mem, 8, 1, i*100, 100)
+		e.mustPut(pathDesc("d"), rec)
+		rec.Release()
+		e.mustAction("flush", map[string]any{"table": "d"})
+	}
+	// Three flushed generations, each its own data file, read one after
+	// the other: the read of the second waits until the drop is done.
+	g := newGate(t)
+	var mu sync.Mutex
+	first := ""
+	faulty.SetOptions(objstore.FaultOptions{Hook: func(ctx context.Context, op objstore.Op, key string) error {
+		if op != objstore.OpGet || !strings.HasPrefix(key, "d.lance/") || !strings.Contains(key, "/data/") {
+			return nil
+		}
+		mu.Lock()
+		if first == "" {
+			first = key
+		}
+		stall := key != first
+		mu.Unlock()
+		if stall {
+			return g.wait(ctx)
+		}
+		return nil
+	}})
+	stream, err := e.client.DoGet(context.Background(), &flight.Ticket{Ticket: []byte(`{"table": "d"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(e.mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	if !rdr.Next() || rdr.RecordBatch().NumRows() != 100 {
+		t.Fatalf("first batch: %v", rdr.Err())
+	}
+	g.awaitReached(t, "the read of the second generation")
+	e.mustAction("drop_table", map[string]any{"name": "d"})
+	g.release()
+	rows := int64(100)
+	for rdr.Next() {
+		rows += rdr.RecordBatch().NumRows()
+	}
+	if rows >= 300 {
+		t.Fatalf("read all %d rows of a table dropped while they were read", rows)
+	}
+	wantCode(t, rdr.Err(), codes.NotFound, `"d"`)
 }

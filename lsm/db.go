@@ -325,6 +325,7 @@ func (db *DB) DropTable(ctx context.Context, name string) error {
 	sl.t = nil
 	db.mu.Unlock()
 	if t != nil {
+		t.dropped.Store(true)
 		t.close()
 	}
 	root := tableRoot(name) + "/"

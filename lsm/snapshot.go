@@ -1,7 +1,12 @@
 package lsm
 
 import (
+	"context"
+	"errors"
 	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // Snapshot is a consistent read view of a table (invariant 6): per region
@@ -40,7 +45,7 @@ func (t *Table) Snapshot() *Snapshot {
 			case ok:
 				s.regions[i] = rs
 			case closed:
-				s.err = fmt.Errorf("%w: table %q", ErrClosed, t.name)
+				s.err = t.closedErr()
 			case r == prev:
 				// Table.region closes a failed region and opens its
 				// successor under t.mu; still the same one after that
@@ -65,6 +70,17 @@ func (t *Table) Snapshot() *Snapshot {
 		s.regions[i].dropMerged(s.base.merged(i))
 	}
 	return s
+}
+
+// Run executes plan over the snapshot, calling emit with each result batch
+// (emit must Retain a batch it keeps); see run. A read that fails because
+// the table was dropped under it (its files deleted) says so: NotFound.
+func (s *Snapshot) Run(ctx context.Context, mem memory.Allocator, p *Plan, emit func(arrow.RecordBatch) error) error {
+	err := s.run(ctx, mem, p, emit)
+	if err != nil && s.t.dropped.Load() && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: table %q was dropped while it was read (%v)", ErrNotFound, s.t.name, err)
+	}
+	return err
 }
 
 // snapshot reads the watermark and then the memtables' published batches,

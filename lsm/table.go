@@ -44,6 +44,10 @@ type Table struct {
 	regions []*RegionWriter
 	closed  bool
 
+	// dropped: DropTable closed the table to delete it. Requests that
+	// still hold it answer NotFound, not "closed".
+	dropped atomic.Bool
+
 	nextStreamRegion atomic.Uint64 // append-only tables: regions per stream, round robin
 }
 
@@ -152,7 +156,7 @@ func (t *Table) region(ctx context.Context, i int) (*RegionWriter, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return nil, fmt.Errorf("%w: table %q", ErrClosed, t.name)
+		return nil, t.closedErr()
 	}
 	r := t.regions[i]
 	err := r.Failure()
@@ -167,6 +171,15 @@ func (t *Table) region(ctx context.Context, i int) (*RegionWriter, error) {
 	t.opts.Logger.Warn("reopened region after a write failure", "table", t.name, "region", i, "cause", err)
 	t.regions[i] = nr
 	return nr, nil
+}
+
+// closedErr is the error of a request on the closed table: NotFound if
+// it was dropped, else ErrClosed (the server is shutting down).
+func (t *Table) closedErr() error {
+	if t.dropped.Load() {
+		return fmt.Errorf("%w: table %q was dropped", ErrNotFound, t.name)
+	}
+	return fmt.Errorf("%w: table %q", ErrClosed, t.name)
 }
 
 func (t *Table) close() {
