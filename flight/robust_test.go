@@ -43,7 +43,7 @@ func TestIndexNameValidated(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "bad.lance")); !os.IsNotExist(err) {
 			t.Fatalf("index name %q: a rejected create_table left bad.lance behind (%v)", name, err)
 		}
-		_, err = e.get(map[string]any{"table": "bad"})
+		err = e.getErr(map[string]any{"table": "bad"})
 		wantCode(t, err, codes.NotFound, "bad")
 	}
 	// A default name (column + "_idx") is held to the same rule.
@@ -123,6 +123,15 @@ func (g *gate) awaitReached(t *testing.T, what string) {
 	}
 }
 
+// getErr runs a read for its error; a result is released.
+func (e *env) getErr(ticket any) error {
+	rec, err := e.get(ticket)
+	if rec != nil {
+		rec.Release()
+	}
+	return err
+}
+
 type getResult struct {
 	rows int64
 	err  error
@@ -200,7 +209,7 @@ func TestSlowTableBlocksNoOther(t *testing.T) {
 	if r := <-dropped; r.err != nil {
 		t.Fatalf("drop of slow: %v", r.err)
 	}
-	_, err := e.get(map[string]any{"table": "slow"})
+	err := e.getErr(map[string]any{"table": "slow"})
 	wantCode(t, err, codes.NotFound, "slow")
 }
 
@@ -230,7 +239,7 @@ func TestDropRemovesDirectory(t *testing.T) {
 		})
 		t.Fatalf("after drop_table: %v", left)
 	}
-	_, err := e.get(map[string]any{"table": "d"})
+	err := e.getErr(map[string]any{"table": "d"})
 	wantCode(t, err, codes.NotFound, "d")
 	e.createTable("d", datagen.Schema(8), nil)
 	rec := datagen.Batch(e.mem, 8, 2, 0, 5)
@@ -262,7 +271,7 @@ func TestRequestJSONStrict(t *testing.T) {
 		{`{"table": "t", "filter": "text = '\udc00'"}`, `\udc00`},
 		{`{"table": "t", "filter": "text = '\ud800x'"}`, `\ud800`},
 	} {
-		_, err := e.get(tc.ticket)
+		err := e.getErr(tc.ticket)
 		wantCode(t, err, codes.InvalidArgument, tc.msg)
 	}
 	// A surrogate pair and non-ASCII text are fine.
@@ -301,7 +310,7 @@ func TestRequestJSONStrict(t *testing.T) {
 	if got := e.mustGet(`{"table": "t"}`); got.NumRows() != 10 {
 		t.Fatalf("t: %d rows, want 10", got.NumRows())
 	}
-	_, err = e.get(`{"table": "c"}`)
+	err = e.getErr(`{"table": "c"}`)
 	wantCode(t, err, codes.NotFound, "c")
 }
 
@@ -360,4 +369,39 @@ func TestDoGetCutByDrop(t *testing.T) {
 		t.Fatalf("read all %d rows of a table dropped while they were read", rows)
 	}
 	wantCode(t, rdr.Err(), codes.NotFound, `"d"`)
+}
+
+// TestFencedServerRefusesReads: two servers on one store. Once the older
+// has found itself fenced (its write failed), its reads of the table
+// answer FailedPrecondition instead of stale rows; the newer serves.
+func TestFencedServerRefusesReads(t *testing.T) {
+	store := testStore(t)
+	old := newEnv(t, withStore(store))
+	old.createTable("f", datagen.Schema(8), nil)
+	rec := datagen.Batch(old.mem, 8, 1, 0, 10)
+	old.mustPut(pathDesc("f"), rec)
+	rec.Release()
+
+	newer := newEnv(t, withStore(store))
+	if got := newer.mustGet(map[string]any{"table": "f"}); got.NumRows() != 10 {
+		t.Fatalf("newer server: %d rows, want 10", got.NumRows())
+	}
+	rec = datagen.Batch(old.mem, 8, 2, 100, 10)
+	_, err := old.put(pathDesc("f"), rec)
+	rec.Release()
+	wantCode(t, err, codes.FailedPrecondition, "fenced")
+
+	for _, ticket := range []string{`{"table": "f"}`, `{"table": "f", "pk": [1]}`, `{"table": "f", "filter": "id < 5"}`} {
+		err = old.getErr(ticket)
+		wantCode(t, err, codes.FailedPrecondition, `"f"`)
+	}
+	_, err = old.client.GetFlightInfo(context.Background(), pathDesc("f"))
+	wantCode(t, err, codes.FailedPrecondition, "fenced")
+
+	rec = datagen.Batch(newer.mem, 8, 3, 200, 10)
+	newer.mustPut(pathDesc("f"), rec)
+	rec.Release()
+	if got := newer.mustGet(map[string]any{"table": "f"}); got.NumRows() != 20 {
+		t.Fatalf("newer server: %d rows, want 20", got.NumRows())
+	}
 }

@@ -31,7 +31,9 @@ type memView struct {
 	list []*memBatch
 }
 
-// Snapshot takes a snapshot. The caller must Release it.
+// Snapshot takes a snapshot. The caller must Release it. A snapshot of a
+// table one of whose region writers found itself fenced holds ErrFenced
+// (Run returns it): the data here may be stale.
 func (t *Table) Snapshot() *Snapshot {
 	s := &Snapshot{t: t, regions: make([]regionSnap, t.NumRegions())}
 	for i := range s.regions {
@@ -40,6 +42,12 @@ func (t *Table) Snapshot() *Snapshot {
 			t.mu.Lock()
 			r, closed := t.regions[i], t.closed
 			t.mu.Unlock()
+			if err := r.Failure(); errors.Is(err, ErrFenced) {
+				// A newer server owns the region: what this one holds
+				// is stale (invariant 4), and it says so.
+				s.err = fmt.Errorf("table %q: this server no longer serves region %d, a newer server claimed it: %w", t.name, i, err)
+				break
+			}
 			rs, ok := r.snapshot()
 			switch {
 			case ok:
