@@ -268,8 +268,9 @@ func (db *DB) Table(ctx context.Context, name string) (*Table, error) {
 		return nil, ErrClosed
 	}
 	if sl := db.slots[name]; sl != nil && sl.t != nil {
+		t := sl.t
 		db.mu.Unlock()
-		return sl.t, nil
+		return t, nil
 	}
 	db.mu.Unlock()
 	sl, err := db.acquire(ctx, name)
