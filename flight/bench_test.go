@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -206,6 +207,28 @@ func BenchmarkIngest(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				writeDisk(i)
 			}
+			// What validation costs: the full Arrow validation every
+			// batch passes before it is sequenced (lsm.validateBatch runs
+			// array.ValidateFull per column), over the same batches as
+			// the server decodes them, on one goroutine as DoPut does.
+			dec, err := benchutil.Decoded(dmem, recs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var tValidate time.Duration
+			for i := 0; i < b.N; i++ {
+				tValidate += timed(b, func() error {
+					for _, r := range dec {
+						if err := array.ValidateRecordFull(r); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}
+			for _, r := range dec {
+				r.Release()
+			}
 			n := float64(b.N)
 			rate := func(d time.Duration) float64 { return n * rows / d.Seconds() }
 			mbps := func(d time.Duration) float64 { return n * float64(bytes) / 1e6 / d.Seconds() }
@@ -220,6 +243,7 @@ func BenchmarkIngest(b *testing.B) {
 			b.ReportMetric(tDiscard.Seconds()/tDurable.Seconds(), "durable/discard")
 			b.ReportMetric(mbps(tDisk), "disk-MB/s")
 			b.ReportMetric(tDisk.Seconds()/tDurable.Seconds(), "durable/disk")
+			b.ReportMetric(tValidate.Seconds()/tDurable.Seconds(), "validate/durable")
 			b.Logf("%d rows (%.0f MB of Arrow buffers) in batches of %d, %d iterations: discard %.0f MB/s, async %.0f MB/s (%.2f of discard, target >= 0.70; %.0f MB/s until synced), durable %.0f MB/s (%.2f of discard, target >= 0.50; %.2f of the %.0f MB/s the disk takes WAL-sized puts at)",
 				rows, float64(bytes)/1e6, batchRows, b.N, mbps(tDiscard), mbps(tAsync), tDiscard.Seconds()/tAsync.Seconds(), mbps(tAsyncSync), mbps(tDurable), tDiscard.Seconds()/tDurable.Seconds(), tDisk.Seconds()/tDurable.Seconds(), mbps(tDisk))
 			if quiet {

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
@@ -15,12 +18,17 @@ import (
 	"github.com/flightwal/flightwal/lsm"
 )
 
-// decodeJSON parses one JSON object into v, rejecting unknown keys and
-// trailing data (API.md: typos must not be silently ignored).
+// decodeJSON parses one JSON object into v, rejecting unknown keys,
+// trailing data, keys given twice and text that is not valid Unicode
+// (API.md: typos must not be silently ignored; encoding/json would keep
+// the last of two keys and replace bad UTF-8 with U+FFFD).
 func decodeJSON(what string, data []byte, v any) error {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return fmt.Errorf("%w: %s must be a JSON object", errInvalid, what)
+	}
+	if err := checkUnicode(trimmed); err != nil {
+		return fmt.Errorf("%w: %s: %v", errInvalid, what, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
@@ -31,7 +39,172 @@ func decodeJSON(what string, data []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("%w: %s: trailing data after the JSON object", errInvalid, what)
 	}
+	// After Decode: the object is well-formed and at most 10,000 deep
+	// (encoding/json's limit), so the walk below is bounded.
+	if err := checkDuplicateKeys(trimmed); err != nil {
+		return fmt.Errorf("%w: %s: %v", errInvalid, what, err)
+	}
 	return nil
+}
+
+// checkUnicode rejects bytes that are not UTF-8 and \u escapes that are
+// not Unicode (a surrogate without its pair), which encoding/json would
+// both replace with U+FFFD.
+func checkUnicode(data []byte) error {
+	if !utf8.Valid(data) {
+		off := 0
+		for off < len(data) {
+			r, n := utf8.DecodeRune(data[off:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			off += n
+		}
+		return fmt.Errorf("invalid UTF-8 at byte %d", off)
+	}
+	inString := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if !inString {
+			inString = c == '"'
+			continue
+		}
+		switch c {
+		case '"':
+			inString = false
+		case '\\':
+			r, ok := hexEscape(data, i)
+			if !ok {
+				i++ // \" \\ \n ...: skip the escaped byte (a bad escape is Decode's to report)
+				continue
+			}
+			if utf16.IsSurrogate(r) {
+				r2, ok := hexEscape(data, i+6)
+				if r >= 0xdc00 || !ok || utf16.DecodeRune(r, r2) == unicode.ReplacementChar {
+					return fmt.Errorf("\\u%04x at byte %d is half of a UTF-16 surrogate pair, not a character", r, i)
+				}
+				i += 6
+			}
+			i += 5
+		}
+	}
+	return nil
+}
+
+// hexEscape reads the \uXXXX escape at data[i:], if there is one.
+func hexEscape(data []byte, i int) (rune, bool) {
+	if i+6 > len(data) || data[i] != '\\' || data[i+1] != 'u' {
+		return 0, false
+	}
+	var r rune
+	for _, c := range data[i+2 : i+6] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// jsonFrame is an object or array checkDuplicateKeys is inside.
+type jsonFrame struct {
+	object  bool
+	path    string            // where it is: "", "nearest", "indexes[0]"
+	keys    map[string]string // an object's keys so far, folded -> as sent
+	wantKey bool              // an object's next string is a key
+	key     string            // an object's current key
+	index   int               // an array's current element
+}
+
+func (f *jsonFrame) at(key string) string {
+	if f.path == "" {
+		return key
+	}
+	return f.path + "." + key
+}
+
+// child is the path of the value the frame is at.
+func (f *jsonFrame) child() string {
+	if f.object {
+		return f.at(f.key)
+	}
+	return fmt.Sprintf("%s[%d]", f.path, f.index)
+}
+
+// checkDuplicateKeys rejects an object holding a key twice, at any depth.
+// Two keys that encoding/json matches to one struct field (it matches
+// case-insensitively: "table" and "Table") count as the same key.
+func checkDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var stack []*jsonFrame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF; a syntax error was Decode's to report
+		}
+		var top *jsonFrame
+		if n := len(stack); n > 0 {
+			top = stack[n-1]
+		}
+		if key, ok := tok.(string); ok && top != nil && top.object && top.wantKey {
+			folded := foldKey(key)
+			if prev, dup := top.keys[folded]; dup {
+				if prev == key {
+					return fmt.Errorf("duplicate key %q", top.at(key))
+				}
+				return fmt.Errorf("duplicate key %q: %q and %q name the same field (keys match case-insensitively)", top.at(key), prev, key)
+			}
+			top.keys[folded], top.key, top.wantKey = key, key, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			f := &jsonFrame{object: tok == json.Delim('{'), wantKey: true}
+			if f.object {
+				f.keys = map[string]string{}
+			}
+			if top != nil {
+				f.path = top.child()
+			}
+			stack = append(stack, f)
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended.
+		if n := len(stack); n > 0 {
+			if f := stack[n-1]; f.object {
+				f.wantKey = true
+			} else {
+				f.index++
+			}
+		}
+	}
+}
+
+// foldKey folds a key the way encoding/json matches keys to struct
+// fields: foldKey(a) == foldKey(b) exactly when bytes.EqualFold(a, b).
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		for {
+			r2 := unicode.SimpleFold(r)
+			if r2 <= r {
+				r = r2
+				break
+			}
+			r = r2
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Ticket is the DoGet ticket (API.md, DoGet).

@@ -10,7 +10,7 @@ import (
 
 // readOnly refuses every write, as read-only storage does.
 func readOnly(inner objstore.Store) *objstore.Faulty {
-	return objstore.NewFaulty(inner, objstore.FaultOptions{Refuse: func(op objstore.Op, key string) error {
+	return objstore.NewFaulty(inner, objstore.FaultOptions{Hook: func(_ context.Context, op objstore.Op, key string) error {
 		if op == objstore.OpPut || op == objstore.OpPutIfAbsent || op == objstore.OpDelete {
 			return errors.New("read-only file system")
 		}

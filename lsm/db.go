@@ -31,19 +31,81 @@ var tableNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_-]{0,127}$`)
 const MaxRegions = 256
 
 // DB is the set of tables under one storage root.
+//
+// Opening a table (which replays its WAL) and dropping one can take long,
+// so they do not hold the DB-wide lock: each table name has a slot whose
+// own lock serialises the create, open, drop and close of that name, and
+// mu only guards the map of slots. Concurrent openers of one table wait for
+// one open; a failed open leaves nothing behind, the next caller tries
+// again.
 type DB struct {
 	store objstore.Store
 	opts  Options
 
 	mu     sync.Mutex
-	tables map[string]*Table // opened tables
+	slots  map[string]*tableSlot // names being opened, created, dropped, or open
 	closed bool
+}
+
+// tableSlot is one table name's entry in the DB.
+type tableSlot struct {
+	lock chan struct{} // one token: held while creating, opening, dropping or closing the table
+	refs int           // holders and waiters of lock (DB.mu)
+	t    *Table        // the open table, or nil (DB.mu)
 }
 
 // Open returns a DB over store. Tables open on first use.
 func Open(ctx context.Context, store objstore.Store, opts Options) (*DB, error) {
 	o := opts.withDefaults()
-	return &DB{store: store, opts: o, tables: map[string]*Table{}}, nil
+	return &DB{store: store, opts: o, slots: map[string]*tableSlot{}}, nil
+}
+
+// acquire takes the lock of name's slot, waiting for a create, open or drop
+// of the same name to finish (or ctx to end). The caller must release it.
+func (db *DB) acquire(ctx context.Context, name string) (*tableSlot, error) {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil, ErrClosed
+	}
+	sl := db.slots[name]
+	if sl == nil {
+		sl = &tableSlot{lock: make(chan struct{}, 1)}
+		db.slots[name] = sl
+	}
+	sl.refs++
+	db.mu.Unlock()
+	select {
+	case sl.lock <- struct{}{}:
+		return sl, nil
+	case <-ctx.Done():
+		db.unref(name, sl)
+		return nil, ctx.Err()
+	}
+}
+
+// release lets go of a slot acquire returned.
+func (db *DB) release(name string, sl *tableSlot) {
+	<-sl.lock
+	db.unref(name, sl)
+}
+
+// unref drops a reference to the slot; a slot nobody holds, waits for or
+// has open is forgotten (names that were never tables leave nothing).
+func (db *DB) unref(name string, sl *tableSlot) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	sl.refs--
+	if sl.refs == 0 && sl.t == nil && db.slots[name] == sl {
+		delete(db.slots, name)
+	}
+}
+
+// opened returns the table open in sl, or nil.
+func (db *DB) opened(sl *tableSlot) *Table {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return sl.t
 }
 
 // IndexDef is an index declared at create_table. Parameters sit beside
@@ -110,10 +172,13 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 		b, _ := json.Marshal(spec.Indexes)
 		cfg[configIndexes] = string(b)
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.closed {
-		return nil, ErrClosed
+	sl, err := db.acquire(ctx, spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer db.release(spec.Name, sl)
+	if db.opened(sl) != nil {
+		return nil, fmt.Errorf("%w: table %q", ErrAlreadyExists, spec.Name)
 	}
 	_, err = lance.CreateDataset(ctx, db.store, tableRoot(spec.Name), schema, cfg)
 	if errors.Is(err, objstore.ErrExists) {
@@ -122,7 +187,7 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 	if err != nil {
 		return nil, wrapStoreErr(fmt.Errorf("creating table %q: %w", spec.Name, err))
 	}
-	return db.openLocked(ctx, spec.Name)
+	return db.openSlot(ctx, spec.Name, sl)
 }
 
 func checkIndexes(schema *arrow.Schema, defs []IndexDef) error {
@@ -131,6 +196,13 @@ func checkIndexes(schema *arrow.Schema, defs []IndexDef) error {
 		if d.Name == "" {
 			d.Name = d.Column + "_idx"
 			defs[i].Name = d.Name
+			if !tableNameRE.MatchString(d.Name) {
+				return fmt.Errorf("%w: the index on column %q needs a \"name\": the default %q does not match %s", ErrInvalidArgument, d.Column, d.Name, tableNameRE)
+			}
+		}
+		// Index names become parts of object keys, as table names do.
+		if !tableNameRE.MatchString(d.Name) {
+			return fmt.Errorf("%w: index name %q must match %s", ErrInvalidArgument, d.Name, tableNameRE)
 		}
 		if names[d.Name] {
 			return fmt.Errorf("%w: index name %q used twice", ErrInvalidArgument, d.Name)
@@ -184,23 +256,37 @@ func checkIndexes(schema *arrow.Schema, defs []IndexDef) error {
 	return nil
 }
 
-// Table returns the opened table, opening it on first use.
+// Table returns the opened table, opening it on first use. Opening one
+// table does not hold up requests on others.
 func (db *DB) Table(ctx context.Context, name string) (*Table, error) {
 	if err := CheckTableName(name); err != nil {
 		return nil, err
 	}
 	db.mu.Lock()
-	defer db.mu.Unlock()
 	if db.closed {
+		db.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if t, ok := db.tables[name]; ok {
+	if sl := db.slots[name]; sl != nil && sl.t != nil {
+		t := sl.t
+		db.mu.Unlock()
 		return t, nil
 	}
-	return db.openLocked(ctx, name)
+	db.mu.Unlock()
+	sl, err := db.acquire(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer db.release(name, sl)
+	return db.openSlot(ctx, name, sl)
 }
 
-func (db *DB) openLocked(ctx context.Context, name string) (*Table, error) {
+// openSlot opens the table of a slot the caller holds, unless another
+// caller opened it while this one waited.
+func (db *DB) openSlot(ctx context.Context, name string, sl *tableSlot) (*Table, error) {
+	if t := db.opened(sl); t != nil {
+		return t, nil
+	}
 	ds, err := lance.OpenDataset(ctx, db.store, tableRoot(name))
 	if errors.Is(err, objstore.ErrNotFound) {
 		return nil, fmt.Errorf("%w: table %q", ErrNotFound, name)
@@ -212,20 +298,36 @@ func (db *DB) openLocked(ctx context.Context, name string) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.tables[name] = t
+	db.mu.Lock()
+	if db.closed {
+		// Close is waiting for this slot; it must find nothing open.
+		db.mu.Unlock()
+		t.close()
+		return nil, ErrClosed
+	}
+	sl.t = t
+	db.mu.Unlock()
 	return t, nil
 }
 
 // DropTable closes the table and deletes every object under its root.
+// Opens and creates of the same name wait for it; other tables do not.
 func (db *DB) DropTable(ctx context.Context, name string) error {
 	if err := CheckTableName(name); err != nil {
 		return err
 	}
+	sl, err := db.acquire(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer db.release(name, sl)
 	db.mu.Lock()
-	defer db.mu.Unlock()
-	if t, ok := db.tables[name]; ok {
+	t := sl.t
+	sl.t = nil
+	db.mu.Unlock()
+	if t != nil {
+		t.dropped.Store(true)
 		t.close()
-		delete(db.tables, name)
 	}
 	root := tableRoot(name) + "/"
 	objs, err := db.store.List(ctx, root)
@@ -244,6 +346,14 @@ func (db *DB) DropTable(ctx context.Context, name string) error {
 		if err := db.store.Delete(ctx, o.Key); err != nil && !errors.Is(err, objstore.ErrNotFound) {
 			return wrapStoreErr(fmt.Errorf("dropping table %q: %w", name, err))
 		}
+	}
+	// On a local store, what is left is directories, and the temporary
+	// files of killed writes (any age: the table is gone). A failure here
+	// leaves empty directories, not data: logged, the drop succeeded.
+	if _, err := objstore.RemoveTemp(ctx, db.store, root, 0); err != nil {
+		db.opts.Logger.Warn("drop_table: removing temporary files", "table", name, "err", err)
+	} else if err := objstore.RemoveEmptyDirs(ctx, db.store, root); err != nil {
+		db.opts.Logger.Warn("drop_table: removing empty directories", "table", name, "err", err)
 	}
 	return nil
 }
@@ -270,14 +380,28 @@ func (db *DB) ListTables(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// Close closes every table; buffered async writes are written first.
+// Close closes every table; buffered async writes are written first. It
+// waits for opens, creates and drops under way; no table opens after it.
 func (db *DB) Close() error {
 	db.mu.Lock()
-	defer db.mu.Unlock()
 	db.closed = true
-	for _, t := range db.tables {
-		t.close()
+	names := make([]string, 0, len(db.slots))
+	slots := make([]*tableSlot, 0, len(db.slots))
+	for name, sl := range db.slots {
+		sl.refs++
+		names, slots = append(names, name), append(slots, sl)
 	}
-	db.tables = map[string]*Table{}
+	db.mu.Unlock()
+	for i, sl := range slots {
+		sl.lock <- struct{}{}
+		db.mu.Lock()
+		t := sl.t
+		sl.t = nil
+		db.mu.Unlock()
+		if t != nil {
+			t.close()
+		}
+		db.release(names[i], sl)
+	}
 	return nil
 }

@@ -96,6 +96,13 @@ func TestFencing(t *testing.T) {
 	if _, err := t1.Flush(ctx, -1); !errors.Is(err, ErrFenced) {
 		t.Fatalf("old writer's flush: %v, want ErrFenced", err)
 	}
+	// Knowing it is fenced, the old server no longer serves stale reads.
+	if got, err := scanState(ctx, t1, mem1, ""); !errors.Is(err, ErrFenced) {
+		t.Fatalf("old server's scan after it was fenced: %v, %v; want ErrFenced", got, err)
+	}
+	if got, err := lookupState(ctx, t1, mem1, []any{int64(1)}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("old server's lookup after it was fenced: %v, %v; want ErrFenced", got, err)
+	}
 	// No WAL entry was overwritten: every entry that existed is unchanged.
 	for _, o := range walBefore {
 		data, err := store.Get(ctx, o.Key)

@@ -20,11 +20,11 @@ var errLimitReached = errors.New("limit reached")
 // scanBatchRows is the batch size of scans over Lance datasets.
 const scanBatchRows = 8192
 
-// Run executes plan over the snapshot, calling emit with each result batch
+// run executes plan over the snapshot, calling emit with each result batch
 // (emit must Retain a batch it keeps). Rows are newest-wins per primary key:
 // within a memtable a row is skipped once superseded at or below the
 // watermark; a key present in a newer layer hides it in every older one.
-func (s *Snapshot) Run(ctx context.Context, mem memory.Allocator, p *Plan, emit func(arrow.RecordBatch) error) error {
+func (s *Snapshot) run(ctx context.Context, mem memory.Allocator, p *Plan, emit func(arrow.RecordBatch) error) error {
 	if s.err != nil {
 		return s.err
 	}

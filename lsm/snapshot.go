@@ -1,7 +1,12 @@
 package lsm
 
 import (
+	"context"
+	"errors"
 	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // Snapshot is a consistent read view of a table (invariant 6): per region
@@ -26,7 +31,9 @@ type memView struct {
 	list []*memBatch
 }
 
-// Snapshot takes a snapshot. The caller must Release it.
+// Snapshot takes a snapshot. The caller must Release it. A snapshot of a
+// table one of whose region writers found itself fenced holds ErrFenced
+// (Run returns it): the data here may be stale.
 func (t *Table) Snapshot() *Snapshot {
 	s := &Snapshot{t: t, regions: make([]regionSnap, t.NumRegions())}
 	for i := range s.regions {
@@ -35,12 +42,18 @@ func (t *Table) Snapshot() *Snapshot {
 			t.mu.Lock()
 			r, closed := t.regions[i], t.closed
 			t.mu.Unlock()
+			if err := r.Failure(); errors.Is(err, ErrFenced) {
+				// A newer server owns the region: what this one holds
+				// is stale (invariant 4), and it says so.
+				s.err = fmt.Errorf("table %q: this server no longer serves region %d, a newer server claimed it: %w", t.name, i, err)
+				break
+			}
 			rs, ok := r.snapshot()
 			switch {
 			case ok:
 				s.regions[i] = rs
 			case closed:
-				s.err = fmt.Errorf("%w: table %q", ErrClosed, t.name)
+				s.err = t.closedErr()
 			case r == prev:
 				// Table.region closes a failed region and opens its
 				// successor under t.mu; still the same one after that
@@ -65,6 +78,17 @@ func (t *Table) Snapshot() *Snapshot {
 		s.regions[i].dropMerged(s.base.merged(i))
 	}
 	return s
+}
+
+// Run executes plan over the snapshot, calling emit with each result batch
+// (emit must Retain a batch it keeps); see run. A read that fails because
+// the table was dropped under it (its files deleted) says so: NotFound.
+func (s *Snapshot) Run(ctx context.Context, mem memory.Allocator, p *Plan, emit func(arrow.RecordBatch) error) error {
+	err := s.run(ctx, mem, p, emit)
+	if err != nil && s.t.dropped.Load() && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: table %q was dropped while it was read (%v)", ErrNotFound, s.t.name, err)
+	}
+	return err
 }
 
 // snapshot reads the watermark and then the memtables' published batches,

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -50,6 +51,10 @@ type Table struct {
 	regions []*RegionWriter
 	closed  bool
 
+	// dropped: DropTable closed the table to delete it. Requests that
+	// still hold it answer NotFound, not "closed".
+	dropped atomic.Bool
+
 	nextStreamRegion atomic.Uint64 // append-only tables: regions per stream, round robin
 }
 
@@ -84,6 +89,7 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	if err := t.idx.loadModels(ctx); err != nil {
 		return nil, fmt.Errorf("table %q: %w", name, err)
 	}
+	t.removeOrphanTemp(ctx)
 	t.compactKick, t.compactStop, t.compactDone = newKicker(), make(chan struct{}), make(chan struct{})
 	t.regions = make([]*RegionWriter, n)
 	for i := range t.regions {
@@ -102,6 +108,29 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	go background(t.compactStop, t.compactKick, t.compactDone, t.maybeCompact)
 	t.idx.start()
 	return t, nil
+}
+
+// orphanTempAge is how long ago a temporary file under _mem_wal/ must have
+// been written for an open to remove it. A local store writes each object
+// to a temporary file and links it into place; a killed process leaves the
+// file behind. Another live process may be writing into the same
+// directories (a server this open is about to fence): its temporary files
+// live for one put, written just before they are synced and linked, so
+// they are never this old, and removing one would only fail a write that
+// the fence fails anyway.
+const orphanTempAge = time.Minute
+
+// removeOrphanTemp removes the temporary files killed processes left in
+// the table's _mem_wal/ (local stores only; S3 has none). A failure is
+// logged: it costs disk space, not correctness.
+func (t *Table) removeOrphanTemp(ctx context.Context) {
+	n, err := objstore.RemoveTemp(ctx, t.store, "_mem_wal/", orphanTempAge)
+	if err != nil {
+		t.opts.Logger.Warn("removing orphaned temporary files", "table", t.name, "err", err)
+	}
+	if n > 0 {
+		t.opts.Logger.Info("removed orphaned temporary files", "table", t.name, "files", n)
+	}
 }
 
 // afterFlush runs after each flush: compaction may be due, and the new
@@ -188,7 +217,7 @@ func (t *Table) current(i int) (*RegionWriter, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return nil, fmt.Errorf("%w: table %q", ErrClosed, t.name)
+		return nil, t.closedErr()
 	}
 	return t.regions[i], nil
 }
@@ -204,6 +233,15 @@ func regionReady(r *RegionWriter, write bool) (bool, error) {
 		return false, err
 	}
 	return !write || r.Writing(), nil
+}
+
+// closedErr is the error of a request on the closed table: NotFound if
+// it was dropped, else ErrClosed (the server is shutting down).
+func (t *Table) closedErr() error {
+	if t.dropped.Load() {
+		return fmt.Errorf("%w: table %q was dropped", ErrNotFound, t.name)
+	}
+	return fmt.Errorf("%w: table %q", ErrClosed, t.name)
 }
 
 func (t *Table) close() {

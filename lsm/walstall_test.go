@@ -20,7 +20,7 @@ import (
 func TestWALPutFailureStallsInPlace(t *testing.T) {
 	ctx := context.Background()
 	var full atomic.Bool
-	store := objstore.NewFaulty(objstore.NewMem(), objstore.FaultOptions{Refuse: func(op objstore.Op, key string) error {
+	store := objstore.NewFaulty(objstore.NewMem(), objstore.FaultOptions{Hook: func(_ context.Context, op objstore.Op, key string) error {
 		if full.Load() && (op == objstore.OpPut || op == objstore.OpPutIfAbsent) {
 			return fmt.Errorf("disk full: %w", objstore.ErrNoSpace)
 		}

@@ -73,11 +73,10 @@ type FaultOptions struct {
 	// slot if ThrottleWait is set.
 	MaxConcurrent int
 	ThrottleWait  bool
-	// Refuse, if set, is asked before every call (after throttling and
-	// latency): a non-nil error fails the call with it, without reaching
-	// the store (a full disk for writes under a prefix, say). It counts
-	// as injected.
-	Refuse func(op Op, key string) error
+	// Hook, if set, runs first in every call with the call's kind and key
+	// (a List's prefix); an error it returns fails the call without
+	// reaching the store. Tests use it to stall or fail chosen keys.
+	Hook func(ctx context.Context, op Op, key string) error
 }
 
 // SetAll sets the same fault for every kind of call.
@@ -161,6 +160,14 @@ func (f *Faulty) begin(ctx context.Context, op Op, key string) (plan, error) {
 	st := &f.stats[op]
 	st.calls.Add(1)
 	f.mu.Lock()
+	hook := f.opts.Hook
+	f.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, op, key); err != nil {
+			return plan{}, err
+		}
+	}
+	f.mu.Lock()
 	if f.opts.MaxConcurrent > 0 && f.inFlight >= f.opts.MaxConcurrent {
 		if !f.opts.ThrottleWait {
 			f.mu.Unlock()
@@ -192,7 +199,6 @@ func (f *Faulty) begin(ctx context.Context, op Op, key string) (plan, error) {
 	}
 	p.fail = c.ErrorRate > 0 && f.rng.Float64() < c.ErrorRate
 	p.afterWrite = op.writes() && c.AfterWriteRate > 0 && f.rng.Float64() < c.AfterWriteRate
-	refuse := f.opts.Refuse
 	f.mu.Unlock()
 
 	if p.delay > 0 {
@@ -209,13 +215,6 @@ func (f *Faulty) begin(ctx context.Context, op Op, key string) (plan, error) {
 		f.end()
 		st.injected.Add(1)
 		return plan{}, fmt.Errorf("objstore: faulty %s %s: injected error: %w", op, key, ErrUnavailable)
-	}
-	if refuse != nil {
-		if err := refuse(op, key); err != nil {
-			f.end()
-			st.injected.Add(1)
-			return plan{}, fmt.Errorf("objstore: faulty %s %s: %w", op, key, err)
-		}
 	}
 	return p, nil
 }

@@ -320,3 +320,36 @@ func TestFaultyConcurrentSafe(t *testing.T) {
 		t.Fatalf("%d acknowledged, stats %+v: calls must add up to 400", n, st)
 	}
 }
+
+// TestFaultyHook: the hook sees every call's kind and key first; its error
+// fails the call before it reaches the store, and nil lets it through.
+func TestFaultyHook(t *testing.T) {
+	ctx := ctxT(t)
+	mem := objstore.NewMem()
+	var seen []string
+	boom := errors.New("boom")
+	f := objstore.NewFaulty(mem, objstore.FaultOptions{Hook: func(_ context.Context, op objstore.Op, key string) error {
+		seen = append(seen, op.String()+" "+key)
+		if key == "no" {
+			return boom
+		}
+		return nil
+	}})
+	if err := f.Put(ctx, "no", []byte("x")); !errors.Is(err, boom) {
+		t.Fatalf("hooked put: %v, want the hook's error", err)
+	}
+	if _, err := mem.Stat(ctx, "no"); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("a put the hook failed reached the store: %v", err)
+	}
+	mustPut(t, f, "yes", []byte("x"))
+	if _, err := f.List(ctx, "y"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(seen); got != "[put no put yes list y]" {
+		t.Fatalf("hook saw %s", got)
+	}
+	f.SetOptions(objstore.FaultOptions{})
+	if err := f.Put(ctx, "no", []byte("x")); err != nil {
+		t.Fatalf("after the hook was removed: %v", err)
+	}
+}

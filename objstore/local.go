@@ -109,13 +109,21 @@ func (l *Local) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 
 // writeTemp writes data to a synced temporary file next to key's path.
 func (l *Local) writeTemp(key string, data []byte) (string, error) {
-	p := l.path(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return "", err
-	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return "", err
+	dir := filepath.Dir(l.path(key))
+	var f *os.File
+	for attempt := 1; ; attempt++ {
+		err := os.MkdirAll(dir, 0o755)
+		if err == nil {
+			f, err = os.CreateTemp(dir, tempPrefix+"*")
+		}
+		if err == nil {
+			break
+		}
+		// RemoveEmptyDirs may remove a directory (or a parent) between
+		// its creation and the temporary file's: make it again.
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 10 {
+			return "", err
+		}
 	}
 	if err := writeData(f, data); err != nil {
 		f.Close()
@@ -185,7 +193,7 @@ func (l *Local) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 			}
 			return err
 		}
-		if d.IsDir() || strings.HasPrefix(d.Name(), ".tmp-") {
+		if d.IsDir() || strings.HasPrefix(d.Name(), tempPrefix) {
 			return nil
 		}
 		rel, _ := filepath.Rel(l.root, p)

@@ -55,6 +55,22 @@ func putRows(c flight.Client, mem memory.Allocator, table string, seed uint64, f
 	return nil
 }
 
+// getErr runs a DoGet to its end and returns its error (nil on success).
+func getErr(c flight.Client, ticket string) error {
+	stream, err := c.DoGet(context.Background(), &flight.Ticket{Ticket: []byte(ticket)})
+	if err != nil {
+		return err
+	}
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
 func action(c flight.Client, typ string, body any) error {
 	raw, _ := json.Marshal(body)
 	stream, err := c.DoAction(context.Background(), &flight.Action{Type: typ, Body: raw})
@@ -116,6 +132,10 @@ func TestTwoServersFencing(t *testing.T) {
 	err = putRows(c1, mem, "f", 2, 1000, 10)
 	if status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("older server's write after the claim: %v, want FailedPrecondition", err)
+	}
+	// Having noticed, the older server refuses reads: its data is stale.
+	if err := getErr(c1, `{"table": "f"}`); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("older server's read after it was fenced: %v, want FailedPrecondition", err)
 	}
 	// Racing flushes: the fenced server's fails, the owner's lands.
 	if err := action(c1, "flush", map[string]any{"table": "f"}); status.Code(err) != codes.FailedPrecondition {
