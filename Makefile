@@ -6,7 +6,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 PROTOC_GEN_GO_VERSION := v1.36.12
 export FLIGHTWAL_CACHE := $(CACHE)
 
-.PHONY: run build test test-short deps bench proto lint fuzz clean
+.PHONY: run build test test-short deps bench proto lint fuzz fuzz-short clean
 
 build:
 	$(GO) build -o $(BIN)/flightwal ./cmd/flightwal
@@ -38,6 +38,16 @@ test: deps
 	$(GO) vet ./...
 	FLIGHTWAL_REQUIRE_MINIO=1 $(GO) test -count=1 -timeout 9m ./...
 	FLIGHTWAL_REQUIRE_MINIO=1 FLIGHTWAL_TEST_STORE=minio $(GO) test -count=1 -timeout 5m ./flight ./cmd/flightwal
+	$(MAKE) --no-print-directory fuzz-short
+
+# fuzz-short runs the decoders of untrusted bytes for a few seconds each
+# (make fuzz runs every target longer).
+FUZZ_SHORT ?= 8s
+fuzz-short:
+	$(GO) test -run '^$$' -fuzz '^FuzzDoPut$$' -fuzztime $(FUZZ_SHORT) ./flight
+	$(GO) test -run '^$$' -fuzz '^FuzzReplayWALEntry$$' -fuzztime $(FUZZ_SHORT) ./lsm
+	$(GO) test -run '^$$' -fuzz '^FuzzRegionManifest$$' -fuzztime $(FUZZ_SHORT) ./lsm
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTicket$$' -fuzztime $(FUZZ_SHORT) ./flight
 
 test-short:
 	$(GO) test -short -count=1 ./...

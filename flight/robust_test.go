@@ -386,6 +386,10 @@ func TestFencedServerRefusesReads(t *testing.T) {
 	if got := newer.mustGet(map[string]any{"table": "f"}); got.NumRows() != 10 {
 		t.Fatalf("newer server: %d rows, want 10", got.NumRows())
 	}
+	// Reading claimed nothing; the newer server's first write claims.
+	rec = datagen.Batch(newer.mem, 8, 3, 200, 10)
+	newer.mustPut(pathDesc("f"), rec)
+	rec.Release()
 	rec = datagen.Batch(old.mem, 8, 2, 100, 10)
 	_, err := old.put(pathDesc("f"), rec)
 	rec.Release()
@@ -398,9 +402,6 @@ func TestFencedServerRefusesReads(t *testing.T) {
 	_, err = old.client.GetFlightInfo(context.Background(), pathDesc("f"))
 	wantCode(t, err, codes.FailedPrecondition, "fenced")
 
-	rec = datagen.Batch(newer.mem, 8, 3, 200, 10)
-	newer.mustPut(pathDesc("f"), rec)
-	rec.Release()
 	if got := newer.mustGet(map[string]any{"table": "f"}); got.NumRows() != 20 {
 		t.Fatalf("newer server: %d rows, want 20", got.NumRows())
 	}
