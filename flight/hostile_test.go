@@ -3,9 +3,7 @@ package flight_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,40 +17,18 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 
+	"github.com/flightwal/flightwal/internal/datagen"
 	"github.com/flightwal/flightwal/lsm"
 	"github.com/flightwal/flightwal/objstore"
 )
 
-var textSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "id", Type: arrow.PrimitiveTypes.Int64, Metadata: arrow.NewMetadata([]string{lsm.PrimaryKeyMetadataKey}, []string{"true"})},
-	{Name: "text", Type: arrow.BinaryTypes.String, Nullable: true},
-}, nil)
+var textSchema = datagen.TextSchema
 
 func textBatch(mem memory.Allocator, ids []int64, text string) arrow.RecordBatch {
-	b := array.NewRecordBuilder(mem, textSchema)
-	defer b.Release()
-	for _, id := range ids {
-		b.Field(0).(*array.Int64Builder).Append(id)
-		b.Field(1).(*array.StringBuilder).Append(text)
-	}
-	return b.NewRecordBatch()
+	return datagen.TextBatch(mem, ids, text)
 }
 
-// badOffsetsBatch: 2 rows whose utf8 offsets [0, 50, 5] run past a 5-byte
-// buffer. The IPC writer sends it as is; reading row 0 would panic.
-func badOffsetsBatch(mem memory.Allocator) arrow.RecordBatch {
-	ib := array.NewInt64Builder(mem)
-	defer ib.Release()
-	ib.AppendValues([]int64{1, 2}, nil)
-	ids := ib.NewArray()
-	defer ids.Release()
-	offsets := memory.NewBufferBytes(arrow.Int32Traits.CastToBytes([]int32{0, 50, 5}))
-	data := array.NewData(arrow.BinaryTypes.String, 2, []*memory.Buffer{nil, offsets, memory.NewBufferBytes([]byte("hello"))}, nil, 0, 0)
-	defer data.Release()
-	text := array.MakeFromData(data)
-	defer text.Release()
-	return array.NewRecordBatch(textSchema, []arrow.Array{ids, text}, 2)
-}
+func badOffsetsBatch(mem memory.Allocator) arrow.RecordBatch { return datagen.BadOffsetsBatch(mem) }
 
 // TestDoPutRejectsMalformedBatch: a batch with out-of-bounds utf8 offsets
 // is InvalidArgument naming the column, never durable; the filter and the
@@ -277,6 +253,3 @@ func regionStats(e *env, table string) map[string]any {
 	}
 	return regions[0]
 }
-
-var _ = errors.Is
-var _ = io.EOF

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/flightwal/flightwal/internal/datagen"
 	"github.com/flightwal/flightwal/objstore"
 )
 
@@ -22,7 +23,7 @@ import (
 // work: nothing panics, nothing leaks.
 func FuzzReplayWALEntry(f *testing.F) {
 	mem := memory.NewGoAllocator()
-	for _, rec := range []arrow.RecordBatch{textRows(mem, []int64{1, 2, 3}, "alpha beta"), badOffsetsBatch(mem)} {
+	for _, rec := range []arrow.RecordBatch{datagen.TextBatch(mem, []int64{1, 2, 3}, "alpha beta"), badOffsetsBatch(mem)} {
 		data, err := encodeWALEntry(nil, mem, textSchema, 0, 1, 2, 1, []walItem{{rec: rec, seq: 1, op: OpUpsert, bytes: 64}})
 		if err != nil {
 			f.Fatal(err)
@@ -88,14 +89,4 @@ func FuzzReplayWALEntry(f *testing.F) {
 			}
 		}
 	})
-}
-
-func textRows(mem memory.Allocator, ids []int64, text string) arrow.RecordBatch {
-	b := array.NewRecordBuilder(mem, textSchema)
-	defer b.Release()
-	for _, id := range ids {
-		b.Field(0).(*array.Int64Builder).Append(id)
-		b.Field(1).(*array.StringBuilder).Append(text)
-	}
-	return b.NewRecordBatch()
 }

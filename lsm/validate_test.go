@@ -7,33 +7,15 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/flightwal/flightwal/internal/datagen"
 	"github.com/flightwal/flightwal/objstore"
 )
 
-var textSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "id", Type: arrow.PrimitiveTypes.Int64, Metadata: arrow.NewMetadata([]string{PrimaryKeyMetadataKey}, []string{"true"})},
-	{Name: "text", Type: arrow.BinaryTypes.String, Nullable: true},
-}, nil)
+var textSchema = datagen.TextSchema
 
-// badOffsetsBatch is a 2-row batch whose utf8 offsets [0, 50, 5] run past
-// a 5-byte buffer: arrow-go builds it, and reading row 0 panics.
-func badOffsetsBatch(mem memory.Allocator) arrow.RecordBatch {
-	ib := array.NewInt64Builder(mem)
-	defer ib.Release()
-	ib.AppendValues([]int64{1, 2}, nil)
-	ids := ib.NewArray()
-	defer ids.Release()
-	offsets := memory.NewBufferBytes(arrow.Int32Traits.CastToBytes([]int32{0, 50, 5}))
-	values := memory.NewBufferBytes([]byte("hello"))
-	data := array.NewData(arrow.BinaryTypes.String, 2, []*memory.Buffer{nil, offsets, values}, nil, 0, 0)
-	defer data.Release()
-	text := array.MakeFromData(data)
-	defer text.Release()
-	return array.NewRecordBatch(textSchema, []arrow.Array{ids, text}, 2)
-}
+func badOffsetsBatch(mem memory.Allocator) arrow.RecordBatch { return datagen.BadOffsetsBatch(mem) }
 
 // TestWriteRejectsInvalidBatch: a batch with out-of-bounds offsets is
 // InvalidArgument naming the column, and nothing of it is sequenced.

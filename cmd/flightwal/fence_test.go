@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -21,16 +22,21 @@ import (
 // putRows streams one batch of rows [first, first+n) and waits for its
 // durable PutResult; the error carries the server's gRPC status.
 func putRows(c flight.Client, mem memory.Allocator, table string, seed uint64, first, n int64) error {
-	const dim = 8
-	stream, err := c.DoPut(context.Background())
+	rec := datagen.Batch(mem, 8, seed, first, n)
+	defer rec.Release()
+	return putRecord(context.Background(), c, mem, table, rec)
+}
+
+// putRecord streams rec to table and waits for its durable PutResult;
+// the error carries the server's gRPC status.
+func putRecord(ctx context.Context, c flight.Client, mem memory.Allocator, table string, rec arrow.RecordBatch) error {
+	stream, err := c.DoPut(ctx)
 	if err != nil {
 		return err
 	}
-	w := flight.NewRecordWriter(stream, ipc.WithSchema(datagen.Schema(dim)), ipc.WithAllocator(mem))
+	w := flight.NewRecordWriter(stream, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
 	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{table}})
-	rec := datagen.Batch(mem, dim, seed, first, n)
 	werr := w.Write(rec)
-	rec.Release()
 	w.Close()
 	if err := stream.CloseSend(); err != nil && werr == nil {
 		werr = err
@@ -71,14 +77,21 @@ func getErr(c flight.Client, ticket string) error {
 	}
 }
 
-func action(c flight.Client, typ string, body any) error {
+// action runs an action and reads its whole answer.
+func action(ctx context.Context, c flight.Client, typ string, body any) error {
 	raw, _ := json.Marshal(body)
-	stream, err := c.DoAction(context.Background(), &flight.Action{Type: typ, Body: raw})
+	stream, err := c.DoAction(ctx, &flight.Action{Type: typ, Body: raw})
 	if err != nil {
 		return err
 	}
-	_, err = stream.Recv()
-	return err
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
 }
 
 // TestTwoServersFencing runs two server processes on one MinIO bucket
@@ -138,10 +151,10 @@ func TestTwoServersFencing(t *testing.T) {
 		t.Fatalf("older server's read after it was fenced: %v, want FailedPrecondition", err)
 	}
 	// Racing flushes: the fenced server's fails, the owner's lands.
-	if err := action(c1, "flush", map[string]any{"table": "f"}); status.Code(err) != codes.FailedPrecondition {
+	if err := action(ctx, c1, "flush", map[string]any{"table": "f"}); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("older server's flush: %v, want FailedPrecondition", err)
 	}
-	if err := action(c2, "flush", map[string]any{"table": "f"}); err != nil {
+	if err := action(ctx, c2, "flush", map[string]any{"table": "f"}); err != nil {
 		t.Fatal(err)
 	}
 	for key, data := range walBefore {

@@ -554,13 +554,13 @@ func (h *soakHarness) maintainer(rng *rand.Rand) {
 		switch rng.IntN(3) {
 		case 0:
 			h.cnt.flushes.Add(1)
-			h.settle(gen, "flush", soakAction(ctx, c, "flush", map[string]any{"table": soakTable}))
+			h.settle(gen, "flush", action(ctx, c, "flush", map[string]any{"table": soakTable}))
 		case 1:
 			h.cnt.flushes.Add(1)
-			h.settle(gen, "flush of one region", soakAction(ctx, c, "flush", map[string]any{"table": soakTable, "region": rng.IntN(2)}))
+			h.settle(gen, "flush of one region", action(ctx, c, "flush", map[string]any{"table": soakTable, "region": rng.IntN(2)}))
 		default:
 			h.cnt.compacts.Add(1)
-			h.settle(gen, "compact", soakAction(ctx, c, "compact", map[string]any{"table": soakTable}))
+			h.settle(gen, "compact", action(ctx, c, "compact", map[string]any{"table": soakTable}))
 		}
 		cancel()
 	}
@@ -600,7 +600,7 @@ func (h *soakHarness) churnCycle(c flight.Client, gen int, rng *rand.Rand, inc i
 	if status.Code(err) == codes.AlreadyExists && !known {
 		// Left over from before a kill: drop it and create again.
 		h.cnt.churnLeftovers.Add(1)
-		if err = soakAction(ctx, c, "drop_table", map[string]any{"name": churnTable}); err == nil {
+		if err = action(ctx, c, "drop_table", map[string]any{"name": churnTable}); err == nil {
 			err = soakCreate(ctx, c, churnTable, regions)
 		}
 	}
@@ -643,7 +643,7 @@ func (h *soakHarness) churnCycle(c flight.Client, gen int, rng *rand.Rand, inc i
 	if got != n {
 		h.fail(gen, fmt.Sprintf("churn incarnation %d: %d of the %d rows just acknowledged read back", inc, got, n))
 	}
-	err = soakAction(ctx, c, "drop_table", map[string]any{"name": churnTable})
+	err = action(ctx, c, "drop_table", map[string]any{"name": churnTable})
 	return !h.settle(gen, "drop_table of the churn table", err) && err == nil
 }
 
@@ -789,62 +789,17 @@ func (h *soakHarness) verify(c flight.Client, model *soakModel, when string) ([]
 
 // soakCreate creates a table of soakSchema with the given regions.
 func soakCreate(ctx context.Context, c flight.Client, name string, regions int) error {
-	return soakAction(ctx, c, "create_table", map[string]any{
+	return action(ctx, c, "create_table", map[string]any{
 		"name": name, "regions": regions,
 		"schema": base64.StdEncoding.EncodeToString(flight.SerializeSchema(soakSchema, memory.DefaultAllocator)),
 	})
 }
 
-// soakAction runs an action and reads its whole answer.
-func soakAction(ctx context.Context, c flight.Client, typ string, body any) error {
-	raw, _ := json.Marshal(body)
-	stream, err := c.DoAction(ctx, &flight.Action{Type: typ, Body: raw})
-	if err != nil {
-		return err
-	}
-	for {
-		if _, err := stream.Recv(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-	}
-}
-
 // soakPut writes one upsert batch and waits for its durable PutResult.
 func soakPut(ctx context.Context, c flight.Client, mem memory.Allocator, table string, ids, versions []int64) error {
-	stream, err := c.DoPut(ctx)
-	if err != nil {
-		return err
-	}
-	w := flight.NewRecordWriter(stream, ipc.WithSchema(soakSchema), ipc.WithAllocator(mem))
-	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{table}})
 	rec := soakBatch(mem, ids, versions, false)
-	werr := w.Write(rec)
-	rec.Release()
-	w.Close()
-	if err := stream.CloseSend(); err != nil && werr == nil {
-		werr = err
-	}
-	acked := false
-	for {
-		r, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		var md struct{ Durable bool }
-		if json.Unmarshal(r.AppMetadata, &md) == nil && md.Durable {
-			acked = true
-		}
-	}
-	if !acked {
-		return errors.Join(errors.New("no durable PutResult"), werr)
-	}
-	return nil
+	defer rec.Release()
+	return putRecord(ctx, c, mem, table, rec)
 }
 
 // soakRead reads a whole table of soakSchema: the rows of each key.

@@ -71,3 +71,38 @@ func Text(seed uint64, id int64) string {
 	}
 	return sb.String()
 }
+
+// TextSchema is a small table of (id int64 primary key, text utf8), for
+// tests of text columns and of invalid batches.
+var TextSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64, Metadata: arrow.NewMetadata([]string{"lance-schema:unenforced-primary-key"}, []string{"true"})},
+	{Name: "text", Type: arrow.BinaryTypes.String, Nullable: true},
+}, nil)
+
+// TextBatch is a TextSchema batch: the given ids, each with text.
+func TextBatch(mem memory.Allocator, ids []int64, text string) arrow.RecordBatch {
+	b := array.NewRecordBuilder(mem, TextSchema)
+	defer b.Release()
+	for _, id := range ids {
+		b.Field(0).(*array.Int64Builder).Append(id)
+		b.Field(1).(*array.StringBuilder).Append(text)
+	}
+	return b.NewRecordBatch()
+}
+
+// BadOffsetsBatch is an invalid TextSchema batch a hostile client can
+// send: 2 rows whose utf8 offsets [0, 50, 5] run past a 5-byte buffer.
+// arrow-go builds and sends it as is; reading row 0 would panic.
+func BadOffsetsBatch(mem memory.Allocator) arrow.RecordBatch {
+	ib := array.NewInt64Builder(mem)
+	defer ib.Release()
+	ib.AppendValues([]int64{1, 2}, nil)
+	ids := ib.NewArray()
+	defer ids.Release()
+	offsets := memory.NewBufferBytes(arrow.Int32Traits.CastToBytes([]int32{0, 50, 5}))
+	data := array.NewData(arrow.BinaryTypes.String, 2, []*memory.Buffer{nil, offsets, memory.NewBufferBytes([]byte("hello"))}, nil, 0, 0)
+	defer data.Release()
+	text := array.MakeFromData(data)
+	defer text.Release()
+	return array.NewRecordBatch(TextSchema, []arrow.Array{ids, text}, 2)
+}
