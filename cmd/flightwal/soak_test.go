@@ -463,6 +463,16 @@ func (h *soakHarness) writeStream(c flight.Client, gen int, rng *rand.Rand, mode
 		time.Sleep(cancelDelay)
 		cancel()
 		w.Close()
+		// The client sees its stream cancelled before it writes again
+		// (the README's guarantee is for a client that saw Canceled:
+		// grpc-go queues the stream's RST_STREAM by the time Recv
+		// returns the error, so it reaches the server before the next
+		// stream on this connection).
+		for {
+			if _, err := stream.Recv(); err != nil {
+				break
+			}
+		}
 		for _, b := range batches {
 			if del {
 				h.cnt.maybeDeletes.Add(int64(len(b.ids)))
