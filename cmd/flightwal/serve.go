@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -32,6 +33,7 @@ func runServe(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	setMemoryLimit(log, cfg)
 	store, err := objstore.Open(ctx, cfg.Storage.URI, objstore.S3Options{
 		Endpoint: cfg.Storage.S3.Endpoint, AccessKey: cfg.Storage.S3.AccessKey,
 		SecretKey: cfg.Storage.S3.SecretKey, Region: cfg.Storage.S3.Region,
@@ -51,7 +53,12 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := flight.NewService(db, flight.Options{Logger: log, MaxMessageBytes: cfg.Flight.MaxMessageBytes})
+	svc := flight.NewService(db, flight.Options{
+		Logger:           log,
+		MaxMessageBytes:  cfg.Flight.MaxMessageBytes,
+		MaxInflightBytes: cfg.Flight.MaxInflightBytes,
+		MaxStreams:       cfg.Flight.MaxStreams,
+	})
 	srv, err := flight.Listen(cfg.Listen, svc)
 	if err != nil {
 		return err
@@ -63,4 +70,21 @@ func runServe(args []string) error {
 	log.Info("shutting down")
 	srv.Shutdown()
 	return db.Close()
+}
+
+// setMemoryLimit gives the Go runtime a soft memory limit, unless
+// GOMEMLIMIT sets one: what the server's bounds let it hold, messages in
+// flight twice (flight.max_inflight_bytes: a message's frames and its
+// decoded copy) and the memtables (backpressure.max_unflushed_bytes). As
+// the heap nears it the garbage collector runs sooner and returns freed
+// memory to the OS, instead of letting the heap grow to twice the live
+// data first; past it (flushes, reads and indexes need memory beside
+// these) it only works harder, it does not fail.
+func setMemoryLimit(log *slog.Logger, cfg config.Config) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := 2*cfg.Flight.MaxInflightBytes + cfg.Backpressure.MaxUnflushedBytes
+	debug.SetMemoryLimit(limit)
+	log.Debug("Go memory limit", "bytes", limit)
 }
