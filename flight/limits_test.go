@@ -2,6 +2,8 @@ package flight_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -188,5 +190,64 @@ func TestMaxStreams(t *testing.T) {
 		return err == nil
 	}) {
 		t.Fatal("calls still refused after a running one ended")
+	}
+}
+
+// TestShutdownDrains: Shutdown refuses new calls with Unavailable, lets a
+// running write finish, and cuts a stalled read when its context ends.
+func TestShutdownDrains(t *testing.T) {
+	e := newEnv(t)
+	e.createTable("t", datagen.Schema(1024), nil)
+	b := datagen.Batch(e.mem, 1024, 1, 0, 2000) // ~8 MiB, 3 messages: stalls a reader
+	defer b.Release()
+	e.mustPut(pathDesc("t"), b)
+	stalledGet(t, e, `{"table": "t"}`)
+
+	// A write stream open before the drain starts.
+	stream, err := e.client.DoPut(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := flight.NewRecordWriter(stream, ipc.WithSchema(b.Schema()))
+	w.SetFlightDescriptor(pathDesc("t"))
+	first := datagen.Batch(e.mem, 1024, 1, 10_000, 10)
+	defer first.Release()
+	if err := w.Write(first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("ack before the drain: %v", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- e.srv.Shutdown(ctx) }()
+	time.Sleep(50 * time.Millisecond)
+
+	// New calls get Unavailable; the open write stream goes on.
+	_, err = e.action("stats", map[string]any{"table": "t"})
+	wantCode(t, err, codes.Unavailable, "")
+	second := datagen.Batch(e.mem, 1024, 1, 20_000, 10)
+	defer second.Release()
+	if err := w.Write(second); err != nil {
+		t.Fatalf("write during the drain: %v", err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("ack during the drain: %v", err)
+	}
+	w.Close()
+	stream.CloseSend()
+	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("end of the write stream: %v", err)
+	}
+
+	// The stalled read holds the drain until the deadline, then is cut.
+	if err := <-done; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown with a stalled read: %v, want the deadline", err)
+	}
+	if d := time.Since(start); d < 450*time.Millisecond || d > 3*time.Second {
+		t.Fatalf("Shutdown took %v, want about its 500ms deadline", d)
 	}
 }

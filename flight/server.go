@@ -91,6 +91,9 @@ func Listen(addr string, svc *Service) (*Server, error) {
 		grpc.ForceServerCodecV2(newBudgetCodec(svc.lim)),
 		grpc.ChainUnaryInterceptor(svc.lim.unaryInterceptor),
 		grpc.ChainStreamInterceptor(svc.lim.streamInterceptor),
+		// Stop (Shutdown past its deadline) returns only once every
+		// handler has, so nothing writes to the DB after it is closed.
+		grpc.WaitForHandlers(true),
 	)
 	flight.RegisterFlightServiceServer(g, svc)
 	s := &Server{grpc: g, lis: lis, svc: svc}
@@ -110,10 +113,25 @@ func (s *Server) Addr() net.Addr { return s.lis.Addr() }
 // messages about to be received.
 func (s *Server) InflightBytes() int64 { return s.svc.lim.inflight.Load() }
 
-// Shutdown stops accepting calls and waits for running ones.
-func (s *Server) Shutdown() {
+// Shutdown drains the server (API.md, Operations): new calls get
+// Unavailable at once, calls in flight may finish until ctx ends and are
+// then cut (their clients see Unavailable). It returns once every handler
+// has returned: nil if all finished, ctx's error if some were cut.
+func (s *Server) Shutdown(ctx context.Context) error {
 	s.svc.lim.draining.Store(true)
-	s.grpc.GracefulStop()
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-done
+		return ctx.Err()
+	}
 }
 
 func (s *Service) table(ctx context.Context, name string) (*lsm.Table, error) {
