@@ -25,6 +25,7 @@ type Config struct {
 	WAL          WAL          // wal.*
 	MemTable     MemTable     // memtable.*
 	Backpressure Backpressure // backpressure.*
+	Shutdown     Shutdown     // shutdown.*
 	LogLevel     string       // log.level
 }
 
@@ -50,6 +51,18 @@ type S3 struct {
 // Flight holds wire limits.
 type Flight struct {
 	MaxMessageBytes int64 // flight.max_message_bytes
+	// MaxInflightBytes (flight.max_inflight_bytes) bounds the bytes of
+	// incoming messages being received and decoded across all streams;
+	// "auto" is AutoInflightBytes(MaxMessageBytes).
+	MaxInflightBytes int64
+	MaxStreams       int64 // flight.max_streams: concurrent Flight calls
+}
+
+// Shutdown holds the drain settings (API.md, Operations).
+type Shutdown struct {
+	// Timeout (shutdown.timeout) is how long SIGTERM lets streams in
+	// flight finish before they are cut.
+	Timeout time.Duration
 }
 
 // WAL holds the group-commit settings.
@@ -75,17 +88,35 @@ const (
 	GiB = 1 << 30
 )
 
+// DefaultMaxStreams is flight.max_streams' default.
+const DefaultMaxStreams = 512
+
 // Default returns the documented defaults (ARCHITECTURE.md, "Defaults").
 func Default() Config {
 	return Config{
 		Listen:       "127.0.0.1:8815",
 		Storage:      Storage{URI: "./data"},
-		Flight:       Flight{MaxMessageBytes: 256 * MiB},
+		Flight:       Flight{MaxMessageBytes: 256 * MiB, MaxInflightBytes: AutoInflightBytes(256 * MiB), MaxStreams: DefaultMaxStreams},
 		WAL:          WAL{FlushInterval: 100 * time.Millisecond, MaxBufferBytes: 10 * MiB},
 		MemTable:     MemTable{MaxBytes: 256 * MiB, MaxRows: 1_000_000},
 		Backpressure: Backpressure{MaxUnflushedBytes: 1 * GiB},
+		Shutdown:     Shutdown{Timeout: 30 * time.Second},
 		LogLevel:     "info",
 	}
+}
+
+// AutoInflightBytes is flight.max_inflight_bytes' default: an eighth of
+// the machine's memory (the cgroup's limit when that is lower), so that
+// messages in flight, the memtables (backpressure.max_unflushed_bytes) and
+// everything else fit beside each other, and never less than maxMessage,
+// so the largest message the server accepts can always be received. Where
+// the memory size cannot be read it is 1GiB.
+func AutoInflightBytes(maxMessage int64) int64 {
+	n := int64(GiB)
+	if ram := MemoryBytes(); ram > 0 {
+		n = ram / 8
+	}
+	return max(n, maxMessage)
 }
 
 // keys lists every setting with its flag help; sizes accept "256MiB" style.
@@ -98,11 +129,14 @@ var keys = []struct{ key, help string }{
 	{"storage.s3.region", "S3 region (default AWS_REGION)"},
 	{"storage.s3.insecure_skip_verify", "skip TLS certificate verification of an https S3 endpoint (test setups only)"},
 	{"flight.max_message_bytes", "largest incoming Flight message"},
+	{"flight.max_inflight_bytes", "bytes of incoming messages being received and decoded, across all streams; past it new messages wait, then get ResourceExhausted (auto: 1/8 of RAM, at least flight.max_message_bytes)"},
+	{"flight.max_streams", "concurrent Flight calls; past it new calls wait, then get ResourceExhausted"},
 	{"wal.flush_interval", "group-commit window for async writes"},
 	{"wal.max_buffer_bytes", "flush the WAL buffer once this much is pending"},
 	{"memtable.max_bytes", "freeze the active memtable at this size"},
 	{"memtable.max_rows", "freeze the active memtable at this many rows"},
 	{"backpressure.max_unflushed_bytes", "writes wait while active + frozen memtables exceed this"},
+	{"shutdown.timeout", "how long SIGTERM lets streams in flight finish before they are cut"},
 	{"log.level", "log level: debug, info, warn, error"},
 }
 
@@ -125,14 +159,21 @@ func defaultsMap(c Config) map[string]string {
 		"storage.s3.region":                c.Storage.S3.Region,
 		"storage.s3.insecure_skip_verify":  strconv.FormatBool(c.Storage.S3.InsecureSkipVerify),
 		"flight.max_message_bytes":         formatBytes(c.Flight.MaxMessageBytes),
+		"flight.max_inflight_bytes":        autoInflight, // follows flight.max_message_bytes
+		"flight.max_streams":               strconv.FormatInt(c.Flight.MaxStreams, 10),
 		"wal.flush_interval":               c.WAL.FlushInterval.String(),
 		"wal.max_buffer_bytes":             formatBytes(c.WAL.MaxBufferBytes),
 		"memtable.max_bytes":               formatBytes(c.MemTable.MaxBytes),
 		"memtable.max_rows":                fmt.Sprint(c.MemTable.MaxRows),
 		"backpressure.max_unflushed_bytes": formatBytes(c.Backpressure.MaxUnflushedBytes),
+		"shutdown.timeout":                 c.Shutdown.Timeout.String(),
 		"log.level":                        c.LogLevel,
 	}
 }
+
+// autoInflight is flight.max_inflight_bytes' default as written: resolved
+// by AutoInflightBytes once flight.max_message_bytes is known.
+const autoInflight = "auto"
 
 // Load merges defaults, the --config file, FLIGHTWAL_* env and the flags
 // that were set on fs (fs may be nil), then validates.
@@ -217,6 +258,16 @@ func fromViper(v *viper.Viper) (Config, error) {
 		return n
 	}
 	c.Flight.MaxMessageBytes = size("flight.max_message_bytes")
+	if strings.EqualFold(strings.TrimSpace(v.GetString("flight.max_inflight_bytes")), autoInflight) {
+		c.Flight.MaxInflightBytes = AutoInflightBytes(c.Flight.MaxMessageBytes)
+	} else {
+		c.Flight.MaxInflightBytes = size("flight.max_inflight_bytes")
+	}
+	streams, err := strconv.ParseInt(strings.TrimSpace(v.GetString("flight.max_streams")), 10, 64)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("flight.max_streams: want an integer: %w", err))
+	}
+	c.Flight.MaxStreams = streams
 	c.WAL.MaxBufferBytes = size("wal.max_buffer_bytes")
 	c.MemTable.MaxBytes = size("memtable.max_bytes")
 	c.Backpressure.MaxUnflushedBytes = size("backpressure.max_unflushed_bytes")
@@ -225,6 +276,10 @@ func fromViper(v *viper.Viper) (Config, error) {
 		errs = append(errs, fmt.Errorf("wal.flush_interval: %w", err))
 	}
 	c.WAL.FlushInterval = d
+	c.Shutdown.Timeout, err = time.ParseDuration(v.GetString("shutdown.timeout"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("shutdown.timeout: %w", err))
+	}
 	rows, err := ParseBytes(v.GetString("memtable.max_rows")) // plain integers with optional k/M suffixes
 	if err != nil {
 		errs = append(errs, fmt.Errorf("memtable.max_rows: %w", err))
@@ -255,6 +310,15 @@ func (c Config) Validate() error {
 	}
 	if c.Flight.MaxMessageBytes < 4*MiB {
 		errs = append(errs, fmt.Errorf("flight.max_message_bytes must be at least 4MiB, got %d", c.Flight.MaxMessageBytes))
+	}
+	if c.Flight.MaxInflightBytes < c.Flight.MaxMessageBytes {
+		errs = append(errs, fmt.Errorf("flight.max_inflight_bytes (%d) must be at least flight.max_message_bytes (%d), or the largest message could never be received", c.Flight.MaxInflightBytes, c.Flight.MaxMessageBytes))
+	}
+	if c.Flight.MaxStreams < 1 {
+		errs = append(errs, fmt.Errorf("flight.max_streams must be at least 1, got %d", c.Flight.MaxStreams))
+	}
+	if c.Shutdown.Timeout < 0 {
+		errs = append(errs, fmt.Errorf("shutdown.timeout must not be negative, got %s", c.Shutdown.Timeout))
 	}
 	if c.WAL.FlushInterval <= 0 {
 		errs = append(errs, fmt.Errorf("wal.flush_interval must be positive, got %s", c.WAL.FlushInterval))

@@ -122,3 +122,37 @@ func loadArgs(t *testing.T, args ...string) (Config, error) {
 	}
 	return Load(fs)
 }
+
+// TestLimitsAndShutdown: flight.max_inflight_bytes defaults to an eighth
+// of the memory and follows flight.max_message_bytes; it, flight.max_streams
+// and shutdown.timeout parse and are checked.
+func TestLimitsAndShutdown(t *testing.T) {
+	d := Default()
+	if ram := MemoryBytes(); ram > 0 && d.Flight.MaxInflightBytes != max(ram/8, 256*MiB) {
+		t.Errorf("default flight.max_inflight_bytes %d, want max(%d/8, 256MiB)", d.Flight.MaxInflightBytes, ram)
+	}
+	if d.Flight.MaxStreams != 512 || d.Shutdown.Timeout != 30*time.Second {
+		t.Errorf("defaults: %+v %+v", d.Flight, d.Shutdown)
+	}
+	huge := d.Flight.MaxInflightBytes * 2
+	c, err := loadArgs(t, "--flight.max_message_bytes", formatBytes(huge))
+	if err != nil || c.Flight.MaxInflightBytes != huge {
+		t.Fatalf("auto budget with a larger max message: %+v, %v", c.Flight, err)
+	}
+	c, err = loadArgs(t, "--flight.max_inflight_bytes", "512MiB", "--flight.max_streams", "7", "--shutdown.timeout", "2s")
+	if err != nil || c.Flight.MaxInflightBytes != 512*MiB || c.Flight.MaxStreams != 7 || c.Shutdown.Timeout != 2*time.Second {
+		t.Fatalf("explicit: %+v %+v, %v", c.Flight, c.Shutdown, err)
+	}
+	for _, tc := range [][]string{
+		{"--flight.max_inflight_bytes", "64MiB", "flight.max_inflight_bytes (67108864) must be at least flight.max_message_bytes"},
+		{"--flight.max_inflight_bytes", "lots", "flight.max_inflight_bytes"},
+		{"--flight.max_streams", "0", "flight.max_streams"},
+		{"--flight.max_streams", "many", "flight.max_streams"},
+		{"--shutdown.timeout", "-1s", "shutdown.timeout"},
+		{"--shutdown.timeout", "soon", "shutdown.timeout"},
+	} {
+		if _, err := loadArgs(t, tc[0], tc[1]); err == nil || !strings.Contains(err.Error(), tc[2]) {
+			t.Errorf("%s %s: got %v, want an error naming %q", tc[0], tc[1], err, tc[2])
+		}
+	}
+}

@@ -41,7 +41,7 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 		if errors.Is(err, io.EOF) {
 			return toStatus(fmt.Errorf("%w: empty DoPut stream (no schema message)", errInvalid))
 		}
-		return toStatus(fmt.Errorf("%w: reading DoPut stream: %v", errInvalid, err))
+		return toStatus(readError(err))
 	}
 	defer rdr.Release()
 	req, err := parsePutDescriptor(rdr.LatestFlightDescriptor())
@@ -80,6 +80,10 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 		if err != nil {
 			return finish(fmt.Errorf("batch %d: %w", i, err))
 		}
+		// The batch is in the memtable now, which counts it against
+		// backpressure.max_unflushed_bytes: its message no longer counts
+		// against flight.max_inflight_bytes.
+		releaseReceived(ctx)
 		select {
 		case acks <- pendingAck{batch: i, res: res}:
 		case err := <-ackDone:
@@ -88,7 +92,7 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 		}
 	}
 	if err := rdr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return finish(fmt.Errorf("%w: reading DoPut stream: %v", errInvalid, err))
+		return finish(readError(err))
 	}
 	return finish(nil)
 }
@@ -117,6 +121,15 @@ func nextBatch(rdr *flight.Reader) (more bool, err error) {
 		}
 	}()
 	return rdr.Next(), nil
+}
+
+// readError is the error of a DoPut stream that could not be read: a
+// refusal by the server's limits as it is, anything else the client's.
+func readError(err error) error {
+	if errors.Is(err, errResourceExhausted) || errors.Is(err, errShuttingDown) {
+		return err
+	}
+	return fmt.Errorf("%w: reading DoPut stream: %v", errInvalid, err)
 }
 
 // putTable opens the target table, creating it from the stream's schema

@@ -89,7 +89,7 @@ func (e *env) start() {
 func (e *env) stop() {
 	if e.client != nil {
 		e.client.Close()
-		e.srv.Shutdown()
+		e.srv.Shutdown(context.Background())
 		e.db.Close()
 		e.client = nil
 	}

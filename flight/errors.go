@@ -13,6 +13,13 @@ import (
 // errInvalid marks request-decoding errors of this package.
 var errInvalid = errors.New("invalid request")
 
+// errResourceExhausted marks a call or message refused by a server-wide
+// bound (limits.go); errShuttingDown a call refused while draining.
+var (
+	errResourceExhausted = errors.New("resource exhausted")
+	errShuttingDown      = errors.New("unavailable")
+)
+
 // toStatus is the one place errors become gRPC statuses (API.md, Errors).
 func toStatus(err error) error {
 	if err == nil {
@@ -33,9 +40,9 @@ func toStatus(err error) error {
 		code = codes.AlreadyExists
 	case errors.Is(err, lsm.ErrFenced), errors.Is(err, lsm.ErrReadOnly):
 		code = codes.FailedPrecondition
-	case errors.Is(err, lsm.ErrUnavailable), errors.Is(err, lsm.ErrClosed):
+	case errors.Is(err, lsm.ErrUnavailable), errors.Is(err, lsm.ErrClosed), errors.Is(err, errShuttingDown):
 		code = codes.Unavailable
-	case errors.Is(err, lsm.ErrResourceExhausted):
+	case errors.Is(err, lsm.ErrResourceExhausted), errors.Is(err, errResourceExhausted):
 		code = codes.ResourceExhausted
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled

@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 
+	"github.com/flightwal/flightwal/config"
 	"github.com/flightwal/flightwal/lsm"
 )
 
@@ -28,6 +30,12 @@ type Options struct {
 	Allocator       memory.Allocator
 	Logger          *slog.Logger
 	MaxMessageBytes int64 // largest incoming message
+	// MaxInflightBytes bounds the bytes of incoming messages being
+	// received and decoded across all calls (limits.go); 0 is
+	// config.AutoInflightBytes, and it is never below MaxMessageBytes.
+	MaxInflightBytes int64
+	MaxStreams       int64         // calls running at once; 0 is config.DefaultMaxStreams
+	LimitWait        time.Duration // how long a message or call waits for room; 0 is DefaultLimitWait
 }
 
 // Service implements the Flight RPCs over an lsm.DB.
@@ -37,6 +45,7 @@ type Service struct {
 	mem  memory.Allocator
 	log  *slog.Logger
 	opts Options
+	lim  *limits
 }
 
 // NewService returns the Flight service for db.
@@ -50,13 +59,25 @@ func NewService(db *lsm.DB, opts Options) *Service {
 	if opts.MaxMessageBytes <= 0 {
 		opts.MaxMessageBytes = 256 << 20
 	}
-	return &Service{db: db, mem: opts.Allocator, log: opts.Logger, opts: opts}
+	if opts.MaxInflightBytes <= 0 {
+		opts.MaxInflightBytes = config.AutoInflightBytes(opts.MaxMessageBytes)
+	}
+	opts.MaxInflightBytes = max(opts.MaxInflightBytes, opts.MaxMessageBytes)
+	if opts.MaxStreams <= 0 {
+		opts.MaxStreams = config.DefaultMaxStreams
+	}
+	if opts.LimitWait <= 0 {
+		opts.LimitWait = DefaultLimitWait
+	}
+	lim := newLimits(opts.MaxInflightBytes, opts.MaxMessageBytes, opts.MaxStreams, opts.LimitWait)
+	return &Service{db: db, mem: opts.Allocator, log: opts.Logger, opts: opts, lim: lim}
 }
 
 // Server is a running Flight server.
 type Server struct {
-	srv flight.Server
-	svc *Service
+	grpc *grpc.Server
+	lis  net.Listener
+	svc  *Service
 }
 
 // Listen starts serving svc on addr ("127.0.0.1:0" picks a port).
@@ -65,14 +86,19 @@ func Listen(addr string, svc *Service) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	srv := flight.NewServerWithMiddleware(nil,
+	g := grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(svc.opts.MaxMessageBytes)),
+		grpc.ForceServerCodecV2(newBudgetCodec(svc.lim)),
+		grpc.ChainUnaryInterceptor(svc.lim.unaryInterceptor),
+		grpc.ChainStreamInterceptor(svc.lim.streamInterceptor),
+		// Stop (Shutdown past its deadline) returns only once every
+		// handler has, so nothing writes to the DB after it is closed.
+		grpc.WaitForHandlers(true),
 	)
-	srv.RegisterFlightService(svc)
-	srv.InitListener(lis)
-	s := &Server{srv: srv, svc: svc}
+	flight.RegisterFlightServiceServer(g, svc)
+	s := &Server{grpc: g, lis: lis, svc: svc}
 	go func() {
-		if err := srv.Serve(); err != nil {
+		if err := g.Serve(lis); err != nil {
 			svc.log.Error("flight server stopped", "err", err)
 		}
 	}()
@@ -80,10 +106,33 @@ func Listen(addr string, svc *Service) (*Server, error) {
 }
 
 // Addr is the address the server listens on.
-func (s *Server) Addr() net.Addr { return s.srv.Addr() }
+func (s *Server) Addr() net.Addr { return s.lis.Addr() }
 
-// Shutdown stops accepting calls and waits for running ones.
-func (s *Server) Shutdown() { s.srv.Shutdown() }
+// InflightBytes is how many bytes the flight.max_inflight_bytes budget
+// has given out now: charged for received messages, or reserved for
+// messages about to be received.
+func (s *Server) InflightBytes() int64 { return s.svc.lim.inflight.Load() }
+
+// Shutdown drains the server (API.md, Operations): new calls get
+// Unavailable at once, calls in flight may finish until ctx ends and are
+// then cut (their clients see Unavailable). It returns once every handler
+// has returned: nil if all finished, ctx's error if some were cut.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.svc.lim.draining.Store(true)
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-done
+		return ctx.Err()
+	}
+}
 
 func (s *Service) table(ctx context.Context, name string) (*lsm.Table, error) {
 	return s.db.Table(ctx, name)

@@ -428,7 +428,7 @@ func startBenchServer(ctx context.Context, dir string, ds *benchDataset) (benchS
 	return benchServer{
 		addr: srv.Addr().String(), inProcess: true, memRows: memRows, memBytes: memBytes,
 		stop: func() {
-			srv.Shutdown()
+			srv.Shutdown(context.Background())
 			_ = db.Close()
 		},
 	}, nil

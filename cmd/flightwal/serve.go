@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -30,8 +31,8 @@ func runServe(args []string) error {
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := drainOnSignal(log)
+	setMemoryLimit(log, cfg)
 	store, err := objstore.Open(ctx, cfg.Storage.URI, objstore.S3Options{
 		Endpoint: cfg.Storage.S3.Endpoint, AccessKey: cfg.Storage.S3.AccessKey,
 		SecretKey: cfg.Storage.S3.SecretKey, Region: cfg.Storage.S3.Region,
@@ -51,16 +52,69 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := flight.NewService(db, flight.Options{Logger: log, MaxMessageBytes: cfg.Flight.MaxMessageBytes})
+	svc := flight.NewService(db, flight.Options{
+		Logger:           log,
+		MaxMessageBytes:  cfg.Flight.MaxMessageBytes,
+		MaxInflightBytes: cfg.Flight.MaxInflightBytes,
+		MaxStreams:       cfg.Flight.MaxStreams,
+	})
 	srv, err := flight.Listen(cfg.Listen, svc)
 	if err != nil {
+		db.Close()
 		return err
 	}
 	// Tests and scripts read this line to find the port when listen is :0.
 	fmt.Printf("flightwal listening on %s (storage %s)\n", srv.Addr(), store)
 	log.Info("serving", "addr", srv.Addr().String(), "storage", store.String())
 	<-ctx.Done()
-	log.Info("shutting down")
-	srv.Shutdown()
-	return db.Close()
+	// Drain (API.md, Operations): new calls get Unavailable, calls in
+	// flight finish up to shutdown.timeout and are then cut, and closing
+	// the DB writes the async writes still buffered, so that every
+	// acknowledged write is durable before the process exits 0.
+	log.Info("draining", "timeout", cfg.Shutdown.Timeout)
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
+	defer cancel()
+	if err := srv.Shutdown(dctx); err != nil {
+		log.Warn("calls still running after shutdown.timeout were cut", "timeout", cfg.Shutdown.Timeout)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("closing tables: %w", err)
+	}
+	log.Info("shut down")
+	return nil
+}
+
+// drainOnSignal returns a context that ends at the first SIGTERM or
+// SIGINT; a second one exits the process at once (durable data is safe
+// by construction; async writes not yet written are lost).
+func drainOnSignal(log *slog.Logger) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-sigs
+		log.Info("signal: draining; another signal exits at once", "signal", sig.String())
+		cancel()
+		sig = <-sigs
+		log.Warn("second signal: exiting without draining", "signal", sig.String())
+		os.Exit(1)
+	}()
+	return ctx
+}
+
+// setMemoryLimit gives the Go runtime a soft memory limit, unless
+// GOMEMLIMIT sets one: what the server's bounds let it hold, messages in
+// flight twice (flight.max_inflight_bytes: a message's frames and its
+// decoded copy) and the memtables (backpressure.max_unflushed_bytes). As
+// the heap nears it the garbage collector runs sooner and returns freed
+// memory to the OS, instead of letting the heap grow to twice the live
+// data first; past it (flushes, reads and indexes need memory beside
+// these) it only works harder, it does not fail.
+func setMemoryLimit(log *slog.Logger, cfg config.Config) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := 2*cfg.Flight.MaxInflightBytes + cfg.Backpressure.MaxUnflushedBytes
+	debug.SetMemoryLimit(limit)
+	log.Debug("Go memory limit", "bytes", limit)
 }
