@@ -180,6 +180,9 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 	if db.opened(sl) != nil {
 		return nil, fmt.Errorf("%w: table %q", ErrAlreadyExists, spec.Name)
 	}
+	if err := db.clearRemnants(ctx, spec.Name); err != nil {
+		return nil, err
+	}
 	_, err = lance.CreateDataset(ctx, db.store, tableRoot(spec.Name), schema, cfg)
 	if errors.Is(err, objstore.ErrExists) {
 		return nil, fmt.Errorf("%w: table %q", ErrAlreadyExists, spec.Name)
@@ -188,6 +191,32 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 		return nil, wrapStoreErr(fmt.Errorf("creating table %q: %w", spec.Name, err))
 	}
 	return db.openSlot(ctx, spec.Name, sl)
+}
+
+// clearRemnants deletes what an interrupted drop_table left under a
+// table's root. A drop deletes the Lance manifests first, so objects under
+// a root without a manifest belong to no table: a table created under the
+// name must not replay their WAL entries or read their generations.
+func (db *DB) clearRemnants(ctx context.Context, name string) error {
+	root := tableRoot(name) + "/"
+	objs, err := db.store.List(ctx, root)
+	if err != nil {
+		return wrapStoreErr(fmt.Errorf("creating table %q: %w", name, err))
+	}
+	for _, o := range objs {
+		if strings.HasPrefix(o.Key, root+"_versions/") && strings.HasSuffix(o.Key, ".manifest") {
+			return nil // a table: CreateDataset answers AlreadyExists
+		}
+	}
+	for _, o := range objs {
+		if err := db.store.Delete(ctx, o.Key); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			return wrapStoreErr(fmt.Errorf("creating table %q: removing %s, left by an interrupted drop: %w", name, o.Key, err))
+		}
+	}
+	if len(objs) > 0 {
+		db.opts.Logger.Warn("removed what an interrupted drop_table left", "table", name, "objects", len(objs))
+	}
+	return nil
 }
 
 func checkIndexes(schema *arrow.Schema, defs []IndexDef) error {
