@@ -281,7 +281,7 @@ func (r *RegionWriter) retireGenerations(ctx context.Context, upTo uint64) error
 	r.publishState()
 	r.mu.Unlock()
 	for _, g := range retired {
-		g.retired.Store(true)
+		g.stage.advance(StageFlushed, StageMerged)
 		g.unref()
 	}
 	return nil

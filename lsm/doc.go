@@ -1,28 +1,35 @@
 // Package lsm owns flightwal's log-structured write path for Lance tables:
 // tables and their regions, the single RegionWriter of each region, the
-// MemTable with its live indexes, the write-ahead log and its group commit,
-// the region manifest with epoch fencing, replay, freeze, flush, compaction,
-// and consistent snapshot reads merged newest-wins across every layer.
+// MemTable with its live indexes, the region manifest with epoch fencing,
+// freeze, flush, compaction, and consistent snapshot reads merged
+// newest-wins across every layer. The write-ahead log itself (entries,
+// group commit, fences, replay, truncation) is package lsm/wal.
 //
 // It knows nothing of gRPC: package flight translates wire requests into
 // calls here and maps the errors below to status codes.
 //
 // The invariants of ARCHITECTURE.md are kept in these places:
 //
-//  1. Durable means persisted: RegionWriter.putLoop advances the durable
-//     watermark only after PutIfAbsent of the WAL entry returned.
+//  1. Durable means persisted: the wal.Writer reports an entry to
+//     RegionWriter (walOwner.Durable) only after its PutIfAbsent returned;
+//     only then does the durable watermark move.
 //  2. Visible implies durable: readers filter memtable rows by the visible
 //     watermark, which is only ever set from the durable one.
 //  3. Replay restores exactly the acknowledged state: openRegion replays every
-//     WAL entry after the manifest's replay position once, through the same
-//     MemTable.append path live writes take.
-//  4. One writer per region: claimRegion writes manifest version+1 with
-//     epoch+1 by PutIfAbsent, then a fence entry in the WAL; every later WAL
-//     entry and manifest is PutIfAbsent, so a fenced writer fails.
+//     WAL entry after the manifest's replay position once (wal.Log.Replay),
+//     through the same MemTable.append path live writes take; an entry that
+//     cannot be applied is a wal.CorruptionError, answered ErrDataLoss.
+//  4. One writer per region: a claim (RegionWriter.claim at a reopen,
+//     claimInPlace at a first write) writes manifest version+1 with epoch+1
+//     by PutIfAbsent, then a fence entry in the WAL (wal.Log.Fence); every
+//     later WAL entry and manifest is PutIfAbsent, so a fenced writer fails.
+//     Opening a table claims nothing.
 //  5. No visibility gap: a frozen memtable leaves the region's read state in
 //     the same swap that adds its flushed generation.
 //  6. Snapshot reads: Snapshot fixes (watermark, memtables, generations, base
 //     version) per region under the region's state lock.
-//  7. Bad input is rejected before it touches state: Table.validate runs
-//     before any region is appended to.
+//  7. Bad input is rejected before it touches state: Writer.Write validates
+//     a batch in full (wal.ValidateBatch) and checks its keys before any
+//     region is appended to, and a batch is sequenced only while its
+//     stream's context is live.
 package lsm

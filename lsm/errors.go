@@ -1,6 +1,10 @@
 package lsm
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/flightwal/flightwal/lsm/wal"
+)
 
 // Sentinel errors; package flight maps each to one gRPC status code.
 var (
@@ -9,7 +13,7 @@ var (
 	ErrAlreadyExists   = errors.New("already exists")
 	// ErrFenced: a newer writer claimed the region; this server may no longer
 	// write it.
-	ErrFenced = errors.New("region writer fenced by a newer writer")
+	ErrFenced = wal.ErrFenced
 	// ErrUnavailable: the object store failed; the request may be retried.
 	ErrUnavailable = errors.New("unavailable")
 	// ErrResourceExhausted: backpressure or a size limit.

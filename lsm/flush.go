@@ -82,6 +82,7 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 
 	r.mu.Lock()
 	r.manifest = next
+	m.stage.advance(StageFrozen, StageFlushed)
 	r.frozen = r.frozen[1:]
 	r.gens = append([]*Generation{gen}, r.gens...)
 	r.publishState()
@@ -136,36 +137,12 @@ func (r *RegionWriter) removeObjects(ctx context.Context, prefix string) {
 	}
 }
 
-// collectWAL deletes the data entries before the replay position (the entry
-// at it is kept: its last sequence number survives restarts). Best effort:
-// a leftover entry is skipped by replay.
-//
-// Fence entries are never deleted. A fenced writer's next entry goes to the
-// position right after its last one, and that position holds the fence
-// that fenced it (a newer writer's first entry is always its fence, put
-// right after the last entry it listed, or colliding with the old writer's
-// put). Deleting the fence would let the fenced writer's put succeed, and
-// it would acknowledge a batch that no replay reads. Fences are one per
-// region open and a few hundred bytes each.
+// collectWAL truncates the WAL before the replay position (wal.Log.
+// Truncate: fences stay). Best effort: a leftover entry is skipped by
+// replay.
 func (r *RegionWriter) collectWAL(ctx context.Context, replayAfter uint64) {
-	objs, err := r.store.List(ctx, r.paths.walPrefix())
-	if err != nil {
-		return
-	}
-	for _, o := range objs {
-		pos, ok := parseBitrevName(o.Key, ".arrow")
-		if !ok || pos >= replayAfter {
-			continue
-		}
-		kind := r.walKind(ctx, pos)
-		if kind != walData {
-			continue // a fence, or unreadable now: keep it
-		}
-		if err := r.store.Delete(ctx, o.Key); err != nil && !errors.Is(err, objstore.ErrNotFound) {
-			r.log.Warn("deleting flushed WAL entry", "key", o.Key, "err", err)
-			continue
-		}
-		r.forgetWALKind(pos)
+	if err := r.walLog.Truncate(ctx, replayAfter); err != nil {
+		r.log.Warn("truncating the WAL", "before", replayAfter, "err", err)
 	}
 }
 

@@ -36,11 +36,12 @@ type Generation struct {
 	pkCol  int
 	mem    memory.Allocator
 
-	// refs counts holders: the region's read state and snapshots. A retired
-	// generation (merged into the base table) deletes its files when the
+	// refs counts holders: the region's read state and snapshots. A
+	// merged generation (compaction committed its rows to the base table
+	// and retired it from the region manifest) deletes its files when the
 	// last holder lets go, so no running read loses them.
-	refs    atomic.Int32
-	retired atomic.Bool
+	refs  atomic.Int32
+	stage stage // flushed, then merged
 
 	loaded onceOK
 	ds     *lance.Dataset
@@ -87,18 +88,19 @@ type genRow struct {
 func newGeneration(store objstore.Store, regionDir, rel string, number uint64, schema *arrow.Schema, pkCol int, mem memory.Allocator) *Generation {
 	g := &Generation{number: number, root: path.Join(regionDir, rel), store: store, schema: schema, pkCol: pkCol, mem: mem}
 	g.refs.Store(1)
+	g.stage.v.Store(uint32(StageFlushed))
 	return g
 }
 
 func (g *Generation) ref() { g.refs.Add(1) }
 
 func (g *Generation) unref() {
-	if g.refs.Add(-1) == 0 && g.retired.Load() {
+	if g.refs.Add(-1) == 0 && g.stage.get() == StageMerged {
 		go g.deleteFiles()
 	}
 }
 
-// deleteFiles removes a retired generation's objects (best effort: an
+// deleteFiles removes a merged generation's objects (best effort: an
 // object left behind is garbage no manifest names).
 func (g *Generation) deleteFiles() {
 	ctx := context.Background()

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
+	"github.com/flightwal/flightwal/lsm/wal"
 	"github.com/flightwal/flightwal/objstore"
 )
 
@@ -19,13 +20,9 @@ import (
 type regionPaths struct{ dir string } // "_mem_wal/<region>"
 
 func (p regionPaths) manifest(version uint64) string {
-	return path.Join(p.dir, "manifest", bitrevName(version)+".binpb")
+	return path.Join(p.dir, "manifest", wal.BitrevName(version)+".binpb")
 }
 func (p regionPaths) manifestPrefix() string { return path.Join(p.dir, "manifest") + "/" }
-func (p regionPaths) wal(pos uint64) string {
-	return path.Join(p.dir, "wal", bitrevName(pos)+".arrow")
-}
-func (p regionPaths) walPrefix() string { return path.Join(p.dir, "wal") + "/" }
 
 // loadRegionManifest returns the newest region manifest, or an empty one
 // (version 0) for a region never opened.
@@ -37,7 +34,7 @@ func loadRegionManifest(ctx context.Context, store objstore.Store, p regionPaths
 	var latest uint64
 	found := false
 	for _, o := range objs {
-		if v, ok := parseBitrevName(o.Key, ".binpb"); ok && (!found || v > latest) {
+		if v, ok := wal.ParseBitrevName(o.Key, ".binpb"); ok && (!found || v > latest) {
 			latest, found = v, true
 		}
 	}
@@ -81,6 +78,8 @@ const manifestCRCField = 1000
 
 var manifestCRCTag = protowire.AppendTag(nil, manifestCRCField, protowire.Fixed32Type)
 
+var manifestCRCTable = crc32.MakeTable(crc32.Castagnoli)
+
 const manifestTrailerLen = 6 // len(manifestCRCTag) + 4
 
 // encodeRegionManifest is the checksummed file of m.
@@ -89,7 +88,7 @@ func encodeRegionManifest(m *tablepb.RegionManifest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := crc32.Checksum(data, castagnoli)
+	sum := crc32.Checksum(data, manifestCRCTable)
 	data = append(data, manifestCRCTag...)
 	return binary.LittleEndian.AppendUint32(data, sum), nil
 }
@@ -100,7 +99,7 @@ func decodeRegionManifest(data []byte) (*tablepb.RegionManifest, error) {
 	if n := len(data); n >= manifestTrailerLen {
 		body, trailer := data[:n-manifestTrailerLen], data[n-manifestTrailerLen:]
 		stored := binary.LittleEndian.Uint32(trailer[len(manifestCRCTag):])
-		computed := crc32.Checksum(body, castagnoli)
+		computed := crc32.Checksum(body, manifestCRCTable)
 		switch {
 		case string(trailer[:len(manifestCRCTag)]) == string(manifestCRCTag):
 			if stored != computed {

@@ -1,6 +1,7 @@
 package lsm
 
 import (
+	"fmt"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -8,22 +9,17 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/util"
 	"github.com/tidwall/btree"
+
+	"github.com/flightwal/flightwal/lsm/wal"
 )
 
-// Op is what a batch does to its rows.
-type Op uint8
+// Op is what a batch does to its rows; the codes are the WAL's.
+type Op = wal.Op
 
 const (
-	OpUpsert Op = iota // insert or replace by primary key (append without one)
-	OpDelete           // tombstones: the batch holds only the primary-key column
+	OpUpsert = wal.OpUpsert // insert or replace by primary key (append without one)
+	OpDelete = wal.OpDelete // tombstones: the batch holds only the primary-key column
 )
-
-func (o Op) String() string {
-	if o == OpDelete {
-		return "delete"
-	}
-	return "upsert"
-}
 
 // memBatch is one appended batch. Everything but superseded is immutable
 // once the batch is published.
@@ -83,6 +79,11 @@ type MemTable struct {
 	refs    atomic.Int32
 	release sync.Once
 
+	// stage is open while the memtable takes appends, frozen once the
+	// region froze it, flushed once its generation is in the region
+	// manifest (the region writer advances it).
+	stage stage
+
 	idx *memIndexes // search indexes; nil if the table has none
 }
 
@@ -100,6 +101,9 @@ func newMemTable(generation uint64, schema *arrow.Schema, pkCol int) *MemTable {
 
 // Generation is the memtable's generation number within its region.
 func (m *MemTable) Generation() uint64 { return m.generation }
+
+// Stage is where the memtable is in its life: open, frozen or flushed.
+func (m *MemTable) Stage() Stage { return m.stage.get() }
 
 // Rows counts appended rows, tombstones included.
 func (m *MemTable) Rows() int64 { return m.rows.Load() }
@@ -130,6 +134,9 @@ func (m *MemTable) unref() {
 // from the btree is in the published slice; superseded marks are stored
 // before seq can become visible (the caller makes it durable afterwards).
 func (m *MemTable) append(rec arrow.RecordBatch, seq uint64, op Op) *memBatch {
+	if st := m.stage.get(); st != StageOpen {
+		panic(fmt.Sprintf("lsm: append to a %s memtable", st))
+	}
 	rec.Retain()
 	n := int(rec.NumRows())
 	b := &memBatch{rec: rec, seq: seq, op: op, first: uint32(m.rows.Load())}

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/flightwal/flightwal/lsm/wal"
 )
 
 var testSchema = arrow.NewSchema([]arrow.Field{
@@ -31,7 +32,7 @@ func delBatch(mem memory.Allocator, ids []int64) arrow.RecordBatch {
 	b.AppendValues(ids, nil)
 	a := b.NewArray()
 	defer a.Release()
-	return array.NewRecordBatch(keySchema(testSchema, 0), []arrow.Array{a}, int64(len(ids)))
+	return array.NewRecordBatch(wal.KeySchema(testSchema, 0), []arrow.Array{a}, int64(len(ids)))
 }
 
 // valueAt returns the value a reader at watermark w sees for id, or -1 if

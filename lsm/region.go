@@ -1,7 +1,6 @@
 package lsm
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,12 +17,20 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
+	"github.com/flightwal/flightwal/lsm/wal"
 	"github.com/flightwal/flightwal/objstore"
 )
 
-// RegionWriter is the single writer of one region: it appends batches to the
-// active memtable and the WAL buffer, group-commits the buffer as WAL
-// entries, publishes the durable watermark, and freezes memtables.
+// RegionWriter is the single writer of one region: it sequences batches,
+// appends them to the active memtable and hands them to the region's WAL
+// pipeline (package wal), publishes the durable watermark the pipeline
+// reports, freezes memtables and applies backpressure.
+//
+// Lock order (a lock may be taken while holding those before it, never
+// the other way): Table.claimMu, Table.mu, flushMu, mu, then the wal
+// Writer's own lock (Append holds mu while it adds to the pipeline),
+// stateMu, notifyMu. The pipeline calls back (Durable, Stalled, Failed)
+// holding none of its locks.
 type RegionWriter struct {
 	id     int
 	paths  regionPaths
@@ -36,38 +43,30 @@ type RegionWriter struct {
 
 	// mu serialises writers: sequence numbers, memtable appends, the WAL
 	// buffer, freezes and the failure state.
-	mu          sync.Mutex
-	epoch       uint64
-	manifest    *tablepb.RegionManifest // newest committed
-	active      *MemTable
-	frozen      []*MemTable // oldest first
-	lastSeq     uint64
-	buffer      []walItem
-	bufferBytes int64
-	failure     error // once set the region takes no writes
-	closed      bool  // Close began: no new writes, but the buffer is still written
-	// writing: this process claimed the region (invariant 4) and runs its
-	// WAL and flush goroutines. A region opened for reading replays the
-	// WAL without writing anything; Table.region claims it on first write.
-	writing bool
+	mu       sync.Mutex
+	epoch    uint64
+	manifest *tablepb.RegionManifest // newest committed
+	active   *MemTable
+	frozen   []*MemTable // oldest first
+	lastSeq  uint64
+	failure  error // once set the region takes no writes
+	closed   bool  // Close began: no new writes, but the buffer is still written
+	// wal is the region's WAL pipeline once this process claimed the
+	// region (invariant 4); nil while it is open for reading only (it
+	// replays the WAL without writing anything; Table.region claims it on
+	// first write).
+	wal *wal.Writer
 	// stall is the error of a WAL put that is being retried (the disk is
 	// full, the store unreachable): new batches are refused with it until
 	// the put succeeds, and waiters for batches not yet durable get it.
 	// The region keeps its epoch: nothing is reopened.
 	stall error
 
-	// walPos is the last WAL position written. Only the WAL goroutine (or
-	// openRegion before it starts) writes it; stats read it.
+	// walLog is the region's log in the store: replay, fences, truncation.
+	walLog *wal.Log
+	// walPos is the last WAL position written or replayed. Replay and the
+	// pipeline's Durable reports write it; stats read it.
 	walPos atomic.Uint64
-	// walBufs are encode buffers the putter hands back to the encoder:
-	// three are in use at once (one being encoded, one queued in puts,
-	// one being written).
-	walBufs chan []byte
-
-	// walKinds classifies WAL positions this process has seen, for garbage
-	// collection: fence entries are never deleted (see collectWAL).
-	walKindsMu sync.Mutex
-	walKinds   map[uint64]walKind
 
 	// durable is the durable watermark: every batch with seq <= durable is in
 	// a WAL entry in the object store. Readers use it as the visible
@@ -87,10 +86,8 @@ type RegionWriter struct {
 	stateMu sync.RWMutex
 	state   *readState
 
-	flushReq  kicker // wakes the WAL goroutine
 	closeOnce sync.Once
 	closing   chan struct{}
-	done      chan struct{}
 
 	// The indexer goroutine maintains the memtables' search indexes off
 	// the write path: appends kick it, it indexes published batches.
@@ -116,14 +113,15 @@ type readState struct {
 // already holds (compaction committed it): such generations are not read
 // again, even if a crash kept them in the region manifest.
 func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow.Schema, pkCol int, opts *Options, mergedUpTo uint64, onFlush func(), tidx *tableIndexes, write bool) (*RegionWriter, error) {
+	dir := "_mem_wal/" + strconv.Itoa(id)
 	r := &RegionWriter{
-		id: id, paths: regionPaths{dir: "_mem_wal/" + strconv.Itoa(id)}, store: store,
+		id: id, paths: regionPaths{dir: dir}, store: store,
 		schema: schema, pkCol: pkCol, mem: opts.Allocator, opts: opts,
-		log:      opts.Logger.With("region", id),
-		onFlush:  onFlush,
-		notify:   make(chan struct{}),
-		flushReq: newKicker(), closing: make(chan struct{}), done: make(chan struct{}),
-		walBufs:   make(chan []byte, 3),
+		log:       opts.Logger.With("region", id),
+		onFlush:   onFlush,
+		notify:    make(chan struct{}),
+		closing:   make(chan struct{}),
+		walLog:    wal.Open(store, dir, schema, pkCol, opts.Allocator),
 		flushKick: newKicker(), flushDone: make(chan struct{}),
 		tidx: tidx, indexKick: newKicker(), indexDone: make(chan struct{}),
 	}
@@ -172,11 +170,14 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 	return r, nil
 }
 
-// startWritingLocked starts the WAL and flush goroutines of a claimed
-// region. r.mu is held.
+// startWritingLocked starts the WAL pipeline (after the fence, at the next
+// position) and the flush goroutine of a claimed region. r.mu is held.
 func (r *RegionWriter) startWritingLocked() {
-	r.writing = true
-	go r.walLoop()
+	r.wal = r.walLog.NewWriter(r.epoch, r.walPos.Load()+1, (*walOwner)(r), wal.Config{
+		FlushInterval:  r.opts.WALFlushInterval,
+		MaxBufferBytes: r.opts.WALMaxBufferBytes,
+		Retry:          r.opts.Retry,
+	})
 	go background(r.closing, r.flushKick, r.flushDone, r.flushFrozen)
 	if len(r.frozen) > 0 {
 		r.flushKick.kick() // replay froze memtables: flush them
@@ -187,7 +188,7 @@ func (r *RegionWriter) startWritingLocked() {
 func (r *RegionWriter) Writing() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.writing
+	return r.wal != nil
 }
 
 // claimInPlace makes a region opened for reading its writer: it claims
@@ -267,24 +268,24 @@ func (r *RegionWriter) claim(ctx context.Context) error {
 
 // replay applies every WAL entry after the replay position, in order.
 func (r *RegionWriter) replay(ctx context.Context) error {
-	positions, err := r.walPositions(ctx)
+	positions, err := r.walLog.Positions(ctx)
 	if err != nil {
-		return err
+		return wrapStoreErr(err)
 	}
 	after := r.manifest.ReplayAfterWalEntryPosition
 	r.walPos.Store(after)
 	if slices.Contains(positions, after) {
 		// The entry at the replay position is kept so that its last
-		// sequence number survives garbage collection.
-		e, err := r.readWAL(ctx, after)
+		// sequence number survives truncation.
+		e, err := r.walLog.Read(ctx, after)
 		if err != nil {
-			return err
+			return walError(err)
 		}
-		r.lastSeq = max(r.lastSeq, e.lastSeq)
-		e.release()
+		r.lastSeq = max(r.lastSeq, e.LastSeq)
+		e.Release()
 	}
-	if err := r.applyPositions(ctx, positions, after); err != nil {
-		return err
+	if _, err := r.walLog.Replay(ctx, positions, after, r.applyEntry); err != nil {
+		return walError(err)
 	}
 	if n := r.walPos.Load() - after; n > 0 {
 		r.log.Info("replayed WAL", "entries", n, "last_seq", r.lastSeq, "rows", r.active.Rows())
@@ -295,139 +296,52 @@ func (r *RegionWriter) replay(ctx context.Context) error {
 // replayFrom applies the entries after position after that were put since
 // the region was opened for reading (claimInPlace). r.mu is held.
 func (r *RegionWriter) replayFrom(ctx context.Context, after uint64) error {
-	positions, err := r.walPositions(ctx)
+	positions, err := r.walLog.Positions(ctx)
 	if err != nil {
-		return err
+		return wrapStoreErr(err)
 	}
-	return r.applyPositions(ctx, positions, after)
+	_, err = r.walLog.Replay(ctx, positions, after, r.applyEntry)
+	return walError(err)
 }
 
-// walPositions lists the positions of the region's WAL entries, ascending.
-func (r *RegionWriter) walPositions(ctx context.Context) ([]uint64, error) {
-	objs, err := r.store.List(ctx, r.paths.walPrefix())
-	if err != nil {
-		return nil, wrapStoreErr(fmt.Errorf("listing WAL of region %d: %w", r.id, err))
+// walError is err as lsm reports it: a corrupt entry is data loss (naming
+// it), a fence is ErrFenced, a store failure may be retried.
+func walError(err error) error {
+	var ce *wal.CorruptionError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%w: %w", ErrDataLoss, err)
 	}
-	var positions []uint64
-	for _, o := range objs {
-		if pos, ok := parseBitrevName(o.Key, ".arrow"); ok {
-			positions = append(positions, pos)
-		}
-	}
-	slices.Sort(positions)
-	return positions, nil
-}
-
-// applyPositions applies the entries at the given ascending positions
-// above after, which must follow one another without a gap.
-func (r *RegionWriter) applyPositions(ctx context.Context, positions []uint64, after uint64) error {
-	for _, pos := range positions {
-		if pos <= after {
-			continue // flushed; left for garbage collection
-		}
-		if pos != r.walPos.Load()+1 {
-			return fmt.Errorf("%w: WAL of region %d has a gap: entry %d follows %d", ErrDataLoss, r.id, pos, r.walPos.Load())
-		}
-		e, err := r.readWAL(ctx, pos)
-		if err != nil {
-			return err
-		}
-		r.applyEntry(e)
-		e.release()
-	}
-	return nil
-}
-
-func (r *RegionWriter) readWAL(ctx context.Context, pos uint64) (*walEntry, error) {
-	key := r.paths.wal(pos)
-	data, err := r.store.Get(ctx, key)
-	if err != nil {
-		return nil, wrapStoreErr(fmt.Errorf("reading WAL entry %s: %w", key, err))
-	}
-	e, err := decodeWALEntrySafely(r.mem, data, r.schema, r.pkCol)
-	if err != nil {
-		return nil, fmt.Errorf("%w: WAL entry %s is corrupt: %w", ErrDataLoss, key, err)
-	}
-	if e.pos != pos {
-		e.release()
-		return nil, fmt.Errorf("%w: WAL entry %s says position %d", ErrDataLoss, key, e.pos)
-	}
-	// An entry whose checksum holds but whose batches are not valid Arrow
-	// (written by a server that did not validate, or by another engine) is
-	// refused here, before anything reads its values: it would crash
-	// filters and indexers. The operator decides what to do with it.
-	for i, rec := range e.recs {
-		if err := validateBatch(rec); err != nil {
-			e.release()
-			return nil, fmt.Errorf("%w: WAL entry %s, batch %d (seq %d): %w", ErrDataLoss, key, i, e.batches[i].Seq, err)
-		}
-	}
-	return e, nil
-}
-
-// decodeWALEntrySafely is decodeWALEntry with arrow-go's panics on
-// malformed IPC (an index past a buffer) turned into errors: replay
-// refuses such an entry, it does not crash the server.
-func decodeWALEntrySafely(mem memory.Allocator, data []byte, schema *arrow.Schema, pkCol int) (e *walEntry, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			e, err = nil, fmt.Errorf("malformed IPC stream: %v", p)
-		}
-	}()
-	return decodeWALEntry(mem, data, schema, pkCol)
+	return wrapStoreErr(err)
 }
 
 // applyEntry puts a durable entry's batches into the memtable, exactly as
 // live writes do. A freeze happens only after a whole entry, so every
 // replayed memtable ends at an entry boundary and its walPos covers all of
 // its batches (a flush sets the replay position from it).
-func (r *RegionWriter) applyEntry(e *walEntry) {
-	for i, rec := range e.recs {
-		seq := e.batches[i].Seq
-		if seq <= r.lastSeq {
+func (r *RegionWriter) applyEntry(e *wal.Entry) {
+	for _, b := range e.Batches {
+		if b.Seq <= r.lastSeq {
 			continue // already applied (never expected: positions are unique)
 		}
-		r.active.append(rec, seq, parseOp(e.batches[i].Op))
-		r.lastSeq = seq
+		r.active.append(b.Rec, b.Seq, b.Op)
+		r.lastSeq = b.Seq
 	}
-	r.lastSeq = max(r.lastSeq, e.lastSeq)
-	r.active.walPos.Store(e.pos)
-	r.walPos.Store(e.pos)
-	r.noteWALKind(e.pos, kindOf(e))
+	r.lastSeq = max(r.lastSeq, e.LastSeq)
+	r.active.walPos.Store(e.Pos)
+	r.walPos.Store(e.Pos)
 	r.maybeFreezeLocked()
 }
 
-// writeFence writes an empty entry with our epoch at the next WAL position.
-// A fenced writer's next entry collides with it. Entries that a previous
-// writer put after we listed the WAL are replayed first: that writer may
-// have acknowledged them.
+// writeFence writes an empty entry with our epoch at the next WAL position
+// (wal.Log.Fence): a fenced writer's next entry collides with it. Entries
+// that a previous writer put after we listed the WAL are applied first.
 func (r *RegionWriter) writeFence(ctx context.Context) error {
-	for {
-		pos := r.walPos.Load() + 1
-		data, err := encodeWALEntry(nil, r.mem, r.schema, r.pkCol, r.epoch, pos, r.lastSeq, nil)
-		if err != nil {
-			return err
-		}
-		err = r.store.PutIfAbsent(ctx, r.paths.wal(pos), data)
-		if err == nil {
-			r.walPos.Store(pos)
-			r.noteWALKind(pos, walFence)
-			return nil
-		}
-		if !errors.Is(err, objstore.ErrExists) {
-			return wrapStoreErr(fmt.Errorf("writing WAL fence of region %d: %w", r.id, err))
-		}
-		e, rerr := r.readWAL(ctx, pos)
-		if rerr != nil {
-			return rerr
-		}
-		if e.epoch >= r.epoch {
-			e.release()
-			return fmt.Errorf("%w: region %d: WAL entry %d has epoch %d, ours is %d", ErrFenced, r.id, pos, e.epoch, r.epoch)
-		}
-		r.applyEntry(e)
-		e.release()
+	pos, err := r.walLog.Fence(ctx, r.epoch, r.walPos.Load(), r.lastSeq, r.applyEntry)
+	if err != nil {
+		return fmt.Errorf("region %d: %w", r.id, walError(err))
 	}
+	r.walPos.Store(pos)
+	return nil
 }
 
 // Append adds a batch to the region and returns its sequence number. The
@@ -453,11 +367,7 @@ func (r *RegionWriter) Append(ctx context.Context, rec arrow.RecordBatch, op Op)
 	r.lastSeq++
 	seq := r.lastSeq
 	r.active.append(rec, seq, op)
-	rec.Retain()
-	size := int64(util.TotalRecordSize(rec))
-	r.buffer = append(r.buffer, walItem{rec: rec, seq: seq, op: op, mt: r.active, bytes: size})
-	r.bufferBytes += size
-	full := r.bufferBytes >= r.opts.WALMaxBufferBytes
+	full := r.wal.Add(wal.Item{Rec: rec, Seq: seq, Op: op, Group: r.active, Bytes: int64(util.TotalRecordSize(rec))})
 	r.maybeFreezeLocked()
 	r.mu.Unlock()
 	if full {
@@ -482,7 +392,7 @@ func (r *RegionWriter) refuseLocked() error {
 		return r.failure
 	case r.closed:
 		return fmt.Errorf("%w: region %d", ErrClosed, r.id)
-	case !r.writing:
+	case r.wal == nil:
 		return fmt.Errorf("%w: region %d is open for reading only", errNotClaimed, r.id)
 	case r.stall != nil:
 		return r.stall
@@ -490,8 +400,28 @@ func (r *RegionWriter) refuseLocked() error {
 	return nil
 }
 
-// Kick asks the WAL goroutine to write the buffer now (durable writes).
-func (r *RegionWriter) Kick() { r.flushReq.kick() }
+// Kick asks the WAL pipeline to write its buffer now (durable writes).
+func (r *RegionWriter) Kick() {
+	if w := r.walWriter(); w != nil {
+		w.Kick()
+	}
+}
+
+// walWriter is the WAL pipeline, or nil while the region is not claimed.
+func (r *RegionWriter) walWriter() *wal.Writer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.wal
+}
+
+// walDone is closed once the WAL pipeline stopped (the durable watermark
+// will not move again); never, while the region is not claimed.
+func (r *RegionWriter) walDone() <-chan struct{} {
+	if w := r.walWriter(); w != nil {
+		return w.Done()
+	}
+	return nil
+}
 
 // WaitDurable blocks until batch seq is durable, the region fails, or ctx ends.
 func (r *RegionWriter) WaitDurable(ctx context.Context, seq uint64) error {
@@ -507,7 +437,7 @@ func (r *RegionWriter) WaitDurable(ctx context.Context, seq uint64) error {
 		}
 		select {
 		case <-ch:
-		case <-r.done:
+		case <-r.walDone():
 			// The WAL goroutine wrote its last entry: the watermark
 			// will not move again.
 			if r.durable.Load() >= seq {
@@ -557,165 +487,29 @@ func (r *RegionWriter) LastSeq() uint64 {
 // Durable is the durable (and visible) watermark.
 func (r *RegionWriter) Durable() uint64 { return r.durable.Load() }
 
-// walLoop is the region's WAL goroutine: it group-commits the buffer when
-// kicked, every flush interval, and once more when closing.
-//
-// It is a two-stage pipeline: this goroutine encodes entries and a putter
-// goroutine writes them in position order, so the next entry is encoded
-// while the previous one is being written (on two cores, encoding and an
-// fsync or network round trip overlap). At most one encoded entry waits.
-func (r *RegionWriter) walLoop() {
-	puts := make(chan walPut, 1)
-	putterDone := make(chan struct{})
-	go r.putLoop(puts, putterDone)
-	defer func() {
-		close(puts)
-		<-putterDone
-		close(r.done)
-	}()
-	nextPos := r.walPos.Load() + 1
-	t := time.NewTicker(r.opts.WALFlushInterval)
-	defer t.Stop()
-	wrote := false // since the last tick
-	for {
-		select {
-		case <-r.flushReq:
-			wrote = r.encodeWAL(puts, &nextPos) || wrote
-		case <-t.C:
-			if !r.encodeWAL(puts, &nextPos) && !wrote {
-				r.dropWALBufs() // a whole interval without a batch
-			}
-			wrote = false
-		case <-r.closing:
-			r.encodeWAL(puts, &nextPos)
-			return
-		}
-	}
+// walOwner is the RegionWriter as the owner of its WAL pipeline: the
+// pipeline reports through these methods, from its own goroutines.
+type walOwner RegionWriter
+
+// Durable: every batch up to lastSeq is in the store (invariant 1), so it
+// becomes visible and its waiters are released.
+func (o *walOwner) Durable(pos, lastSeq uint64, group any) {
+	r := (*RegionWriter)(o)
+	r.walPos.Store(pos)
+	group.(*MemTable).walPos.Store(pos)
+	r.durable.Store(lastSeq)
+	r.wake()
 }
 
-// dropWALBufs lets go of the pooled encode buffers once a whole flush
-// interval passed without a batch to write: an idle region holds no WAL
-// memory, where it held up to three entries' worth (about 37 MiB at the
-// default wal.max_buffer_bytes, each buffer a quarter over size).
-func (r *RegionWriter) dropWALBufs() {
-	for {
-		select {
-		case <-r.walBufs:
-		default:
-			return
-		}
+// Stalled: a WAL put is failing and being retried in place (the disk is
+// full, the store unreachable), or went through again (nil). Meanwhile
+// new batches are refused with the cause and waiters get it; the region
+// keeps its epoch: nothing is reopened.
+func (o *walOwner) Stalled(err error) {
+	r := (*RegionWriter)(o)
+	if err != nil {
+		err = fmt.Errorf("region %d: writing the WAL failed, retrying (batches already accepted may still become durable; a retry is safe): %w", r.id, wrapStoreErr(err))
 	}
-}
-
-// walPut is an encoded WAL entry on its way to the store.
-type walPut struct {
-	pos, lastSeq uint64
-	data         []byte
-	mt           *MemTable // the memtable whose batches it holds
-}
-
-// encodeWAL takes the buffered batches and encodes them as WAL entries,
-// one per memtable generation and at most about WALMaxBufferBytes each,
-// at consecutive positions from *nextPos.
-func (r *RegionWriter) encodeWAL(puts chan<- walPut, nextPos *uint64) (wrote bool) {
-	r.mu.Lock()
-	items := r.buffer
-	r.buffer, r.bufferBytes = nil, 0
-	failed := r.failure != nil
-	r.mu.Unlock()
-	defer func() {
-		for _, it := range items {
-			it.rec.Release()
-		}
-	}()
-	if len(items) == 0 || failed {
-		return false
-	}
-	for len(items) > 0 {
-		// Bounding the entry bounds the in-memory copy and the latency
-		// of the first waiter in it.
-		n, size := 1, items[0].bytes
-		for n < len(items) && items[n].mt == items[0].mt && size < r.opts.WALMaxBufferBytes {
-			size += items[n].bytes
-			n++
-		}
-		group := items[:n]
-		last := group[n-1].seq
-		var reuse []byte
-		select {
-		case reuse = <-r.walBufs:
-		default:
-		}
-		data, err := encodeWALEntry(reuse, r.mem, r.schema, r.pkCol, r.epoch, *nextPos, last, group)
-		if err != nil {
-			r.fail(err)
-			return
-		}
-		if r.failed() != nil {
-			return // the putter failed: later entries must not be written
-		}
-		puts <- walPut{pos: *nextPos, lastSeq: last, data: data, mt: group[0].mt}
-		*nextPos++
-		for _, it := range group {
-			it.rec.Release()
-		}
-		items = items[n:]
-	}
-	return true
-}
-
-// putLoop writes encoded entries in order and advances the durable
-// watermark after each put returns (invariant 1). After a failure it
-// writes nothing more: the batches of later entries are never
-// acknowledged, and no entry follows a gap.
-func (r *RegionWriter) putLoop(puts <-chan walPut, done chan<- struct{}) {
-	defer close(done)
-	for p := range puts {
-		if r.failed() != nil {
-			continue
-		}
-		err := r.putWALUntilDone(p.pos, p.data)
-		select {
-		case r.walBufs <- p.data[:0]: // stores do not retain what they were given
-		default:
-		}
-		if err != nil {
-			r.fail(err)
-			continue
-		}
-		r.walPos.Store(p.pos)
-		r.noteWALKind(p.pos, walData)
-		p.mt.walPos.Store(p.pos)
-		r.durable.Store(p.lastSeq)
-		r.wake()
-	}
-}
-
-// putWALUntilDone writes one entry, retrying every failure but a fence at
-// the same position and epoch until it lands or the region closes: a full
-// disk or an unreachable store stalls the region (new batches are refused
-// with the cause, waiters get it) instead of reopening it, and writes
-// resume by themselves once the put goes through.
-func (r *RegionWriter) putWALUntilDone(pos uint64, data []byte) error {
-	backoff := r.opts.Retry.Base
-	for {
-		err := r.putWAL(context.Background(), pos, data)
-		if err == nil || errors.Is(err, ErrFenced) {
-			r.setStall(nil)
-			return err
-		}
-		r.setStall(fmt.Errorf("region %d: writing the WAL failed, retrying (batches already accepted may still become durable; a retry is safe): %w", r.id, err))
-		select {
-		case <-r.closing:
-			return err
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, r.opts.Retry.Max)
-	}
-}
-
-// setStall records (err) or clears (nil) a stalled WAL put and wakes waiters.
-func (r *RegionWriter) setStall(err error) {
 	r.mu.Lock()
 	was := r.stall
 	r.stall = err
@@ -731,34 +525,10 @@ func (r *RegionWriter) setStall(err error) {
 	}
 }
 
-// putWAL writes one entry with put-if-absent, retrying transient failures.
-// An existing object at pos is ours if it holds the same bytes (a retry
-// after an error that happened after the write); otherwise a newer writer
-// fenced us.
-func (r *RegionWriter) putWAL(ctx context.Context, pos uint64, data []byte) error {
-	key := r.paths.wal(pos)
-	err := objstore.Retry(ctx, r.opts.Retry, func(ctx context.Context) error {
-		return r.store.PutIfAbsent(ctx, key, data)
-	})
-	if !errors.Is(err, objstore.ErrExists) {
-		if err != nil {
-			return wrapStoreErr(fmt.Errorf("writing WAL entry %s: %w", key, err))
-		}
-		return nil
-	}
-	existing, gerr := r.store.Get(ctx, key)
-	if gerr != nil {
-		return wrapStoreErr(fmt.Errorf("WAL entry %s exists and cannot be read: %w", key, gerr))
-	}
-	if bytes.Equal(existing, data) {
-		return nil
-	}
-	e, derr := decodeWALEntry(r.mem, existing, r.schema, r.pkCol)
-	if derr == nil {
-		e.release()
-		return fmt.Errorf("%w: region %d: WAL entry %d was written by epoch %d (ours %d)", ErrFenced, r.id, pos, e.epoch, r.epoch)
-	}
-	return fmt.Errorf("%w: region %d: WAL entry %d exists and is not ours", ErrFenced, r.id, pos)
+// Failed: the pipeline stopped (fenced, or closed while a put failed).
+func (o *walOwner) Failed(err error) {
+	r := (*RegionWriter)(o)
+	r.fail(fmt.Errorf("region %d: %w", r.id, wrapStoreErr(err)))
 }
 
 // fail stops the region from taking writes; waiting writers get err. The
@@ -771,16 +541,14 @@ func (r *RegionWriter) fail(err error) {
 	r.wake()
 }
 
-// failLocked is fail with r.mu held; the caller wakes waiters.
+// failLocked is fail with r.mu held; the caller wakes waiters. Batches
+// the WAL pipeline still holds never become visible: the pipeline writes
+// nothing after a failure (a fence), or was closing.
 func (r *RegionWriter) failLocked(err error) {
 	if r.failure == nil {
 		r.failure = err
 		r.log.Error("region stopped taking writes", "err", err)
 	}
-	for _, it := range r.buffer {
-		it.rec.Release()
-	}
-	r.buffer, r.bufferBytes = nil, 0
 }
 
 // Failure is the error that stopped the region, or nil.
@@ -802,6 +570,7 @@ func (r *RegionWriter) freezeLocked() *MemTable {
 		return nil
 	}
 	old := r.active
+	old.stage.advance(StageOpen, StageFrozen)
 	r.frozen = append(r.frozen, old)
 	r.active = r.newMemTable(old.generation + 1)
 	r.publishState()
@@ -887,11 +656,11 @@ func (r *RegionWriter) Close() { r.closeOnce.Do(r.close) }
 func (r *RegionWriter) close() {
 	r.mu.Lock()
 	r.closed = true
-	writing := r.writing
+	w := r.wal
 	r.mu.Unlock()
 	close(r.closing)
-	if writing {
-		<-r.done
+	if w != nil {
+		w.Close() // writes what is buffered
 		<-r.flushDone
 	}
 	<-r.indexDone // stops before the memtables it reads are released

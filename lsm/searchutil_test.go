@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/flightwal/flightwal/lsm/wal"
 	"github.com/flightwal/flightwal/vector"
 )
 
@@ -71,7 +72,7 @@ func idBatch(mem memory.Allocator, dim int, ids []int64) arrow.RecordBatch {
 	b.AppendValues(ids, nil)
 	a := b.NewArray()
 	defer a.Release()
-	return array.NewRecordBatch(keySchema(searchSchema(dim), 0), []arrow.Array{a}, int64(len(ids)))
+	return array.NewRecordBatch(wal.KeySchema(searchSchema(dim), 0), []arrow.Array{a}, int64(len(ids)))
 }
 
 // searchModel is a test table and the live rows it should hold.

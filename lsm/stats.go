@@ -145,7 +145,7 @@ func (r *RegionWriter) stats() RegionStats {
 	for _, g := range r.manifest.FlushedGenerations {
 		s.Generations = append(s.Generations, g.Generation)
 	}
-	s.Writing = r.writing
+	s.Writing = r.wal != nil
 	if r.stall != nil {
 		s.Stall = r.stall.Error()
 	}

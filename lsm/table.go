@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/flightwal/flightwal/lance"
+	"github.com/flightwal/flightwal/lsm/wal"
 	"github.com/flightwal/flightwal/objstore"
 )
 
@@ -290,7 +291,7 @@ func (t *Table) NewWriter(streamSchema *arrow.Schema, op Op) (*Writer, error) {
 		if t.pkCol < 0 {
 			return nil, fmt.Errorf("%w: table %q has no primary key: delete needs one", ErrInvalidArgument, t.name)
 		}
-		want = keySchema(t.schema, t.pkCol)
+		want = wal.KeySchema(t.schema, t.pkCol)
 	}
 	plan, err := planStream(want, streamSchema, t.PrimaryKey())
 	if err != nil {
@@ -313,7 +314,7 @@ func (w *Writer) Write(ctx context.Context, mem memory.Allocator, rec arrow.Reco
 	if rec.NumRows() == 0 {
 		return res, nil
 	}
-	if err := validateBatch(rec); err != nil {
+	if err := wal.ValidateBatch(rec); err != nil {
 		return res, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
 	rec, err := w.plan.apply(rec)

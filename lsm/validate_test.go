@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/flightwal/flightwal/internal/datagen"
+	"github.com/flightwal/flightwal/lsm/wal"
 	"github.com/flightwal/flightwal/objstore"
 )
 
@@ -65,12 +66,12 @@ func TestReplayRefusesInvalidEntry(t *testing.T) {
 	}
 	pos := r.walPos.Load() + 1
 	rec := badOffsetsBatch(mem)
-	data, err := encodeWALEntry(nil, mem, textSchema, 0, r.epoch, pos, 1, []walItem{{rec: rec, seq: 1, op: OpUpsert, bytes: 64}})
+	data, err := r.walLog.Encode(r.epoch, pos, 1, []wal.Item{{Rec: rec, Seq: 1, Op: OpUpsert, Bytes: 64}})
 	rec.Release()
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := "v.lance/" + r.paths.wal(pos)
+	key := "v.lance/" + r.walLog.Key(pos)
 	db.Close()
 	mem.AssertSize(t, 0)
 	if err := store.PutIfAbsent(ctx, key, data); err != nil {
@@ -81,7 +82,7 @@ func TestReplayRefusesInvalidEntry(t *testing.T) {
 	defer func() { db2.Close(); mem2.AssertSize(t, 0) }()
 	for range 2 { // refused every time, not once
 		_, err = db2.Table(ctx, "v")
-		if !errors.Is(err, ErrDataLoss) || !strings.Contains(err.Error(), r.paths.wal(pos)) {
+		if !errors.Is(err, ErrDataLoss) || !strings.Contains(err.Error(), r.walLog.Key(pos)) {
 			t.Fatalf("open over an invalid WAL entry: %v, want ErrDataLoss naming %s", err, key)
 		}
 	}

@@ -1,0 +1,65 @@
+package wal
+
+import (
+	"context"
+	"errors"
+
+	"github.com/flightwal/flightwal/objstore"
+)
+
+// Truncate deletes the data entries before position before (the owner
+// flushed what they hold; the entry at before itself is kept, so its last
+// sequence number survives restarts). Best effort: an entry left behind
+// is skipped by replay. It returns the first error, after trying every
+// entry.
+//
+// Fences are never deleted. A fenced writer's next entry goes to the
+// position right after its last one, and that position holds the fence
+// that fenced it (a newer writer's first entry is always its fence, put
+// right after the last entry it listed, or colliding with the old
+// writer's put). Deleting the fence would let the fenced writer's put
+// succeed, and it would acknowledge a batch that no replay reads. Fences
+// are one per claim and a few hundred bytes each.
+func (l *Log) Truncate(ctx context.Context, before uint64) error {
+	positions, err := l.Positions(ctx)
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, pos := range positions {
+		if pos >= before {
+			break
+		}
+		fence, known := l.kind(ctx, pos)
+		if !known || fence {
+			continue // a fence, or unreadable now: keep it
+		}
+		if err := l.store.Delete(ctx, l.Key(pos)); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		l.kindsMu.Lock()
+		delete(l.kinds, pos)
+		l.kindsMu.Unlock()
+	}
+	return first
+}
+
+// kind says whether the entry at pos is a fence, reading it if this
+// process has not seen it (entries flushed before the last restart).
+func (l *Log) kind(ctx context.Context, pos uint64) (fence, known bool) {
+	l.kindsMu.Lock()
+	fence, known = l.kinds[pos]
+	l.kindsMu.Unlock()
+	if known {
+		return fence, true
+	}
+	e, err := l.Read(ctx, pos)
+	if err != nil {
+		return false, false
+	}
+	e.Release()
+	return e.IsFence(), true
+}
