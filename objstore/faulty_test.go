@@ -353,3 +353,48 @@ func TestFaultyHook(t *testing.T) {
 		t.Fatalf("after the hook was removed: %v", err)
 	}
 }
+
+// TestFaultyAfter: After sees every call that reached the store, once it
+// returned, with the store's own error: not the calls the hook or an
+// injected fault stopped, and nil for a write that landed but is reported
+// failed. Written counts the bytes of the puts that reached the store.
+func TestFaultyAfter(t *testing.T) {
+	ctx := ctxT(t)
+	mem := objstore.NewMem()
+	var seen []string
+	var opts objstore.FaultOptions
+	opts.Hook = func(_ context.Context, _ objstore.Op, key string) error {
+		if key == "no" {
+			return errors.New("boom")
+		}
+		return nil
+	}
+	opts.After = func(_ context.Context, op objstore.Op, key string, err error) {
+		seen = append(seen, fmt.Sprintf("%s %s %v", op, key, err != nil))
+	}
+	opts.Faults[objstore.OpPutIfAbsent].AfterWriteRate = 1
+	opts.Faults[objstore.OpDelete].ErrorRate = 1
+	f := objstore.NewFaulty(mem, opts)
+	if err := f.Put(ctx, "no", []byte("x")); err == nil {
+		t.Fatal("a put the hook failed succeeded")
+	}
+	mustPut(t, f, "yes", []byte("xyz"))
+	if err := f.PutIfAbsent(ctx, "once", []byte("12345")); !errors.Is(err, objstore.ErrUnavailable) {
+		t.Fatalf("put-if-absent with an after-write fault: %v", err)
+	}
+	if _, err := f.Get(ctx, "once"); err != nil {
+		t.Fatalf("the put-if-absent did not land: %v", err)
+	}
+	if _, err := f.Get(ctx, "missing"); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("Get of a missing key: %v", err)
+	}
+	if err := f.Delete(ctx, "yes"); !errors.Is(err, objstore.ErrUnavailable) {
+		t.Fatalf("delete with an injected error: %v", err)
+	}
+	if got := fmt.Sprint(seen); got != "[put yes false put-if-absent once false get once false get missing true]" {
+		t.Fatalf("After saw %s", got)
+	}
+	if w := f.TotalStats().Written; w != 8 {
+		t.Fatalf("written %d bytes, want 8", w)
+	}
+}
