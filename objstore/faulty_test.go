@@ -194,23 +194,32 @@ func TestFaultyLatency(t *testing.T) {
 	}
 }
 
-// gauge is a Store that records the most calls it saw at once.
-type gauge struct {
-	objstore.Store
-	cur, max atomic.Int64
-}
-
-func (g *gauge) Get(ctx context.Context, key string) ([]byte, error) {
-	n := g.cur.Add(1)
-	defer g.cur.Add(-1)
-	for {
-		m := g.max.Load()
-		if n <= m || g.max.CompareAndSwap(m, n) {
-			break
-		}
-	}
-	time.Sleep(5 * time.Millisecond)
-	return g.Store.Get(ctx, key)
+// gauge wraps inner in a store that records in peak the most Gets it saw
+// at once.
+func gauge(inner objstore.Store) (g *objstore.Faulty, peak *atomic.Int64) {
+	var cur atomic.Int64
+	peak = new(atomic.Int64)
+	return objstore.NewFaulty(inner, objstore.FaultOptions{
+		Hook: func(_ context.Context, op objstore.Op, _ string) error {
+			if op != objstore.OpGet {
+				return nil
+			}
+			n := cur.Add(1)
+			for {
+				m := peak.Load()
+				if n <= m || peak.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+			return nil
+		},
+		After: func(_ context.Context, op objstore.Op, _ string, _ error) {
+			if op == objstore.OpGet {
+				cur.Add(-1)
+			}
+		},
+	}), peak
 }
 
 func TestFaultyThrottle(t *testing.T) {
@@ -242,7 +251,7 @@ func TestFaultyThrottle(t *testing.T) {
 	}
 
 	// Reject: calls beyond the limit fail at once with ErrUnavailable.
-	g := &gauge{Store: mem}
+	g, peak := gauge(mem)
 	var opts objstore.FaultOptions
 	opts.MaxConcurrent = 2
 	opts.Faults[objstore.OpGet] = objstore.Fault{Latency: 30 * time.Millisecond}
@@ -251,19 +260,19 @@ func TestFaultyThrottle(t *testing.T) {
 	if ok < 2 || throttled == 0 || ok+throttled != 12 || int64(throttled) != f.Stats(objstore.OpGet).Throttled {
 		t.Fatalf("reject: %d ok, %d throttled (stats %+v)", ok, throttled, f.Stats(objstore.OpGet))
 	}
-	if m := g.max.Load(); m > 2 {
+	if m := peak.Load(); m > 2 {
 		t.Fatalf("reject: %d calls reached the store at once, limit 2", m)
 	}
 
 	// Wait: every call succeeds, never more than the limit at once.
-	g = &gauge{Store: mem}
+	g, peak = gauge(mem)
 	opts.ThrottleWait = true
 	f = objstore.NewFaulty(g, opts)
 	ok, throttled = run(f)
 	if ok != 12 || throttled != 0 {
 		t.Fatalf("wait: %d ok, %d failed", ok, throttled)
 	}
-	if m := g.max.Load(); m != 2 {
+	if m := peak.Load(); m != 2 {
 		t.Fatalf("wait: at most %d calls at once, want the limit 2", m)
 	}
 
