@@ -29,7 +29,7 @@ func seqRange(lo, hi int64) []int64 {
 func TestNearestAcrossLayers(t *testing.T) {
 	ctx := context.Background()
 	const dim = 16
-	store := newBlockingStore(&failStore{Store: objstore.NewMem()})
+	store, flushes := gatedStore()
 	db, mem := testDB(t, store, Options{CompactAfterGenerations: -1})
 	spec := TableSpec{Name: "nn", Schema: searchSchema(dim), Regions: 2, Indexes: []IndexDef{
 		{Name: "v", Column: "vec", Type: "ivf_pq", Partitions: 8, TrainAfter: 1000},
@@ -72,7 +72,7 @@ func TestNearestAcrossLayers(t *testing.T) {
 		nulls[id] = srow{cat: id % 5}
 	}
 	m.upsert(nulls)
-	store.block()
+	flushes.block()
 	if _, err := tbl.Freeze(ctx, -1); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestNearestAcrossLayers(t *testing.T) {
 	check("indexed", tbl, mem)
 	fp := tbl.idx.vecs[0].model.Load().Fingerprint()
 
-	store.unblock()
+	flushes.unblock()
 	db.Close()
 	mem.AssertSize(t, 0)
 	db2, mem2 := testDB(t, store, Options{CompactAfterGenerations: -1})

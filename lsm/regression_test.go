@@ -17,58 +17,17 @@ import (
 	"github.com/flightwal/flightwal/objstore"
 )
 
-// failStore fails calls for which fail returns an error; the rest pass.
-type failStore struct {
-	objstore.Store
-	fail func(op, key string) error
-}
-
-func (s *failStore) check(op, key string) error {
-	if s.fail == nil {
-		return nil
-	}
-	return s.fail(op, key)
-}
-
-func (s *failStore) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := s.check("get", key); err != nil {
-		return nil, err
-	}
-	return s.Store.Get(ctx, key)
-}
-
-func (s *failStore) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
-	if err := s.check("get", key); err != nil {
-		return nil, err
-	}
-	return s.Store.GetRange(ctx, key, off, n)
-}
-
-func (s *failStore) Put(ctx context.Context, key string, data []byte) error {
-	if err := s.check("put", key); err != nil {
-		return err
-	}
-	return s.Store.Put(ctx, key, data)
-}
-
-func (s *failStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	if err := s.check("putIfAbsent", key); err != nil {
-		return err
-	}
-	return s.Store.PutIfAbsent(ctx, key, data)
-}
-
-// failTimes returns a fail func that fails the first n calls matching op
-// and a key substring with err.
-func failTimes(n int64, op, keyPart string, err error) func(string, string) error {
+// failTimes returns fault options whose hook fails the first n calls of
+// op on keys containing keyPart with err.
+func failTimes(n int64, op objstore.Op, keyPart string, err error) objstore.FaultOptions {
 	var left atomic.Int64
 	left.Store(n)
-	return func(o, key string) error {
+	return objstore.FaultOptions{Hook: func(_ context.Context, o objstore.Op, key string) error {
 		if o == op && strings.Contains(key, keyPart) && left.Add(-1) >= 0 {
 			return err
 		}
 		return nil
-	}
+	}}
 }
 
 var errTransient = fmt.Errorf("injected: %w", objstore.ErrUnavailable)
@@ -163,7 +122,7 @@ func TestNullsInNonNullableColumn(t *testing.T) {
 func TestAppendOnlyCompactionRetireFails(t *testing.T) {
 	ctx := context.Background()
 	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "v", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
-	store := &failStore{Store: objstore.NewMem()}
+	store := objstore.NewFaulty(objstore.NewMem(), objstore.FaultOptions{})
 	db, mem := testDB(t, store, Options{CompactAfterGenerations: -1})
 	tbl, err := db.CreateTable(ctx, TableSpec{Name: "a", Schema: schema})
 	if err != nil {
@@ -180,11 +139,11 @@ func TestAppendOnlyCompactionRetireFails(t *testing.T) {
 		}
 	}
 	// Retiring writes region manifests: fail that, after the base commit.
-	store.fail = failTimes(1, "putIfAbsent", "_mem_wal/0/manifest", errors.New("injected permanent failure"))
+	store.SetOptions(failTimes(1, objstore.OpPutIfAbsent, "_mem_wal/0/manifest", errors.New("injected permanent failure")))
 	if _, err := tbl.Compact(ctx); err == nil {
 		t.Fatal("compaction with a failing retire succeeded")
 	}
-	store.fail = nil
+	store.SetOptions(objstore.FaultOptions{})
 	if n := countRows(t, tbl, mem); n != 30 {
 		t.Fatalf("%d rows after a half-done compaction, want 30", n)
 	}
@@ -276,8 +235,7 @@ func TestCloseWithConcurrentWriters(t *testing.T) {
 // writers held by backpressure go on.
 func TestTransientFlushErrorsRetried(t *testing.T) {
 	ctx := context.Background()
-	store := &failStore{Store: objstore.NewMem()}
-	store.fail = failTimes(40, "put", "_gen_", errTransient)
+	store := objstore.NewFaulty(objstore.NewMem(), failTimes(40, objstore.OpPut, "_gen_", errTransient))
 	db, mem := testDB(t, store, Options{MemTableMaxBytes: 4 << 10, MaxUnflushedBytes: 8 << 10, CompactAfterGenerations: -1})
 	tbl, err := db.CreateTable(ctx, TableSpec{Name: "t", Schema: testSchema})
 	if err != nil {
@@ -312,7 +270,7 @@ func TestTransientFlushErrorsRetried(t *testing.T) {
 // unavailable) loads on the next read.
 func TestLoadErrorNotCached(t *testing.T) {
 	ctx := context.Background()
-	store := &failStore{Store: objstore.NewMem()}
+	store := objstore.NewFaulty(objstore.NewMem(), objstore.FaultOptions{})
 	db, mem := testDB(t, store, Options{CompactAfterGenerations: -1})
 	tbl, err := db.CreateTable(ctx, TableSpec{Name: "l", Schema: testSchema})
 	if err != nil {
@@ -330,11 +288,11 @@ func TestLoadErrorNotCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store.fail = failTimes(1000, "get", "_gen_", errTransient)
+	store.SetOptions(failTimes(1000, objstore.OpGet, "_gen_", errTransient))
 	if _, err := scanState(ctx, tbl, mem2, ""); err == nil {
 		t.Fatal("read with the generation unreadable succeeded")
 	}
-	store.fail = nil
+	store.SetOptions(objstore.FaultOptions{})
 	got, err := scanState(ctx, tbl, mem2, "v = 1")
 	if err != nil || len(got) != 10 {
 		t.Fatalf("read after the store recovered: %d rows, %v", len(got), err)

@@ -20,13 +20,12 @@ func TestSearchStoreFaultsLeakNothing(t *testing.T) {
 	const dim = 8
 	var n atomic.Int64
 	var on atomic.Bool
-	fs := &failStore{Store: objstore.NewMem()}
-	fs.fail = func(op, key string) error {
-		if on.Load() && op == "get" && (strings.Contains(key, "/data/") || strings.Contains(key, indexDir) || strings.Contains(key, "_deletions")) && n.Add(1)%3 == 0 {
+	fs := objstore.NewFaulty(objstore.NewMem(), objstore.FaultOptions{Hook: func(_ context.Context, op objstore.Op, key string) error {
+		if on.Load() && op == objstore.OpGet && (strings.Contains(key, "/data/") || strings.Contains(key, indexDir) || strings.Contains(key, "_deletions")) && n.Add(1)%3 == 0 {
 			return errors.New("injected")
 		}
 		return nil
-	}
+	}})
 	db, mem := testDB(t, fs, Options{CompactAfterGenerations: -1})
 	tbl, err := db.CreateTable(ctx, TableSpec{Name: "ft", Schema: searchSchema(dim), Indexes: []IndexDef{
 		{Name: "v", Column: "vec", Type: "ivf_pq", Partitions: 4, TrainAfter: 100},

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/flightwal/flightwal/objstore"
 	"github.com/flightwal/flightwal/vector"
 )
 
@@ -162,43 +163,45 @@ func exactNearest(live map[int64]srow, q []float32, k int, metric vector.Metric,
 	return all[:min(k, len(all))]
 }
 
-// blockingStore holds flushes (puts under a generation directory) while
+// flushGate holds flushes (puts under a generation directory) while
 // blocked, so a frozen memtable stays frozen for as long as a test needs.
-type blockingStore struct {
-	failStore
+type flushGate struct {
 	mu      sync.Mutex
 	blocked chan struct{} // nil: not blocked
 }
 
-func newBlockingStore(s *failStore) *blockingStore {
-	b := &blockingStore{failStore: *s}
-	b.fail = func(op, key string) error {
-		if (op == "put" || op == "putIfAbsent") && strings.Contains(key, "_gen_") && !strings.Contains(key, indexDir) {
-			b.mu.Lock()
-			ch := b.blocked
-			b.mu.Unlock()
-			if ch != nil {
-				<-ch
-			}
+// gatedStore returns an in-memory store whose flushes wait at the
+// returned gate while it is blocked.
+func gatedStore() (*objstore.Faulty, *flushGate) {
+	g := &flushGate{}
+	return objstore.NewFaulty(objstore.NewMem(), objstore.FaultOptions{Hook: g.hook}), g
+}
+
+func (g *flushGate) hook(_ context.Context, op objstore.Op, key string) error {
+	if (op == objstore.OpPut || op == objstore.OpPutIfAbsent) && strings.Contains(key, "_gen_") && !strings.Contains(key, indexDir) {
+		g.mu.Lock()
+		ch := g.blocked
+		g.mu.Unlock()
+		if ch != nil {
+			<-ch
 		}
-		return nil
 	}
-	return b
+	return nil
 }
 
-func (b *blockingStore) block() {
-	b.mu.Lock()
-	b.blocked = make(chan struct{})
-	b.mu.Unlock()
+func (g *flushGate) block() {
+	g.mu.Lock()
+	g.blocked = make(chan struct{})
+	g.mu.Unlock()
 }
 
-func (b *blockingStore) unblock() {
-	b.mu.Lock()
-	if b.blocked != nil {
-		close(b.blocked)
-		b.blocked = nil
+func (g *flushGate) unblock() {
+	g.mu.Lock()
+	if g.blocked != nil {
+		close(g.blocked)
+		g.blocked = nil
 	}
-	b.mu.Unlock()
+	g.mu.Unlock()
 }
 
 // waitIndexed waits until every ivf_pq model is trained, every memtable
