@@ -12,22 +12,6 @@ import (
 	"github.com/flightwal/flightwal/objstore"
 )
 
-// listHookStore runs onList once, right after the first List of a WAL
-// prefix returns: the moment between a new writer's replay and its fence.
-type listHookStore struct {
-	objstore.Store
-	once   sync.Once
-	onList func()
-}
-
-func (s *listHookStore) List(ctx context.Context, prefix string) ([]objstore.ObjectInfo, error) {
-	objs, err := s.Store.List(ctx, prefix)
-	if strings.Contains(prefix, "/wal/") && s.onList != nil {
-		s.once.Do(s.onList)
-	}
-	return objs, err
-}
-
 func writeIDs(t *testing.T, tbl *Table, mem memory.Allocator, v int64, ids ...int64) error {
 	t.Helper()
 	rec := kvBatch(mem, ids, v)
@@ -61,12 +45,17 @@ func TestFencing(t *testing.T) {
 
 	// db1 acknowledges a write after db2 listed the WAL but before db2's
 	// fence: db2 must replay it, not lose it.
-	hooked := &listHookStore{Store: store}
-	hooked.onList = func() {
-		if err := writeIDs(t, t1, mem1, 2, 3); err != nil {
-			t.Errorf("old writer's late write: %v", err)
+	// The moment is right after db2's first List of the WAL returned.
+	var once sync.Once
+	hooked := objstore.NewFaulty(store, objstore.FaultOptions{After: func(_ context.Context, op objstore.Op, prefix string, _ error) {
+		if op == objstore.OpList && strings.Contains(prefix, "/wal/") {
+			once.Do(func() {
+				if err := writeIDs(t, t1, mem1, 2, 3); err != nil {
+					t.Errorf("old writer's late write: %v", err)
+				}
+			})
 		}
-	}
+	}})
 	db2, mem2 := testDB(t, hooked, Options{CompactAfterGenerations: -1})
 	t2, err := db2.Table(ctx, "f")
 	if err != nil {
