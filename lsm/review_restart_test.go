@@ -43,7 +43,7 @@ func TestSearchMatchesScanAcrossRestarts(t *testing.T) {
 		n := 1 + rng.IntN(6)
 		ws := make([]string, n)
 		for j := range ws {
-			ws[j] = reviewWords[rng.IntN(len(reviewWords))]
+			ws[j] = searchWords[rng.IntN(len(searchWords))]
 		}
 		r.text = strings.Join(ws, " ")
 		return r
@@ -70,7 +70,7 @@ func TestSearchMatchesScanAcrossRestarts(t *testing.T) {
 			if d := sameHits(exactNearest(m.live, q, 10, vector.L2, nil), got, 1e-5); d != "" {
 				t.Fatalf("%s: nearest: %s", stage, d)
 			}
-			text := reviewWords[rng.IntN(len(reviewWords))]
+			text := searchWords[rng.IntN(len(searchWords))]
 			fq, _ := fts.ParseQuery(text, cfg)
 			got, err = runOn(s, m.tbl, m.mem, Query{Search: &SearchQuery{Query: text, K: 10}})
 			if err != nil {

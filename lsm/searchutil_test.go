@@ -300,3 +300,47 @@ func sameHits(want, got []hit, tol float64) string {
 	}
 	return ""
 }
+
+// scanLive reads every live row of a snapshot with the plain scan (the
+// reference reader): the truth a nearest or search over the same snapshot
+// must agree with.
+func scanLive(t *testing.T, tbl *Table, s *Snapshot, mem memory.Allocator) map[int64]srow {
+	t.Helper()
+	p, err := tbl.Prepare(Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int64]srow{}
+	err = s.Run(context.Background(), mem, p, func(rec arrow.RecordBatch) error {
+		ids := rec.Column(0).(*array.Int64)
+		vecs := rec.Column(1).(*array.FixedSizeList)
+		texts := rec.Column(2).(*array.String)
+		cats := rec.Column(3).(*array.Int64)
+		vals, dim, err := vector.Float32Vectors(vecs)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			r := srow{cat: cats.Value(i)}
+			if vecs.IsValid(i) {
+				r.vec = append([]float32(nil), vals[i*dim:(i+1)*dim]...)
+			}
+			if texts.IsValid(i) {
+				r.text = texts.Value(i)
+			} else {
+				r.null = true
+			}
+			if _, dup := out[ids.Value(i)]; dup {
+				return fmt.Errorf("scan returned id %d twice", ids.Value(i))
+			}
+			out[ids.Value(i)] = r
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+var searchWords = strings.Fields("alpha beta gamma delta epsilon zeta theta iota kappa lambda omicron sigma tau upsilon omega river stone cloud")
