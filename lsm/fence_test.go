@@ -127,3 +127,54 @@ func TestFencing(t *testing.T) {
 	mem2.AssertSize(t, 0)
 	mem3.AssertSize(t, 0)
 }
+
+// TestFenceSurvivesWALGC: after the new writer flushed and collected the
+// WAL, the fenced writer's next write still collides with the fence: it is
+// refused, never acknowledged and lost.
+func TestFenceSurvivesWALGC(t *testing.T) {
+	ctx := context.Background()
+	store := objstore.NewMem()
+	db1, mem1 := testDB(t, store, Options{CompactAfterGenerations: -1})
+	t1, err := db1.CreateTable(ctx, TableSpec{Name: "g", Schema: testSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeIDs(t, t1, mem1, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	db2, mem2 := testDB(t, store, Options{CompactAfterGenerations: -1})
+	t2, err := db2.Table(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := int64(2); v < 5; v++ {
+		if err := writeIDs(t, t2, mem2, v, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := t2.Flush(ctx, -1); err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := store.List(ctx, "g.lance/_mem_wal/0/wal/")
+	if len(wal) > 3 {
+		t.Fatalf("WAL not collected: %d entries left", len(wal))
+	}
+	if err := writeIDs(t, t1, mem1, 9, 9); !errors.Is(err, ErrFenced) {
+		t.Fatalf("fenced writer's write after GC: %v, want ErrFenced", err)
+	}
+	db1.Close()
+	db2.Close()
+	db3, mem3 := testDB(t, store, Options{CompactAfterGenerations: -1})
+	t3, err := db3.Table(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := scanState(ctx, t3, mem3, "")
+	if err != nil || len(got) != 4 || got[4] != 4 {
+		t.Fatalf("after restart: %v (%v), want ids 1..4", got, err)
+	}
+	db3.Close()
+	for _, m := range []*memory.CheckedAllocator{mem1, mem2, mem3} {
+		m.AssertSize(t, 0)
+	}
+}
