@@ -20,24 +20,6 @@ import (
 	"github.com/flightwal/flightwal/vector"
 )
 
-// runOn runs q over the snapshot s and returns its hits.
-func runOn(s *Snapshot, tbl *Table, mem memory.Allocator, q Query) ([]hit, error) {
-	p, err := tbl.Prepare(q)
-	if err != nil {
-		return nil, err
-	}
-	var out []hit
-	err = s.Run(context.Background(), mem, p, func(rec arrow.RecordBatch) error {
-		ids := rec.Column(rec.Schema().FieldIndices("id")[0]).(*array.Int64)
-		sc := rec.Column(int(rec.NumCols()) - 1).(*array.Float32)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			out = append(out, hit{ids.Value(i), sc.Value(i)})
-		}
-		return nil
-	})
-	return out, err
-}
-
 // TestSearchMatchesScanUnderChurn: while a writer upserts, deletes,
 // freezes, flushes and compacts (and the indexers, the model trainer and
 // the fragment builder run), nearest (every partition probed, refinement
@@ -73,27 +55,7 @@ func checkSearchUnderChurn(t *testing.T, pk bool, metric vector.Metric) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	randRow := func() srow {
-		r := srow{cat: rng.Int64N(3)}
-		if rng.IntN(20) != 0 {
-			r.vec = make([]float32, dim)
-			c := float32(rng.IntN(4) * 10)
-			for j := range r.vec {
-				r.vec[j] = c + float32(rng.NormFloat64())
-			}
-		}
-		if rng.IntN(20) == 0 {
-			r.null = true
-		} else {
-			n := 1 + rng.IntN(6)
-			ws := make([]string, n)
-			for j := range ws {
-				ws[j] = searchWords[rng.IntN(len(searchWords))]
-			}
-			r.text = strings.Join(ws, " ")
-		}
-		return r
-	}
+	randRow := func() srow { return randSearchRow(rng, dim, true) }
 	m := &searchModel{t: t, tbl: tbl, mem: mem, dim: dim, live: map[int64]srow{}}
 	var stop atomic.Bool
 	var wg sync.WaitGroup

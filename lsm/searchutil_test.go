@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -126,13 +127,20 @@ func runSearch(t *testing.T, tbl *Table, mem memory.Allocator, q Query) []hit {
 	return hits
 }
 
+// tryRunSearch runs q over a new snapshot, like runOn.
 func tryRunSearch(tbl *Table, mem memory.Allocator, q Query) ([]hit, error) {
+	s := tbl.Snapshot()
+	defer s.Release()
+	return runOn(s, tbl, mem, q)
+}
+
+// runOn runs q over the snapshot s and returns (id, score) rows in
+// result order.
+func runOn(s *Snapshot, tbl *Table, mem memory.Allocator, q Query) ([]hit, error) {
 	p, err := tbl.Prepare(q)
 	if err != nil {
 		return nil, err
 	}
-	s := tbl.Snapshot()
-	defer s.Release()
 	var out []hit
 	err = s.Run(context.Background(), mem, p, func(rec arrow.RecordBatch) error {
 		ids := rec.Column(rec.Schema().FieldIndices("id")[0]).(*array.Int64)
@@ -344,3 +352,28 @@ func scanLive(t *testing.T, tbl *Table, s *Snapshot, mem memory.Allocator) map[i
 }
 
 var searchWords = strings.Fields("alpha beta gamma delta epsilon zeta theta iota kappa lambda omicron sigma tau upsilon omega river stone cloud")
+
+// randSearchRow draws a random row: a category, a vector near one of four
+// centres (none one time in 20), and a few of searchWords as text (with
+// nullText, null one time in 20).
+func randSearchRow(rng *rand.Rand, dim int, nullText bool) srow {
+	r := srow{cat: rng.Int64N(3)}
+	if rng.IntN(20) != 0 {
+		r.vec = make([]float32, dim)
+		c := float32(rng.IntN(4) * 10)
+		for j := range r.vec {
+			r.vec[j] = c + float32(rng.NormFloat64())
+		}
+	}
+	if nullText && rng.IntN(20) == 0 {
+		r.null = true
+		return r
+	}
+	n := 1 + rng.IntN(6)
+	ws := make([]string, n)
+	for j := range ws {
+		ws[j] = searchWords[rng.IntN(len(searchWords))]
+	}
+	r.text = strings.Join(ws, " ")
+	return r
+}
