@@ -123,7 +123,7 @@ func TestCompactCrashPoints(t *testing.T) {
 		{"after the base commit, before retiring generations", func(key string) bool { return strings.Contains(key, "/manifest/") }},
 	} {
 		t.Run(step.name, func(t *testing.T) {
-			hs := &hookStore{Store: testStore(t)}
+			hs := objstore.NewFaulty(testStore(t), objstore.FaultOptions{})
 			e := newEnv(t, withStore(hs), withLSM(lsm.Options{CompactAfterGenerations: -1}))
 			e.createTable("c", datagen.Schema(8), nil)
 			m := model{}
@@ -132,7 +132,7 @@ func TestCompactCrashPoints(t *testing.T) {
 			e.putModel(m, "c", 2, 250, 100)
 			e.deleteModel(m, "c", 1, 2, 260)
 			e.mustAction("flush", map[string]any{"table": "c"})
-			hs.set(func(op, key string) error {
+			hookWrites(hs, func(key string) error {
 				if step.fail(key) {
 					return fmt.Errorf("injected crash at %s: %w", key, objstore.ErrUnavailable)
 				}
@@ -141,7 +141,7 @@ func TestCompactCrashPoints(t *testing.T) {
 			if _, err := e.action("compact", map[string]any{"table": "c"}); err == nil {
 				t.Fatal("compaction succeeded through the injected failure")
 			}
-			hs.set(nil, nil)
+			hookWrites(hs, nil, nil)
 			e.restart()
 			e.checkModel(m, "c", "after the crash and restart")
 			e.mustAction("compact", map[string]any{"table": "c"})

@@ -21,7 +21,7 @@ import (
 // TestDurableAckAfterWALPut holds the WAL put back: no PutResult and no
 // visible row until the entry is in the store (invariants 1 and 2).
 func TestDurableAckAfterWALPut(t *testing.T) {
-	hs := &hookStore{Store: testStore(t)}
+	hs := objstore.NewFaulty(testStore(t), objstore.FaultOptions{})
 	e := newEnv(t, withStore(hs))
 	e.createTable("d", datagen.Schema(4), nil)
 	// Claim the region first (a flush does), so the only WAL put held
@@ -30,12 +30,12 @@ func TestDurableAckAfterWALPut(t *testing.T) {
 
 	gate := make(chan struct{})
 	var landed atomic.Bool
-	hs.set(func(op, key string) error {
+	hookWrites(hs, func(key string) error {
 		if strings.Contains(key, "/wal/") {
 			<-gate
 		}
 		return nil
-	}, func(op, key string, err error) {
+	}, func(key string, err error) {
 		if strings.Contains(key, "/wal/") && err == nil {
 			landed.Store(true)
 		}
@@ -244,19 +244,19 @@ func TestLanceReadsFlushedGenerations(t *testing.T) {
 // region manifest commit fails; after restart the orphan is ignored and
 // the rows come back from the WAL, once.
 func TestCrashBetweenGenerationAndManifest(t *testing.T) {
-	hs := &hookStore{Store: testStore(t)}
+	hs := objstore.NewFaulty(testStore(t), objstore.FaultOptions{})
 	e := newEnv(t, withStore(hs))
 	e.createTable("c", datagen.Schema(4), nil)
 	b := datagen.Batch(e.mem, 4, 1, 0, 500)
 	defer b.Release()
 	e.mustPut(pathDesc("c"), b)
 	var genWritten atomic.Bool
-	hs.set(func(op, key string) error {
+	hookWrites(hs, func(key string) error {
 		if strings.Contains(key, "/manifest/") {
 			return fmt.Errorf("injected crash before the region manifest commit: %w", objstore.ErrUnavailable)
 		}
 		return nil
-	}, func(op, key string, err error) {
+	}, func(key string, err error) {
 		if strings.Contains(key, "_gen_") && strings.Contains(key, "_versions") && err == nil {
 			genWritten.Store(true)
 		}
@@ -271,7 +271,7 @@ func TestCrashBetweenGenerationAndManifest(t *testing.T) {
 	if got := e.mustGet(map[string]any{"table": "c"}); got.NumRows() != 500 {
 		t.Fatalf("after the failed flush: %d rows", got.NumRows())
 	}
-	hs.set(nil, nil)
+	hookWrites(hs, nil, nil)
 	e.restart()
 	got := e.mustGet(map[string]any{"table": "c"})
 	if got.NumRows() != 500 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flightwal/flightwal/internal/datagen"
 	"github.com/flightwal/flightwal/lsm"
+	"github.com/flightwal/flightwal/objstore"
 )
 
 // BenchmarkDurableAckLatency: W concurrent writers each stream small
@@ -23,9 +24,9 @@ func BenchmarkDurableAckLatency(b *testing.B) {
 	for _, writers := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			base := testStore(b)
-			hs := &hookStore{Store: base}
+			hs := objstore.NewFaulty(base, objstore.FaultOptions{})
 			var walPuts atomic.Int64
-			hs.set(nil, func(op, key string, err error) {
+			hookWrites(hs, nil, func(key string, err error) {
 				if strings.Contains(key, "/wal/") {
 					walPuts.Add(1)
 				}

@@ -2,50 +2,31 @@ package flight_test
 
 import (
 	"context"
-	"sync"
 
 	"github.com/flightwal/flightwal/objstore"
 )
 
-// hookStore wraps a store and calls before ahead of every write and after
-// once it returned, so tests can delay, fail or observe writes.
-type hookStore struct {
-	objstore.Store
-	mu     sync.Mutex
-	before func(op, key string) error
-	after  func(op, key string, err error)
-}
-
-func (h *hookStore) hooks() (func(op, key string) error, func(op, key string, err error)) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.before, h.after
-}
-
-func (h *hookStore) set(before func(op, key string) error, after func(op, key string, err error)) {
-	h.mu.Lock()
-	h.before, h.after = before, after
-	h.mu.Unlock()
-}
-
-func (h *hookStore) write(op, key string, do func() error) error {
-	before, after := h.hooks()
+// hookWrites sets f's hooks to the puts and puts-if-absent: before runs
+// ahead of each, and its error fails the write; after runs once it
+// returned from the store. Tests use them to delay, fail or observe
+// writes; hookWrites(f, nil, nil) removes them.
+func hookWrites(f *objstore.Faulty, before func(key string) error, after func(key string, err error)) {
+	isWrite := func(op objstore.Op) bool { return op == objstore.OpPut || op == objstore.OpPutIfAbsent }
+	var opts objstore.FaultOptions
 	if before != nil {
-		if err := before(op, key); err != nil {
-			return err
+		opts.Hook = func(_ context.Context, op objstore.Op, key string) error {
+			if !isWrite(op) {
+				return nil
+			}
+			return before(key)
 		}
 	}
-	err := do()
 	if after != nil {
-		after(op, key, err)
+		opts.After = func(_ context.Context, op objstore.Op, key string, err error) {
+			if isWrite(op) {
+				after(key, err)
+			}
+		}
 	}
-	return err
-}
-
-func (h *hookStore) Put(ctx context.Context, key string, data []byte) error {
-	return h.write("put", key, func() error { return h.Store.Put(ctx, key, data) })
-}
-
-func (h *hookStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	return h.write("putIfAbsent", key, func() error { return h.Store.PutIfAbsent(ctx, key, data) })
+	f.SetOptions(opts)
 }

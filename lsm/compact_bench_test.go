@@ -2,7 +2,6 @@ package lsm
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -10,22 +9,6 @@ import (
 	"github.com/flightwal/flightwal/internal/datagen"
 	"github.com/flightwal/flightwal/objstore"
 )
-
-// countingStore counts the bytes written through it.
-type countingStore struct {
-	objstore.Store
-	written atomic.Int64
-}
-
-func (s *countingStore) Put(ctx context.Context, key string, data []byte) error {
-	s.written.Add(int64(len(data)))
-	return s.Store.Put(ctx, key, data)
-}
-
-func (s *countingStore) PutIfAbsent(ctx context.Context, key string, data []byte) error {
-	s.written.Add(int64(len(data)))
-	return s.Store.PutIfAbsent(ctx, key, data)
-}
 
 // BenchmarkCompactWriteAmplification: a base table of 62,000 rows (1024-dim
 // vectors) receives a generation that upserts 1% of its keys; compaction
@@ -42,7 +25,7 @@ func BenchmarkCompactWriteAmplification(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		store := &countingStore{Store: local}
+		store := objstore.NewFaulty(local, objstore.FaultOptions{}) // counts the bytes written
 		db, err := Open(ctx, store, Options{Logger: discardLogger(), CompactAfterGenerations: -1})
 		if err != nil {
 			b.Fatal(err)
@@ -72,29 +55,29 @@ func BenchmarkCompactWriteAmplification(b *testing.B) {
 		if _, err := tbl.Flush(ctx, -1); err != nil {
 			b.Fatal(err)
 		}
-		before := store.written.Load()
+		before := store.TotalStats().Written
 		if _, err := tbl.Compact(ctx); err != nil {
 			b.Fatal(err)
 		}
-		baseBytes := store.written.Load() - before
+		baseBytes := store.TotalStats().Written - before
 
 		// 1% of the keys change, spread over the table.
 		for k := int64(0); k < changed; k++ {
 			write(2, k*(rows/changed), 1)
 		}
-		before = store.written.Load()
+		before = store.TotalStats().Written
 		if _, err := tbl.Flush(ctx, -1); err != nil {
 			b.Fatal(err)
 		}
-		genBytes := store.written.Load() - before
-		before = store.written.Load()
+		genBytes := store.TotalStats().Written - before
+		before = store.TotalStats().Written
 		b.StartTimer()
 		res, err := tbl.Compact(ctx)
 		b.StopTimer()
 		if err != nil {
 			b.Fatal(err)
 		}
-		compactBytes := store.written.Load() - before
+		compactBytes := store.TotalStats().Written - before
 		if res.RowsWritten != changed || res.RowsDeleted != changed {
 			b.Fatalf("compaction: %+v, want %d rows written and deleted", res, changed)
 		}

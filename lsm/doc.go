@@ -32,4 +32,52 @@
 //     a batch in full (wal.ValidateBatch) and checks its keys before any
 //     region is appended to, and a batch is sequenced only while its
 //     stream's context is live.
+//
+// These tests pin them (files in this package unless a path is given;
+// those of flight and cmd/flightwal run a whole server):
+//
+//  1. TestDurableAckAfterWALPut (flight/flush_test.go),
+//     TestWriterGroupCommit and TestWriterStallsInPlace (wal/writer_test.go),
+//     TestWALPutFailureStallsInPlace (walstall_test.go),
+//     TestCloseWithConcurrentWriters (close_test.go),
+//     TestFaultInjectedIngest (flight/fault_test.go),
+//     TestCrashRecovery (cmd/flightwal/crash_test.go).
+//  2. TestDurableAckAfterWALPut (flight/flush_test.go),
+//     TestAsyncWritesVisibleOnlyWhenDurable (flight/core_test.go),
+//     TestMemTableConcurrentReaders (memtable_test.go).
+//  3. TestReplayFreezesAtEntryBoundaries (flush_test.go),
+//     TestReplayGap and TestReadCorruptEntry (wal/),
+//     TestReplayRefusesInvalidEntry (validate_test.go),
+//     TestSearchMatchesScanAcrossRestarts (replay_test.go),
+//     TestAppendOnlyCompactionRetireFails (compact_test.go),
+//     TestCrashBetweenGenerationAndManifest (flight/flush_test.go),
+//     TestCompactCrashPoints (flight/compact_test.go),
+//     TestFaultInjectedIngest (flight/fault_test.go),
+//     TestCrashRecovery (cmd/flightwal/crash_test.go),
+//     TestSoak (cmd/flightwal/soak_test.go).
+//  4. TestFencing and TestFenceSurvivesWALGC (fence_test.go),
+//     TestWriterFenced, TestFenceAppliesLateEntries and
+//     TestTruncateKeepsFences (wal/),
+//     TestOpenForReadingWritesNothing (claim_test.go),
+//     TestClaimAfterAnotherWriterFlushed (claim_test.go),
+//     TestFencedServerRefusesReads (flight/robust_test.go),
+//     TestTwoServersFencing (cmd/flightwal/fence_test.go).
+//  5. TestModelRandomized (model_test.go),
+//     TestLifecycleStages (lifecycle_test.go),
+//     TestAppendOnlyCompactionRetireFails (compact_test.go),
+//     TestCrashBetweenGenerationAndManifest (flight/flush_test.go),
+//     TestCompactCrashPoints (flight/compact_test.go),
+//     TestSnapshotUnderConcurrentWrites (flight/core_test.go).
+//  6. TestModelRandomized (model_test.go),
+//     TestMemTableVersions (memtable_test.go),
+//     TestSearchMatchesScanUnderChurn (search_test.go),
+//     TestFlushLayersNewestWins (flight/flush_test.go),
+//     TestSnapshotUnderConcurrentWrites (flight/core_test.go).
+//  7. TestWriteRejectsInvalidBatch (validate_test.go),
+//     TestNullsInNonNullableColumn (schema_test.go),
+//     TestNearestBadInput (nearest_test.go),
+//     TestBadInput (flight/core_test.go),
+//     TestDoPutRejectsMalformedBatch and
+//     TestCancelledStreamNeverOvertakesRetry (flight/hostile_test.go),
+//     TestSoak (cmd/flightwal/soak_test.go).
 package lsm

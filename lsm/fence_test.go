@@ -12,22 +12,6 @@ import (
 	"github.com/flightwal/flightwal/objstore"
 )
 
-// listHookStore runs onList once, right after the first List of a WAL
-// prefix returns: the moment between a new writer's replay and its fence.
-type listHookStore struct {
-	objstore.Store
-	once   sync.Once
-	onList func()
-}
-
-func (s *listHookStore) List(ctx context.Context, prefix string) ([]objstore.ObjectInfo, error) {
-	objs, err := s.Store.List(ctx, prefix)
-	if strings.Contains(prefix, "/wal/") && s.onList != nil {
-		s.once.Do(s.onList)
-	}
-	return objs, err
-}
-
 func writeIDs(t *testing.T, tbl *Table, mem memory.Allocator, v int64, ids ...int64) error {
 	t.Helper()
 	rec := kvBatch(mem, ids, v)
@@ -61,12 +45,17 @@ func TestFencing(t *testing.T) {
 
 	// db1 acknowledges a write after db2 listed the WAL but before db2's
 	// fence: db2 must replay it, not lose it.
-	hooked := &listHookStore{Store: store}
-	hooked.onList = func() {
-		if err := writeIDs(t, t1, mem1, 2, 3); err != nil {
-			t.Errorf("old writer's late write: %v", err)
+	// The moment is right after db2's first List of the WAL returned.
+	var once sync.Once
+	hooked := objstore.NewFaulty(store, objstore.FaultOptions{After: func(_ context.Context, op objstore.Op, prefix string, _ error) {
+		if op == objstore.OpList && strings.Contains(prefix, "/wal/") {
+			once.Do(func() {
+				if err := writeIDs(t, t1, mem1, 2, 3); err != nil {
+					t.Errorf("old writer's late write: %v", err)
+				}
+			})
 		}
-	}
+	}})
 	db2, mem2 := testDB(t, hooked, Options{CompactAfterGenerations: -1})
 	t2, err := db2.Table(ctx, "f")
 	if err != nil {
@@ -137,4 +126,55 @@ func TestFencing(t *testing.T) {
 	mem1.AssertSize(t, 0)
 	mem2.AssertSize(t, 0)
 	mem3.AssertSize(t, 0)
+}
+
+// TestFenceSurvivesWALGC: after the new writer flushed and collected the
+// WAL, the fenced writer's next write still collides with the fence: it is
+// refused, never acknowledged and lost.
+func TestFenceSurvivesWALGC(t *testing.T) {
+	ctx := context.Background()
+	store := objstore.NewMem()
+	db1, mem1 := testDB(t, store, Options{CompactAfterGenerations: -1})
+	t1, err := db1.CreateTable(ctx, TableSpec{Name: "g", Schema: testSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeIDs(t, t1, mem1, 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	db2, mem2 := testDB(t, store, Options{CompactAfterGenerations: -1})
+	t2, err := db2.Table(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := int64(2); v < 5; v++ {
+		if err := writeIDs(t, t2, mem2, v, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := t2.Flush(ctx, -1); err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := store.List(ctx, "g.lance/_mem_wal/0/wal/")
+	if len(wal) > 3 {
+		t.Fatalf("WAL not collected: %d entries left", len(wal))
+	}
+	if err := writeIDs(t, t1, mem1, 9, 9); !errors.Is(err, ErrFenced) {
+		t.Fatalf("fenced writer's write after GC: %v, want ErrFenced", err)
+	}
+	db1.Close()
+	db2.Close()
+	db3, mem3 := testDB(t, store, Options{CompactAfterGenerations: -1})
+	t3, err := db3.Table(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := scanState(ctx, t3, mem3, "")
+	if err != nil || len(got) != 4 || got[4] != 4 {
+		t.Fatalf("after restart: %v (%v), want ids 1..4", got, err)
+	}
+	db3.Close()
+	for _, m := range []*memory.CheckedAllocator{mem1, mem2, mem3} {
+		m.AssertSize(t, 0)
+	}
 }

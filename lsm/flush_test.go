@@ -2,8 +2,11 @@ package lsm
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,4 +192,55 @@ func seqIDs(from, n int64) []int64 {
 
 func arrowWithSchema(rec arrow.RecordBatch, s *arrow.Schema) arrow.RecordBatch {
 	return array.NewRecordBatch(s, rec.Columns(), rec.NumRows())
+}
+
+// failTimes returns fault options whose hook fails the first n calls of
+// op on keys containing keyPart with err.
+func failTimes(n int64, op objstore.Op, keyPart string, err error) objstore.FaultOptions {
+	var left atomic.Int64
+	left.Store(n)
+	return objstore.FaultOptions{Hook: func(_ context.Context, o objstore.Op, key string) error {
+		if o == op && strings.Contains(key, keyPart) && left.Add(-1) >= 0 {
+			return err
+		}
+		return nil
+	}}
+}
+
+var errTransient = fmt.Errorf("injected: %w", objstore.ErrUnavailable)
+
+// TestTransientFlushErrorsRetried: generation writes that fail transiently
+// (beyond the per-call retries) are retried by the flush goroutine, so
+// writers held by backpressure go on.
+func TestTransientFlushErrorsRetried(t *testing.T) {
+	ctx := context.Background()
+	store := objstore.NewFaulty(objstore.NewMem(), failTimes(40, objstore.OpPut, "_gen_", errTransient))
+	db, mem := testDB(t, store, Options{MemTableMaxBytes: 4 << 10, MaxUnflushedBytes: 8 << 10, CompactAfterGenerations: -1})
+	tbl, err := db.CreateTable(ctx, TableSpec{Name: "t", Schema: testSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := int64(0); round < 10; round++ {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		rec := kvBatch(mem, seqIDs(0, 200), round)
+		w, _ := tbl.NewWriter(rec.Schema(), OpUpsert)
+		res, err := w.Write(wctx, mem, rec)
+		if err == nil {
+			err = tbl.WaitDurable(wctx, res)
+		}
+		rec.Release()
+		cancel()
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	got, err := scanState(ctx, tbl, mem, "")
+	if err != nil || len(got) != 200 || got[0] != 9 {
+		t.Fatalf("after errTransient flush errors: %d rows, %v", len(got), err)
+	}
+	if st := tbl.Stats().Regions[0]; len(st.Generations) == 0 {
+		t.Fatalf("nothing flushed: %+v", st)
+	}
+	db.Close()
+	mem.AssertSize(t, 0)
 }

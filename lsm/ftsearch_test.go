@@ -10,7 +10,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/flightwal/flightwal/fts"
-	"github.com/flightwal/flightwal/objstore"
 )
 
 // ftsTruth is BruteForce over the model's live rows, with the same
@@ -49,7 +48,7 @@ func ftsTruth(live map[int64]srow, q fts.Query, cfg fts.TokenizerConfig, k int, 
 // back; the same holds after a restart.
 func TestSearchAcrossLayers(t *testing.T) {
 	ctx := context.Background()
-	store := newBlockingStore(&failStore{Store: objstore.NewMem()})
+	store, flushes := gatedStore()
 	db, mem := testDB(t, store, Options{CompactAfterGenerations: -1})
 	tbl, err := db.CreateTable(ctx, TableSpec{Name: "ft", Schema: searchSchema(4), Regions: 2, Indexes: []IndexDef{
 		{Name: "t", Column: "text", Type: "fts"},
@@ -97,7 +96,7 @@ func TestSearchAcrossLayers(t *testing.T) {
 		nulls[id] = srow{null: true, cat: id % 3}
 	}
 	m.upsert(nulls)
-	store.block()
+	flushes.block()
 	if _, err := tbl.Freeze(ctx, -1); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +185,7 @@ func TestSearchAcrossLayers(t *testing.T) {
 	waitIndexed(t, tbl)
 	check("indexed", tbl, mem)
 
-	store.unblock()
+	flushes.unblock()
 	db.Close()
 	mem.AssertSize(t, 0)
 	db2, mem2 := testDB(t, store, Options{CompactAfterGenerations: -1})

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/flightwal/flightwal/lsm/wal"
+	"github.com/flightwal/flightwal/objstore"
 	"github.com/flightwal/flightwal/vector"
 )
 
@@ -126,13 +128,20 @@ func runSearch(t *testing.T, tbl *Table, mem memory.Allocator, q Query) []hit {
 	return hits
 }
 
+// tryRunSearch runs q over a new snapshot, like runOn.
 func tryRunSearch(tbl *Table, mem memory.Allocator, q Query) ([]hit, error) {
+	s := tbl.Snapshot()
+	defer s.Release()
+	return runOn(s, tbl, mem, q)
+}
+
+// runOn runs q over the snapshot s and returns (id, score) rows in
+// result order.
+func runOn(s *Snapshot, tbl *Table, mem memory.Allocator, q Query) ([]hit, error) {
 	p, err := tbl.Prepare(q)
 	if err != nil {
 		return nil, err
 	}
-	s := tbl.Snapshot()
-	defer s.Release()
 	var out []hit
 	err = s.Run(context.Background(), mem, p, func(rec arrow.RecordBatch) error {
 		ids := rec.Column(rec.Schema().FieldIndices("id")[0]).(*array.Int64)
@@ -163,43 +172,45 @@ func exactNearest(live map[int64]srow, q []float32, k int, metric vector.Metric,
 	return all[:min(k, len(all))]
 }
 
-// blockingStore holds flushes (puts under a generation directory) while
+// flushGate holds flushes (puts under a generation directory) while
 // blocked, so a frozen memtable stays frozen for as long as a test needs.
-type blockingStore struct {
-	failStore
+type flushGate struct {
 	mu      sync.Mutex
 	blocked chan struct{} // nil: not blocked
 }
 
-func newBlockingStore(s *failStore) *blockingStore {
-	b := &blockingStore{failStore: *s}
-	b.fail = func(op, key string) error {
-		if (op == "put" || op == "putIfAbsent") && strings.Contains(key, "_gen_") && !strings.Contains(key, indexDir) {
-			b.mu.Lock()
-			ch := b.blocked
-			b.mu.Unlock()
-			if ch != nil {
-				<-ch
-			}
+// gatedStore returns an in-memory store whose flushes wait at the
+// returned gate while it is blocked.
+func gatedStore() (*objstore.Faulty, *flushGate) {
+	g := &flushGate{}
+	return objstore.NewFaulty(objstore.NewMem(), objstore.FaultOptions{Hook: g.hook}), g
+}
+
+func (g *flushGate) hook(_ context.Context, op objstore.Op, key string) error {
+	if (op == objstore.OpPut || op == objstore.OpPutIfAbsent) && strings.Contains(key, "_gen_") && !strings.Contains(key, indexDir) {
+		g.mu.Lock()
+		ch := g.blocked
+		g.mu.Unlock()
+		if ch != nil {
+			<-ch
 		}
-		return nil
 	}
-	return b
+	return nil
 }
 
-func (b *blockingStore) block() {
-	b.mu.Lock()
-	b.blocked = make(chan struct{})
-	b.mu.Unlock()
+func (g *flushGate) block() {
+	g.mu.Lock()
+	g.blocked = make(chan struct{})
+	g.mu.Unlock()
 }
 
-func (b *blockingStore) unblock() {
-	b.mu.Lock()
-	if b.blocked != nil {
-		close(b.blocked)
-		b.blocked = nil
+func (g *flushGate) unblock() {
+	g.mu.Lock()
+	if g.blocked != nil {
+		close(g.blocked)
+		g.blocked = nil
 	}
-	b.mu.Unlock()
+	g.mu.Unlock()
 }
 
 // waitIndexed waits until every ivf_pq model is trained, every memtable
@@ -297,4 +308,73 @@ func sameHits(want, got []hit, tol float64) string {
 		i = j
 	}
 	return ""
+}
+
+// scanLive reads every live row of a snapshot with the plain scan (the
+// reference reader): the truth a nearest or search over the same snapshot
+// must agree with.
+func scanLive(t *testing.T, tbl *Table, s *Snapshot, mem memory.Allocator) map[int64]srow {
+	t.Helper()
+	p, err := tbl.Prepare(Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int64]srow{}
+	err = s.Run(context.Background(), mem, p, func(rec arrow.RecordBatch) error {
+		ids := rec.Column(0).(*array.Int64)
+		vecs := rec.Column(1).(*array.FixedSizeList)
+		texts := rec.Column(2).(*array.String)
+		cats := rec.Column(3).(*array.Int64)
+		vals, dim, err := vector.Float32Vectors(vecs)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			r := srow{cat: cats.Value(i)}
+			if vecs.IsValid(i) {
+				r.vec = append([]float32(nil), vals[i*dim:(i+1)*dim]...)
+			}
+			if texts.IsValid(i) {
+				r.text = texts.Value(i)
+			} else {
+				r.null = true
+			}
+			if _, dup := out[ids.Value(i)]; dup {
+				return fmt.Errorf("scan returned id %d twice", ids.Value(i))
+			}
+			out[ids.Value(i)] = r
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+var searchWords = strings.Fields("alpha beta gamma delta epsilon zeta theta iota kappa lambda omicron sigma tau upsilon omega river stone cloud")
+
+// randSearchRow draws a random row: a category, a vector near one of four
+// centres (none one time in 20), and a few of searchWords as text (with
+// nullText, null one time in 20).
+func randSearchRow(rng *rand.Rand, dim int, nullText bool) srow {
+	r := srow{cat: rng.Int64N(3)}
+	if rng.IntN(20) != 0 {
+		r.vec = make([]float32, dim)
+		c := float32(rng.IntN(4) * 10)
+		for j := range r.vec {
+			r.vec[j] = c + float32(rng.NormFloat64())
+		}
+	}
+	if nullText && rng.IntN(20) == 0 {
+		r.null = true
+		return r
+	}
+	n := 1 + rng.IntN(6)
+	ws := make([]string, n)
+	for j := range ws {
+		ws[j] = searchWords[rng.IntN(len(searchWords))]
+	}
+	r.text = strings.Join(ws, " ")
+	return r
 }

@@ -77,6 +77,11 @@ type FaultOptions struct {
 	// (a List's prefix); an error it returns fails the call without
 	// reaching the store. Tests use it to stall or fail chosen keys.
 	Hook func(ctx context.Context, op Op, key string) error
+	// After, if set, runs once a call that reached the store returned, with
+	// the call's kind, key and the store's own error (nil for a write that
+	// landed, even if an after-write fault then reports it failed). Tests
+	// use it to see that a write landed or to act right after a call.
+	After func(ctx context.Context, op Op, key string, err error)
 }
 
 // SetAll sets the same fault for every kind of call.
@@ -92,15 +97,16 @@ type FaultStats struct {
 	Injected   int64 // failed with an injected error before reaching the store
 	AfterWrite int64 // writes that happened and were then reported as failed
 	Throttled  int64 // refused (or, with ThrottleWait, delayed) by the MaxConcurrent limit
+	Written    int64 // bytes given to puts that reached the store
 }
 
 func (s FaultStats) add(o FaultStats) FaultStats {
-	return FaultStats{s.Calls + o.Calls, s.Injected + o.Injected, s.AfterWrite + o.AfterWrite, s.Throttled + o.Throttled}
+	return FaultStats{s.Calls + o.Calls, s.Injected + o.Injected, s.AfterWrite + o.AfterWrite, s.Throttled + o.Throttled, s.Written + o.Written}
 }
 
 // Faulty wraps a Store and injects latency, transient errors, errors after
-// a write really happened, and throttling, for tests. It is safe for
-// concurrent use.
+// a write really happened, and throttling, and runs a test's hooks before
+// and after calls, for tests. It is safe for concurrent use.
 type Faulty struct {
 	inner Store
 
@@ -110,7 +116,7 @@ type Faulty struct {
 	cond     *sync.Cond // signalled when inFlight drops (ThrottleWait)
 	inFlight int
 
-	stats [numOps]struct{ calls, injected, afterWrite, throttled atomic.Int64 }
+	stats [numOps]struct{ calls, injected, afterWrite, throttled, written atomic.Int64 }
 }
 
 var _ Store = (*Faulty)(nil)
@@ -134,7 +140,7 @@ func (f *Faulty) SetOptions(opts FaultOptions) {
 // Stats returns the counters of one kind of call.
 func (f *Faulty) Stats(op Op) FaultStats {
 	s := &f.stats[op]
-	return FaultStats{s.calls.Load(), s.injected.Load(), s.afterWrite.Load(), s.throttled.Load()}
+	return FaultStats{s.calls.Load(), s.injected.Load(), s.afterWrite.Load(), s.throttled.Load(), s.written.Load()}
 }
 
 // TotalStats sums the counters of every kind of call.
@@ -226,10 +232,16 @@ func (f *Faulty) end() {
 	f.cond.Broadcast()
 }
 
-// finish ends a write call: a successful write may be turned into an
-// after-write error.
-func (f *Faulty) finish(op Op, key string, p plan, err error) error {
+// finish ends a call that reached the store: After sees the store's
+// error, then a successful write may be turned into an after-write error.
+func (f *Faulty) finish(ctx context.Context, op Op, key string, p plan, err error) error {
 	f.end()
+	f.mu.Lock()
+	after := f.opts.After
+	f.mu.Unlock()
+	if after != nil {
+		after(ctx, op, key, err)
+	}
 	if err == nil && p.afterWrite {
 		f.stats[op].afterWrite.Add(1)
 		return fmt.Errorf("objstore: faulty %s %s: injected error after the write landed: %w", op, key, ErrUnavailable)
@@ -238,35 +250,39 @@ func (f *Faulty) finish(op Op, key string, p plan, err error) error {
 }
 
 func (f *Faulty) Get(ctx context.Context, key string) ([]byte, error) {
-	if _, err := f.begin(ctx, OpGet, key); err != nil {
+	p, err := f.begin(ctx, OpGet, key)
+	if err != nil {
 		return nil, err
 	}
-	defer f.end()
-	return f.inner.Get(ctx, key)
+	b, err := f.inner.Get(ctx, key)
+	return b, f.finish(ctx, OpGet, key, p, err)
 }
 
 func (f *Faulty) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
-	if _, err := f.begin(ctx, OpGet, key); err != nil {
+	p, err := f.begin(ctx, OpGet, key)
+	if err != nil {
 		return nil, err
 	}
-	defer f.end()
-	return f.inner.GetRange(ctx, key, off, n)
+	b, err := f.inner.GetRange(ctx, key, off, n)
+	return b, f.finish(ctx, OpGet, key, p, err)
 }
 
 func (f *Faulty) Stat(ctx context.Context, key string) (ObjectInfo, error) {
-	if _, err := f.begin(ctx, OpStat, key); err != nil {
+	p, err := f.begin(ctx, OpStat, key)
+	if err != nil {
 		return ObjectInfo{}, err
 	}
-	defer f.end()
-	return f.inner.Stat(ctx, key)
+	info, err := f.inner.Stat(ctx, key)
+	return info, f.finish(ctx, OpStat, key, p, err)
 }
 
 func (f *Faulty) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
-	if _, err := f.begin(ctx, OpList, prefix); err != nil {
+	p, err := f.begin(ctx, OpList, prefix)
+	if err != nil {
 		return nil, err
 	}
-	defer f.end()
-	return f.inner.List(ctx, prefix)
+	objs, err := f.inner.List(ctx, prefix)
+	return objs, f.finish(ctx, OpList, prefix, p, err)
 }
 
 func (f *Faulty) Put(ctx context.Context, key string, data []byte) error {
@@ -274,7 +290,8 @@ func (f *Faulty) Put(ctx context.Context, key string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return f.finish(OpPut, key, p, f.inner.Put(ctx, key, data))
+	f.stats[OpPut].written.Add(int64(len(data)))
+	return f.finish(ctx, OpPut, key, p, f.inner.Put(ctx, key, data))
 }
 
 func (f *Faulty) PutIfAbsent(ctx context.Context, key string, data []byte) error {
@@ -282,7 +299,8 @@ func (f *Faulty) PutIfAbsent(ctx context.Context, key string, data []byte) error
 	if err != nil {
 		return err
 	}
-	return f.finish(OpPutIfAbsent, key, p, f.inner.PutIfAbsent(ctx, key, data))
+	f.stats[OpPutIfAbsent].written.Add(int64(len(data)))
+	return f.finish(ctx, OpPutIfAbsent, key, p, f.inner.PutIfAbsent(ctx, key, data))
 }
 
 func (f *Faulty) Delete(ctx context.Context, key string) error {
@@ -290,7 +308,7 @@ func (f *Faulty) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	return f.finish(OpDelete, key, p, f.inner.Delete(ctx, key))
+	return f.finish(ctx, OpDelete, key, p, f.inner.Delete(ctx, key))
 }
 
 func (f *Faulty) String() string { return "faulty+" + f.inner.String() }

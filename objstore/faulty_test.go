@@ -194,23 +194,32 @@ func TestFaultyLatency(t *testing.T) {
 	}
 }
 
-// gauge is a Store that records the most calls it saw at once.
-type gauge struct {
-	objstore.Store
-	cur, max atomic.Int64
-}
-
-func (g *gauge) Get(ctx context.Context, key string) ([]byte, error) {
-	n := g.cur.Add(1)
-	defer g.cur.Add(-1)
-	for {
-		m := g.max.Load()
-		if n <= m || g.max.CompareAndSwap(m, n) {
-			break
-		}
-	}
-	time.Sleep(5 * time.Millisecond)
-	return g.Store.Get(ctx, key)
+// gauge wraps inner in a store that records in peak the most Gets it saw
+// at once.
+func gauge(inner objstore.Store) (g *objstore.Faulty, peak *atomic.Int64) {
+	var cur atomic.Int64
+	peak = new(atomic.Int64)
+	return objstore.NewFaulty(inner, objstore.FaultOptions{
+		Hook: func(_ context.Context, op objstore.Op, _ string) error {
+			if op != objstore.OpGet {
+				return nil
+			}
+			n := cur.Add(1)
+			for {
+				m := peak.Load()
+				if n <= m || peak.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+			return nil
+		},
+		After: func(_ context.Context, op objstore.Op, _ string, _ error) {
+			if op == objstore.OpGet {
+				cur.Add(-1)
+			}
+		},
+	}), peak
 }
 
 func TestFaultyThrottle(t *testing.T) {
@@ -242,7 +251,7 @@ func TestFaultyThrottle(t *testing.T) {
 	}
 
 	// Reject: calls beyond the limit fail at once with ErrUnavailable.
-	g := &gauge{Store: mem}
+	g, peak := gauge(mem)
 	var opts objstore.FaultOptions
 	opts.MaxConcurrent = 2
 	opts.Faults[objstore.OpGet] = objstore.Fault{Latency: 30 * time.Millisecond}
@@ -251,19 +260,19 @@ func TestFaultyThrottle(t *testing.T) {
 	if ok < 2 || throttled == 0 || ok+throttled != 12 || int64(throttled) != f.Stats(objstore.OpGet).Throttled {
 		t.Fatalf("reject: %d ok, %d throttled (stats %+v)", ok, throttled, f.Stats(objstore.OpGet))
 	}
-	if m := g.max.Load(); m > 2 {
+	if m := peak.Load(); m > 2 {
 		t.Fatalf("reject: %d calls reached the store at once, limit 2", m)
 	}
 
 	// Wait: every call succeeds, never more than the limit at once.
-	g = &gauge{Store: mem}
+	g, peak = gauge(mem)
 	opts.ThrottleWait = true
 	f = objstore.NewFaulty(g, opts)
 	ok, throttled = run(f)
 	if ok != 12 || throttled != 0 {
 		t.Fatalf("wait: %d ok, %d failed", ok, throttled)
 	}
-	if m := g.max.Load(); m != 2 {
+	if m := peak.Load(); m != 2 {
 		t.Fatalf("wait: at most %d calls at once, want the limit 2", m)
 	}
 
@@ -351,5 +360,50 @@ func TestFaultyHook(t *testing.T) {
 	f.SetOptions(objstore.FaultOptions{})
 	if err := f.Put(ctx, "no", []byte("x")); err != nil {
 		t.Fatalf("after the hook was removed: %v", err)
+	}
+}
+
+// TestFaultyAfter: After sees every call that reached the store, once it
+// returned, with the store's own error: not the calls the hook or an
+// injected fault stopped, and nil for a write that landed but is reported
+// failed. Written counts the bytes of the puts that reached the store.
+func TestFaultyAfter(t *testing.T) {
+	ctx := ctxT(t)
+	mem := objstore.NewMem()
+	var seen []string
+	var opts objstore.FaultOptions
+	opts.Hook = func(_ context.Context, _ objstore.Op, key string) error {
+		if key == "no" {
+			return errors.New("boom")
+		}
+		return nil
+	}
+	opts.After = func(_ context.Context, op objstore.Op, key string, err error) {
+		seen = append(seen, fmt.Sprintf("%s %s %v", op, key, err != nil))
+	}
+	opts.Faults[objstore.OpPutIfAbsent].AfterWriteRate = 1
+	opts.Faults[objstore.OpDelete].ErrorRate = 1
+	f := objstore.NewFaulty(mem, opts)
+	if err := f.Put(ctx, "no", []byte("x")); err == nil {
+		t.Fatal("a put the hook failed succeeded")
+	}
+	mustPut(t, f, "yes", []byte("xyz"))
+	if err := f.PutIfAbsent(ctx, "once", []byte("12345")); !errors.Is(err, objstore.ErrUnavailable) {
+		t.Fatalf("put-if-absent with an after-write fault: %v", err)
+	}
+	if _, err := f.Get(ctx, "once"); err != nil {
+		t.Fatalf("the put-if-absent did not land: %v", err)
+	}
+	if _, err := f.Get(ctx, "missing"); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("Get of a missing key: %v", err)
+	}
+	if err := f.Delete(ctx, "yes"); !errors.Is(err, objstore.ErrUnavailable) {
+		t.Fatalf("delete with an injected error: %v", err)
+	}
+	if got := fmt.Sprint(seen); got != "[put yes false put-if-absent once false get once false get missing true]" {
+		t.Fatalf("After saw %s", got)
+	}
+	if w := f.TotalStats().Written; w != 8 {
+		t.Fatalf("written %d bytes, want 8", w)
 	}
 }

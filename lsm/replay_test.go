@@ -3,7 +3,6 @@ package lsm
 import (
 	"context"
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,23 +30,7 @@ func TestSearchMatchesScanAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(7, 9))
-	randRow := func() srow {
-		r := srow{cat: rng.Int64N(3)}
-		if rng.IntN(20) != 0 {
-			r.vec = make([]float32, dim)
-			c := float32(rng.IntN(4) * 10)
-			for j := range r.vec {
-				r.vec[j] = c + float32(rng.NormFloat64())
-			}
-		}
-		n := 1 + rng.IntN(6)
-		ws := make([]string, n)
-		for j := range ws {
-			ws[j] = reviewWords[rng.IntN(len(reviewWords))]
-		}
-		r.text = strings.Join(ws, " ")
-		return r
-	}
+	randRow := func() srow { return randSearchRow(rng, dim, false) }
 	m := &searchModel{t: t, tbl: tbl, mem: mem, dim: dim, live: map[int64]srow{}}
 	verify := func(stage string) {
 		t.Helper()
@@ -70,7 +53,7 @@ func TestSearchMatchesScanAcrossRestarts(t *testing.T) {
 			if d := sameHits(exactNearest(m.live, q, 10, vector.L2, nil), got, 1e-5); d != "" {
 				t.Fatalf("%s: nearest: %s", stage, d)
 			}
-			text := reviewWords[rng.IntN(len(reviewWords))]
+			text := searchWords[rng.IntN(len(searchWords))]
 			fq, _ := fts.ParseQuery(text, cfg)
 			got, err = runOn(s, m.tbl, m.mem, Query{Search: &SearchQuery{Query: text, K: 10}})
 			if err != nil {

@@ -2,7 +2,7 @@ package lsm
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"math/rand/v2"
 	"sort"
 	"strings"
@@ -20,67 +20,6 @@ import (
 	"github.com/flightwal/flightwal/vector"
 )
 
-// scanLive reads every live row of a snapshot with the plain scan (the
-// reference reader): the truth a nearest or search over the same snapshot
-// must agree with.
-func scanLive(t *testing.T, tbl *Table, s *Snapshot, mem memory.Allocator) map[int64]srow {
-	t.Helper()
-	p, err := tbl.Prepare(Query{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int64]srow{}
-	err = s.Run(context.Background(), mem, p, func(rec arrow.RecordBatch) error {
-		ids := rec.Column(0).(*array.Int64)
-		vecs := rec.Column(1).(*array.FixedSizeList)
-		texts := rec.Column(2).(*array.String)
-		cats := rec.Column(3).(*array.Int64)
-		vals, dim, err := vector.Float32Vectors(vecs)
-		if err != nil {
-			return err
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			r := srow{cat: cats.Value(i)}
-			if vecs.IsValid(i) {
-				r.vec = append([]float32(nil), vals[i*dim:(i+1)*dim]...)
-			}
-			if texts.IsValid(i) {
-				r.text = texts.Value(i)
-			} else {
-				r.null = true
-			}
-			if _, dup := out[ids.Value(i)]; dup {
-				return fmt.Errorf("scan returned id %d twice", ids.Value(i))
-			}
-			out[ids.Value(i)] = r
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func runOn(s *Snapshot, tbl *Table, mem memory.Allocator, q Query) ([]hit, error) {
-	p, err := tbl.Prepare(q)
-	if err != nil {
-		return nil, err
-	}
-	var out []hit
-	err = s.Run(context.Background(), mem, p, func(rec arrow.RecordBatch) error {
-		ids := rec.Column(rec.Schema().FieldIndices("id")[0]).(*array.Int64)
-		sc := rec.Column(int(rec.NumCols()) - 1).(*array.Float32)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			out = append(out, hit{ids.Value(i), sc.Value(i)})
-		}
-		return nil
-	})
-	return out, err
-}
-
-var reviewWords = strings.Fields("alpha beta gamma delta epsilon zeta theta iota kappa lambda omicron sigma tau upsilon omega river stone cloud")
-
 // TestSearchMatchesScanUnderChurn: while a writer upserts, deletes,
 // freezes, flushes and compacts (and the indexers, the model trainer and
 // the fragment builder run), nearest (every partition probed, refinement
@@ -94,11 +33,11 @@ func TestSearchMatchesScanUnderChurn(t *testing.T) {
 		pk     bool
 		metric vector.Metric
 	}{{"pk l2", true, vector.L2}, {"append-only cosine", false, vector.Cosine}, {"pk dot", true, vector.Dot}} {
-		t.Run(tc.name, func(t *testing.T) { reviewChurn(t, tc.pk, tc.metric) })
+		t.Run(tc.name, func(t *testing.T) { checkSearchUnderChurn(t, tc.pk, tc.metric) })
 	}
 }
 
-func reviewChurn(t *testing.T, pk bool, metric vector.Metric) {
+func checkSearchUnderChurn(t *testing.T, pk bool, metric vector.Metric) {
 	ctx := context.Background()
 	const dim = 8
 	db, mem := testDB(t, objstore.NewMem(), Options{CompactAfterGenerations: -1, WALFlushInterval: time.Millisecond})
@@ -116,27 +55,7 @@ func reviewChurn(t *testing.T, pk bool, metric vector.Metric) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	randRow := func() srow {
-		r := srow{cat: rng.Int64N(3)}
-		if rng.IntN(20) != 0 {
-			r.vec = make([]float32, dim)
-			c := float32(rng.IntN(4) * 10)
-			for j := range r.vec {
-				r.vec[j] = c + float32(rng.NormFloat64())
-			}
-		}
-		if rng.IntN(20) == 0 {
-			r.null = true
-		} else {
-			n := 1 + rng.IntN(6)
-			ws := make([]string, n)
-			for j := range ws {
-				ws[j] = reviewWords[rng.IntN(len(reviewWords))]
-			}
-			r.text = strings.Join(ws, " ")
-		}
-		return r
-	}
+	randRow := func() srow { return randSearchRow(rng, dim, true) }
 	m := &searchModel{t: t, tbl: tbl, mem: mem, dim: dim, live: map[int64]srow{}}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
@@ -218,7 +137,7 @@ func reviewChurn(t *testing.T, pk bool, metric vector.Metric) {
 			if d := sameHits(exactNearest(live, q, k, metric, func(_ int64, r srow) bool { return r.cat == 1 }), got, 1e-5); d != "" {
 				t.Fatalf("nearest with prefilter: %s", d)
 			}
-			text := reviewWords[qrng.IntN(len(reviewWords))] + " " + reviewWords[qrng.IntN(len(reviewWords))]
+			text := searchWords[qrng.IntN(len(searchWords))] + " " + searchWords[qrng.IntN(len(searchWords))]
 			fq, err := fts.ParseQuery(text, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -251,4 +170,72 @@ func appendRows(t *testing.T, tbl *Table, mem memory.Allocator, dim int, rows ma
 	rec2 := array.NewRecordBatch(tbl.Schema(), rec.Columns(), rec.NumRows())
 	defer rec2.Release()
 	write(t, tbl, mem, rec2, OpUpsert)
+}
+
+// TestSearchStoreFaultsLeakNothing: nearest and search (with and without
+// prefilter, projection and limit) over the base, a generation and a
+// memtable, with a third of the reads of data files, sidecars and deletion
+// files failing: errors come back, and no Arrow memory is left behind.
+func TestSearchStoreFaultsLeakNothing(t *testing.T) {
+	ctx := context.Background()
+	const dim = 8
+	var n atomic.Int64
+	var on atomic.Bool
+	fs := objstore.NewFaulty(objstore.NewMem(), objstore.FaultOptions{Hook: func(_ context.Context, op objstore.Op, key string) error {
+		if on.Load() && op == objstore.OpGet && (strings.Contains(key, "/data/") || strings.Contains(key, indexDir) || strings.Contains(key, "_deletions")) && n.Add(1)%3 == 0 {
+			return errors.New("injected")
+		}
+		return nil
+	}})
+	db, mem := testDB(t, fs, Options{CompactAfterGenerations: -1})
+	tbl, err := db.CreateTable(ctx, TableSpec{Name: "ft", Schema: searchSchema(dim), Indexes: []IndexDef{
+		{Name: "v", Column: "vec", Type: "ivf_pq", Partitions: 4, TrainAfter: 100},
+		{Name: "t", Column: "text", Type: "fts"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := vector.GenerateClustered(1000, dim, 5, 7)
+	m := &searchModel{t: t, tbl: tbl, mem: mem, dim: dim, live: map[int64]srow{}}
+	rows := func(lo, hi int64) map[int64]srow {
+		out := map[int64]srow{}
+		for i := lo; i < hi; i++ {
+			out[i] = srow{vec: data[i*dim : (i+1)*dim], text: "hello world", cat: i % 3}
+		}
+		return out
+	}
+	m.upsert(rows(0, 600))
+	if _, err := tbl.Flush(ctx, -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tbl.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.upsert(rows(300, 700))
+	if _, err := tbl.Flush(ctx, -1); err != nil {
+		t.Fatal(err)
+	}
+	m.upsert(rows(500, 800))
+	on.Store(true)
+	errs := 0
+	for i := 0; i < 100; i++ {
+		q := data[(i%700)*dim : (i%700+1)*dim]
+		lim := int64(3)
+		for _, qq := range []Query{
+			{Nearest: &NearestQuery{Vector: q, K: 5}},
+			{Nearest: &NearestQuery{Vector: q, K: 5}, Filter: "cat = 1", Limit: &lim},
+			{Search: &SearchQuery{Query: "hello", K: 5}},
+			{Search: &SearchQuery{Query: "world", K: 5}, Filter: "cat = 2", Columns: []string{"id", "vec"}},
+		} {
+			if _, err := tryRunSearch(tbl, mem, qq); err != nil {
+				errs++
+			}
+		}
+	}
+	on.Store(false)
+	if errs == 0 {
+		t.Fatal("no query failed: the faults were not injected")
+	}
+	db.Close()
+	mem.AssertSize(t, 0)
 }

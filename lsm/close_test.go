@@ -2,8 +2,10 @@ package lsm
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,4 +71,73 @@ func TestDropWhileTraining(t *testing.T) {
 	}
 	db.Close()
 	mem.AssertSize(t, 0)
+}
+
+// TestCloseWithConcurrentWriters: closing while writers append returns, and
+// every write either is durable (readable after reopening) or failed.
+func TestCloseWithConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	store := objstore.NewMem()
+	db, mem := testDB(t, store, Options{MemTableMaxRows: 50, CompactAfterGenerations: -1})
+	tbl, err := db.CreateTable(ctx, TableSpec{Name: "c", Schema: testSchema, Regions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var acked sync.Map
+	for g := int64(0); g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int64(0); ; i++ {
+				id := g*1_000_000 + i
+				if err := writeIDs(t, tbl, mem, id, id); err != nil {
+					if !errors.Is(err, ErrClosed) {
+						t.Errorf("write during close: %v, want ErrClosed", err)
+					}
+					return
+				}
+				acked.Store(id, true)
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { db.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close hangs with concurrent writers")
+	}
+	wg.Wait()
+	// After close: writes, freezes and reads fail cleanly.
+	if err := writeIDs(t, tbl, mem, 1, 1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("write after close: %v", err)
+	}
+	if _, err := scanState(ctx, tbl, mem, ""); !errors.Is(err, ErrClosed) {
+		t.Fatalf("scan after close: %v, want ErrClosed", err)
+	}
+	db2, mem2 := testDB(t, store, Options{CompactAfterGenerations: -1})
+	t2, err := db2.Table(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := scanState(ctx, t2, mem2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	acked.Range(func(k, _ any) bool {
+		n++
+		if _, ok := got[k.(int64)]; !ok {
+			t.Errorf("acknowledged id %d lost", k)
+		}
+		return true
+	})
+	if n == 0 {
+		t.Fatal("no write was acknowledged before close")
+	}
+	db2.Close()
+	mem.AssertSize(t, 0)
+	mem2.AssertSize(t, 0)
 }
