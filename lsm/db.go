@@ -2,7 +2,6 @@ package lsm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -169,8 +168,7 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 		cfg[configPrimaryKey] = schema.Field(pkCol).Name
 	}
 	if len(spec.Indexes) > 0 {
-		b, _ := json.Marshal(spec.Indexes)
-		cfg[configIndexes] = string(b)
+		cfg[configIndexes] = encodeIndexConfig(spec.Indexes)
 	}
 	sl, err := db.acquire(ctx, spec.Name)
 	if err != nil {

@@ -2,7 +2,6 @@ package lsm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -76,8 +75,8 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 		t.allCols = append(t.allCols, i)
 	}
 	if s := cfg[configIndexes]; s != "" {
-		if err := json.Unmarshal([]byte(s), &t.indexes); err != nil {
-			return nil, fmt.Errorf("table %q: config %s: %w", name, configIndexes, err)
+		if t.indexes, err = decodeIndexConfig(s); err != nil {
+			return nil, fmt.Errorf("table %q: %w", name, err)
 		}
 	}
 	base := newBaseLayer(ds)
