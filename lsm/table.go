@@ -456,10 +456,10 @@ func (t *Table) Freeze(ctx context.Context, region int) ([]RegionFreeze, error) 
 
 // RegionFreeze reports one region's freeze.
 type RegionFreeze struct {
-	Region           int    `json:"region"`
-	ActiveGeneration uint64 `json:"active_generation"`
-	FrozenGeneration uint64 `json:"frozen_generation,omitempty"`
-	FrozenRows       int64  `json:"frozen_rows"`
+	Region           int
+	ActiveGeneration uint64
+	FrozenGeneration uint64
+	FrozenRows       int64
 }
 
 // Sync waits until everything appended so far is durable and returns the
