@@ -2,36 +2,14 @@ package flight_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/flight"
-
 	"github.com/flightwal/flightwal/internal/datagen"
 	"github.com/flightwal/flightwal/lsm"
 )
-
-// rawAction runs an action and returns its Result's body as sent.
-func (e *env) rawAction(typ string, body any) []byte {
-	e.t.Helper()
-	raw, _ := json.Marshal(body)
-	stream, err := e.client.DoAction(context.Background(), &flight.Action{Type: typ, Body: raw})
-	if err != nil {
-		e.t.Fatalf("action %s: %v", typ, err)
-	}
-	res, err := stream.Recv()
-	if err != nil {
-		e.t.Fatalf("action %s: %v", typ, err)
-	}
-	if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
-		e.t.Fatalf("action %s: a second result or an error after the first: %v", typ, err)
-	}
-	return res.Body
-}
 
 // jsonShape is the JSON text with every scalar replaced by its kind (num,
 // str, bool, null): keys, their order and nesting stay as sent.
@@ -97,7 +75,11 @@ func TestActionAnswersJSON(t *testing.T) {
 	e := newEnv(t, withLSM(lsm.Options{CompactAfterGenerations: -1}))
 	got := map[string]string{}
 	shape := func(name, typ string, body any) {
-		got[name] = jsonShape(t, e.rawAction(typ, body))
+		raw, err := e.rawAction(typ, body)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got[name] = jsonShape(t, raw)
 	}
 	body := map[string]any{"name": "w", "schema": schemaB64(e, datagen.Schema(8)), "regions": 2, "indexes": []map[string]any{
 		{"name": "v", "column": "vec", "type": "ivf_pq", "metric": "cosine", "partitions": 4, "sub_vectors": 2, "train_after": 100000},
