@@ -67,11 +67,11 @@ func (s *Service) actCreateTable(ctx context.Context, body []byte) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	t, err := s.db.CreateTable(ctx, lsm.TableSpec{Name: req.Name, Schema: schema, PrimaryKey: req.PrimaryKey, Regions: req.Regions, Indexes: req.Indexes})
+	t, err := s.db.CreateTable(ctx, req.tableSpec(req.Name, schema))
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"name": t.Name(), "version": t.Stats().BaseVersion}, nil
+	return CreateTableResult{Name: t.Name(), Version: t.Stats().BaseVersion}, nil
 }
 
 func (s *Service) actDropTable(ctx context.Context, body []byte) (any, error) {
@@ -117,7 +117,7 @@ func (s *Service) actFreeze(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"regions": res}, nil
+	return FreezeResult{Regions: convertAll(res, func(f lsm.RegionFreeze) RegionFreeze { return RegionFreeze(f) })}, nil
 }
 
 func (s *Service) actFlush(ctx context.Context, body []byte) (any, error) {
@@ -129,7 +129,7 @@ func (s *Service) actFlush(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"generations": gens}, nil
+	return FlushResult{Generations: convertAll(gens, func(g lsm.FlushedGeneration) FlushedGeneration { return FlushedGeneration(g) })}, nil
 }
 
 func (s *Service) actCompact(ctx context.Context, body []byte) (any, error) {
@@ -137,7 +137,11 @@ func (s *Service) actCompact(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.Compact(ctx)
+	res, err := t.Compact(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return CompactResult(res), nil
 }
 
 func (s *Service) actSync(ctx context.Context, body []byte) (any, error) {
@@ -153,7 +157,7 @@ func (s *Service) actSync(ctx context.Context, body []byte) (any, error) {
 	for r, seq := range w {
 		out[fmt.Sprint(r)] = seq
 	}
-	return map[string]any{"durable": out}, nil
+	return SyncResult{Durable: out}, nil
 }
 
 func (s *Service) actStats(ctx context.Context, body []byte) (any, error) {
@@ -161,5 +165,13 @@ func (s *Service) actStats(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.Stats(), nil
+	st := t.Stats()
+	return StatsResult{
+		Table: st.Table, PrimaryKey: st.PrimaryKey,
+		BaseVersion: st.BaseVersion, BaseRows: st.BaseRows, BaseFragments: st.BaseFragments, BaseDeletedRows: st.BaseDeletedRows,
+		Schema:      convertAll(st.Schema, func(f lsm.FieldInfo) FieldInfo { return FieldInfo(f) }),
+		Indexes:     convertAll(st.Indexes, func(d lsm.IndexDef) IndexSpec { return IndexSpec(d) }),
+		IndexStatus: convertAll(st.IndexStatus, func(x lsm.IndexStatus) IndexStatus { return IndexStatus(x) }),
+		Regions:     convertAll(st.Regions, func(r lsm.RegionStats) RegionStats { return RegionStats(r) }),
+	}, nil
 }

@@ -145,7 +145,7 @@ func (s *Service) putTable(ctx context.Context, req *putRequest, rdr *flight.Rea
 	if req.create.Schema != "" {
 		return nil, fmt.Errorf("%w: create takes the stream's schema; drop create.schema", errInvalid)
 	}
-	t, err = s.db.CreateTable(ctx, lsm.TableSpec{Name: req.table, Schema: rdr.Schema(), PrimaryKey: req.create.PrimaryKey, Regions: req.create.Regions, Indexes: req.create.Indexes})
+	t, err = s.db.CreateTable(ctx, req.create.tableSpec(req.table, rdr.Schema()))
 	if errors.Is(err, lsm.ErrAlreadyExists) {
 		return s.table(ctx, req.table) // another stream created it first
 	}

@@ -112,6 +112,20 @@ func (e *env) newClient() flight.Client {
 }
 
 func (e *env) action(typ string, body any) (map[string]any, error) {
+	raw, err := e.rawAction(typ, body)
+	if raw == nil && err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, err
+	}
+	return out, err
+}
+
+// rawAction runs an action and returns its Result's body as sent (and an
+// error that came after it).
+func (e *env) rawAction(typ string, body any) ([]byte, error) {
 	raw, _ := json.Marshal(body)
 	stream, err := e.client.DoAction(context.Background(), &flight.Action{Type: typ, Body: raw})
 	if err != nil {
@@ -121,16 +135,12 @@ func (e *env) action(typ string, body any) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out map[string]any
-	if err := json.Unmarshal(res.Body, &out); err != nil {
-		return nil, err
-	}
 	for {
 		if _, err := stream.Recv(); err != nil {
 			if errors.Is(err, io.EOF) {
-				return out, nil
+				return res.Body, nil
 			}
-			return out, err
+			return res.Body, err
 		}
 	}
 }

@@ -367,11 +367,19 @@ func parsePutDescriptor(d *flight.FlightDescriptor) (*putRequest, error) {
 
 // CreateTable is the create_table action body (also DoPut's "create").
 type CreateTable struct {
-	Name       string         `json:"name,omitempty"`
-	Schema     string         `json:"schema,omitempty"` // base64 Arrow IPC schema
-	PrimaryKey string         `json:"primary_key,omitempty"`
-	Regions    int            `json:"regions,omitempty"`
-	Indexes    []lsm.IndexDef `json:"indexes,omitempty"`
+	Name       string      `json:"name,omitempty"`
+	Schema     string      `json:"schema,omitempty"` // base64 Arrow IPC schema
+	PrimaryKey string      `json:"primary_key,omitempty"`
+	Regions    int         `json:"regions,omitempty"`
+	Indexes    []IndexSpec `json:"indexes,omitempty"`
+}
+
+// tableSpec is the table c describes, named name, with the given schema.
+func (c *CreateTable) tableSpec(name string, schema *arrow.Schema) lsm.TableSpec {
+	return lsm.TableSpec{
+		Name: name, Schema: schema, PrimaryKey: c.PrimaryKey, Regions: c.Regions,
+		Indexes: convertAll(c.Indexes, func(s IndexSpec) lsm.IndexDef { return lsm.IndexDef(s) }),
+	}
 }
 
 // decodeSchema reads a base64 Arrow IPC schema message (pyarrow's

@@ -18,12 +18,12 @@ import (
 
 // CompactResult reports a compaction.
 type CompactResult struct {
-	BaseVersion    uint64           `json:"base_version"`
-	Generations    map[int][]uint64 `json:"merged_generations"`
-	RowsWritten    int64            `json:"rows_written"`
-	RowsDeleted    int64            `json:"rows_deleted"`
-	BytesWritten   int64            `json:"bytes_written"`
-	FragmentsAdded int              `json:"fragments_added"`
+	BaseVersion    uint64
+	Generations    map[int][]uint64
+	RowsWritten    int64
+	RowsDeleted    int64
+	BytesWritten   int64
+	FragmentsAdded int
 }
 
 // Compact merges every flushed generation into the base Lance table in one

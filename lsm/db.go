@@ -2,7 +2,6 @@ package lsm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -108,22 +107,23 @@ func (db *DB) opened(sl *tableSlot) *Table {
 	return sl.t
 }
 
-// IndexDef is an index declared at create_table. Parameters sit beside
-// name, column and type (API.md); each applies to one index type.
+// IndexDef is an index declared at create_table: each parameter applies
+// to one index type. It has no JSON of its own: flight decodes it from the
+// wire (IndexSpec), and the base manifest stores it as persistedIndex.
 type IndexDef struct {
-	Name   string `json:"name"`
-	Column string `json:"column"`
-	Type   string `json:"type"` // btree, fts, ivf_pq
+	Name   string
+	Column string
+	Type   string // btree, fts, ivf_pq
 
 	// ivf_pq
-	Metric     string `json:"metric,omitempty"`      // l2 (default), cosine, dot
-	Partitions int    `json:"partitions,omitempty"`  // IVF partitions; 0 = from the row count
-	SubVectors int    `json:"sub_vectors,omitempty"` // PQ sub-vectors; 0 = from the dimension
-	TrainAfter int    `json:"train_after,omitempty"` // rows before the model is trained; 0 = default
+	Metric     string // l2 (default), cosine, dot
+	Partitions int    // IVF partitions; 0 = from the row count
+	SubVectors int    // PQ sub-vectors; 0 = from the dimension
+	TrainAfter int    // rows before the model is trained; 0 = default
 
 	// fts
-	Stem      *bool `json:"stem,omitempty"`       // English stemming (default true)
-	StopWords *bool `json:"stop_words,omitempty"` // drop English stop words (default true)
+	Stem      *bool // English stemming (default true)
+	StopWords *bool // drop English stop words (default true)
 }
 
 // TableSpec describes a table to create.
@@ -169,8 +169,7 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 		cfg[configPrimaryKey] = schema.Field(pkCol).Name
 	}
 	if len(spec.Indexes) > 0 {
-		b, _ := json.Marshal(spec.Indexes)
-		cfg[configIndexes] = string(b)
+		cfg[configIndexes] = encodeIndexConfig(spec.Indexes)
 	}
 	sl, err := db.acquire(ctx, spec.Name)
 	if err != nil {

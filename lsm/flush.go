@@ -19,10 +19,10 @@ import (
 
 // FlushedGeneration reports one generation written by a flush.
 type FlushedGeneration struct {
-	Region     int    `json:"region"`
-	Generation uint64 `json:"generation"`
-	Path       string `json:"path"`
-	Rows       int64  `json:"rows"`
+	Region     int
+	Generation uint64
+	Path       string
+	Rows       int64
 }
 
 // flushOldest writes the oldest frozen memtable as a flushed generation and

@@ -1,62 +1,63 @@
 package lsm
 
-// TableStats is the `stats` action's answer.
+// TableStats is a table's state: what the `stats` action reports (flight
+// turns it into the wire's StatsResult).
 type TableStats struct {
-	Table           string        `json:"table"`
-	Schema          []FieldInfo   `json:"schema"`
-	PrimaryKey      string        `json:"primary_key,omitempty"`
-	BaseVersion     uint64        `json:"base_version"`
-	BaseRows        int64         `json:"base_rows"`
-	BaseFragments   int           `json:"base_fragments"`
-	BaseDeletedRows int64         `json:"base_deleted_rows"`
-	Indexes         []IndexDef    `json:"indexes,omitempty"`
-	IndexStatus     []IndexStatus `json:"index_status,omitempty"`
-	Regions         []RegionStats `json:"regions"`
+	Table           string
+	Schema          []FieldInfo
+	PrimaryKey      string
+	BaseVersion     uint64
+	BaseRows        int64
+	BaseFragments   int
+	BaseDeletedRows int64
+	Indexes         []IndexDef
+	IndexStatus     []IndexStatus
+	Regions         []RegionStats
 }
 
 // IndexStatus is the state of one search index (ivf_pq, fts).
 type IndexStatus struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name string
+	Type string
 	// ivf_pq: whether the model is trained (until then search is exact),
 	// and its shape.
-	Trained    bool `json:"trained,omitempty"`
-	Partitions int  `json:"partitions,omitempty"`
-	SubVectors int  `json:"sub_vectors,omitempty"`
+	Trained    bool
+	Partitions int
+	SubVectors int
 	// UnindexedRows counts memtable rows the index does not cover yet
 	// (searched exactly meanwhile).
-	UnindexedRows int64 `json:"unindexed_rows"`
+	UnindexedRows int64
 }
 
 // FieldInfo names one column and its Arrow type.
 type FieldInfo struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	Nullable bool   `json:"nullable"`
+	Name     string
+	Type     string
+	Nullable bool
 }
 
 // RegionStats describes one region's writer and memtables.
 type RegionStats struct {
-	Region           int      `json:"region"`
-	WriterEpoch      uint64   `json:"writer_epoch"`
-	ManifestVersion  uint64   `json:"manifest_version"`
-	ActiveGeneration uint64   `json:"active_generation"`
-	ActiveRows       int64    `json:"active_rows"`
-	ActiveBytes      int64    `json:"active_bytes"`
-	FrozenMemtables  int      `json:"frozen_memtables"`
-	FrozenRows       int64    `json:"frozen_rows"`
-	FrozenBytes      int64    `json:"frozen_bytes"`
-	Generations      []uint64 `json:"flushed_generations"`
-	WALPosition      uint64   `json:"wal_position"`
-	ReplayAfter      uint64   `json:"replay_after_wal_position"`
-	LastSeq          uint64   `json:"last_seq"`
-	DurableWatermark uint64   `json:"durable_watermark"`
-	VisibleWatermark uint64   `json:"visible_watermark"`
+	Region           int
+	WriterEpoch      uint64
+	ManifestVersion  uint64
+	ActiveGeneration uint64
+	ActiveRows       int64
+	ActiveBytes      int64
+	FrozenMemtables  int
+	FrozenRows       int64
+	FrozenBytes      int64
+	Generations      []uint64
+	WALPosition      uint64
+	ReplayAfter      uint64
+	LastSeq          uint64
+	DurableWatermark uint64
+	VisibleWatermark uint64
 	// Writing: this server claimed the region (its first write did);
 	// until then WriterEpoch is the epoch of the last writer.
-	Writing bool   `json:"writing"`
-	Stall   string `json:"stall,omitempty"` // a failing WAL put being retried
-	Failure string `json:"failure,omitempty"`
+	Writing bool
+	Stall   string // a failing WAL put being retried
+	Failure string
 }
 
 // Stats reports the table's state.

@@ -2,7 +2,6 @@ package lsm
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -77,8 +76,8 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 		t.allCols = append(t.allCols, i)
 	}
 	if s := cfg[configIndexes]; s != "" {
-		if err := json.Unmarshal([]byte(s), &t.indexes); err != nil {
-			return nil, fmt.Errorf("table %q: config %s: %w", name, configIndexes, err)
+		if t.indexes, err = decodeIndexConfig(s); err != nil {
+			return nil, fmt.Errorf("table %q: %w", name, err)
 		}
 	}
 	base := newBaseLayer(ds)
@@ -458,10 +457,10 @@ func (t *Table) Freeze(ctx context.Context, region int) ([]RegionFreeze, error) 
 
 // RegionFreeze reports one region's freeze.
 type RegionFreeze struct {
-	Region           int    `json:"region"`
-	ActiveGeneration uint64 `json:"active_generation"`
-	FrozenGeneration uint64 `json:"frozen_generation,omitempty"`
-	FrozenRows       int64  `json:"frozen_rows"`
+	Region           int
+	ActiveGeneration uint64
+	FrozenGeneration uint64
+	FrozenRows       int64
 }
 
 // Sync waits until everything appended so far is durable and returns the
