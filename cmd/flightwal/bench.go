@@ -27,6 +27,7 @@ import (
 	fwflight "github.com/flightwal/flightwal/flight"
 	"github.com/flightwal/flightwal/fts"
 	"github.com/flightwal/flightwal/internal/datagen"
+	"github.com/flightwal/flightwal/internal/flightclient"
 	"github.com/flightwal/flightwal/lsm"
 	"github.com/flightwal/flightwal/objstore"
 	"github.com/flightwal/flightwal/vector"
@@ -194,7 +195,7 @@ func bench(ctx context.Context, c benchConfig, progressOut io.Writer) (*benchRep
 		rep.LanceError = "disabled (--lance-ref=false)"
 	}
 
-	cl, err := dial(srv.addr)
+	cl, err := flightclient.Dial(srv.addr)
 	if err != nil {
 		return rep, err
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/flightwal/flightwal/internal/benchutil"
+	"github.com/flightwal/flightwal/internal/flightclient"
 )
 
 var (
@@ -200,7 +201,7 @@ func (b *benchRun) ingestRun(ctx context.Context, addr, target, mode string, pla
 	}
 	clients := make([]flight.Client, plan.writers)
 	for i := range clients {
-		c, err := dial(addr)
+		c, err := flightclient.Dial(addr)
 		if err != nil {
 			cell.Status, cell.Reason = statusError, err.Error()
 			return cell
@@ -219,15 +220,15 @@ func (b *benchRun) ingestRun(ctx context.Context, addr, target, mode string, pla
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := streamPut(ctx, clients[w], d, plan.perWriter[w], nil)
+			acks, err := flightclient.Put(ctx, clients[w], d, plan.perWriter[w], nil)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				errs = append(errs, err)
 				return
 			}
-			for i := range res.acks {
-				lats = append(lats, float64(res.acked[i].Sub(res.sent[i]).Nanoseconds())/1e6)
+			for i := range acks.N {
+				lats = append(lats, float64(acks.Acked[i].Sub(acks.Sent[i]).Nanoseconds())/1e6)
 			}
 		}()
 	}

@@ -1,0 +1,93 @@
+package flightclient_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/flightwal/flightwal/internal/benchutil"
+	"github.com/flightwal/flightwal/internal/datagen"
+	"github.com/flightwal/flightwal/internal/flightclient"
+)
+
+func batches(t *testing.T, n int) []arrow.RecordBatch {
+	t.Helper()
+	var recs []arrow.RecordBatch
+	for i := range n {
+		recs = append(recs, datagen.Batch(memory.DefaultAllocator, 4, 1, int64(i*10), 10))
+	}
+	t.Cleanup(func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	})
+	return recs
+}
+
+func TestPutGetAction(t *testing.T) {
+	ctx := context.Background()
+	recs := batches(t, 3)
+
+	disc, err := benchutil.NewDiscardServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer disc.Close()
+	c, err := flightclient.Dial(disc.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var rows int64
+	acks, err := flightclient.Put(ctx, c, nil, recs, func(i int, metadata []byte) {
+		var md struct{ Batch, Rows int64 }
+		if err := json.Unmarshal(metadata, &md); err != nil || md.Batch != int64(i) {
+			t.Errorf("PutResult %d: %s (%v)", i, metadata, err)
+		}
+		rows += md.Rows
+	})
+	if err != nil || acks.N != 3 || rows != 30 {
+		t.Fatalf("Put: %v, %d acks, %d rows", err, acks.N, rows)
+	}
+	for i := range acks.N {
+		if acks.Sent[i].IsZero() || acks.Acked[i].Before(acks.Sent[i]) {
+			t.Errorf("batch %d sent %v, acked %v", i, acks.Sent[i], acks.Acked[i])
+		}
+	}
+	if acks, err := flightclient.Put(ctx, c, nil, nil, nil); err != nil || acks.N != 0 {
+		t.Errorf("Put of no batches: %v, %d acks", err, acks.N)
+	}
+	// The discard server has no actions: the status comes back.
+	err = flightclient.Action(ctx, c, "stats", []byte("{}"), nil)
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("Action: %v, want Unimplemented", err)
+	}
+
+	slice, err := benchutil.NewSliceServer(nil, recs[0].Schema(), recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slice.Close()
+	g, err := flightclient.Dial(slice.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	seen := 0
+	n, err := flightclient.Get(ctx, g, []byte("{}"), func(rec arrow.RecordBatch) error {
+		seen += int(rec.NumRows())
+		return nil
+	})
+	if err != nil || n != 30 || seen != 30 {
+		t.Fatalf("Get: %v, %d rows, fn saw %d", err, n, seen)
+	}
+	stop := context.Canceled
+	if _, err := flightclient.Get(ctx, g, []byte("{}"), func(arrow.RecordBatch) error { return stop }); err != stop {
+		t.Errorf("Get with fn failing: %v, want fn's error", err)
+	}
+}
