@@ -1,6 +1,6 @@
 package main
 
-// The query side of flightwal bench: load the data set through Flight into
+// The query side of flightwal-bench: load the data set through Flight into
 // three arrangements and time and check scan, point lookup, FTS and vector
 // search on each.
 

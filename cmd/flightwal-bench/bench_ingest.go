@@ -1,6 +1,6 @@
 package main
 
-// The ingest side of flightwal bench: DoPut throughput and ack latency,
+// The ingest side of flightwal-bench: DoPut throughput and ack latency,
 // durable and async, 1 and 16 writers, 100 / 1,000 / 10,000-row batches,
 // with a Flight server that decodes and discards the same streams as the
 // baseline, in the same run.
