@@ -107,7 +107,7 @@ func runBenchTo(args []string, out, progressOut io.Writer) (*benchReport, error)
 		return nil, err
 	}
 	if fs.NArg() != 0 {
-		return nil, fmt.Errorf("flightwal-bench takes no arguments, only flags (see flightwal-bench --help)")
+		return nil, fmt.Errorf("unexpected argument %q: flightwal-bench takes only flags (see flightwal-bench --help)", fs.Arg(0))
 	}
 	rep, err := bench(context.Background(), c, progressOut)
 	if rep != nil {
