@@ -47,6 +47,17 @@ type Acks struct {
 // a failed write, else fewer PutResults than batches. The Acks are never
 // nil and hold what arrived before an error.
 func Put(ctx context.Context, c flight.Client, desc *flight.FlightDescriptor, recs []arrow.RecordBatch, onAck func(i int, metadata []byte)) (*Acks, error) {
+	return put(ctx, c, desc, recs, onAck, false)
+}
+
+// PutLockstep is Put in a closed loop: each batch is written once the
+// previous batch's PutResult arrived, so Acked[i] - Sent[i] is one batch's
+// round trip with nothing queued ahead of it.
+func PutLockstep(ctx context.Context, c flight.Client, desc *flight.FlightDescriptor, recs []arrow.RecordBatch, onAck func(i int, metadata []byte)) (*Acks, error) {
+	return put(ctx, c, desc, recs, onAck, true)
+}
+
+func put(ctx context.Context, c flight.Client, desc *flight.FlightDescriptor, recs []arrow.RecordBatch, onAck func(i int, metadata []byte), lockstep bool) (*Acks, error) {
 	acks := &Acks{Sent: make([]time.Time, len(recs)), Acked: make([]time.Time, len(recs))}
 	if len(recs) == 0 {
 		return acks, nil
@@ -62,7 +73,9 @@ func Put(ctx context.Context, c flight.Client, desc *flight.FlightDescriptor, re
 		w.SetFlightDescriptor(desc)
 	}
 	done := make(chan error, 1)
+	acked := make(chan struct{}, len(recs)) // lockstep: a token per PutResult; closed at the stream's end
 	go func() {
+		defer close(acked)
 		for {
 			res, err := stream.Recv()
 			if err != nil {
@@ -79,10 +92,21 @@ func Put(ctx context.Context, c flight.Client, desc *flight.FlightDescriptor, re
 				onAck(acks.N, res.AppMetadata)
 			}
 			acks.N++
+			if lockstep {
+				select {
+				case acked <- struct{}{}:
+				default: // more PutResults than batches: check reports it
+				}
+			}
 		}
 	}()
 	var werr error
 	for i, r := range recs {
+		if lockstep && i > 0 {
+			if _, ok := <-acked; !ok {
+				break // the stream ended early: its status is in done
+			}
+		}
 		acks.Sent[i] = time.Now()
 		if werr = w.Write(r); werr != nil {
 			break // the server's status, if it failed the stream, arrives through Recv

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -29,6 +30,16 @@ func batches(t *testing.T, n int) []arrow.RecordBatch {
 	return recs
 }
 
+func dial(t *testing.T, addr string) flight.Client {
+	t.Helper()
+	c, err := flightclient.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 func TestPutGetAction(t *testing.T) {
 	ctx := context.Background()
 	recs := batches(t, 3)
@@ -38,11 +49,7 @@ func TestPutGetAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer disc.Close()
-	c, err := flightclient.Dial(disc.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, disc.Addr())
 	var rows int64
 	acks, err := flightclient.Put(ctx, c, nil, recs, func(i int, metadata []byte) {
 		var md struct{ Batch, Rows int64 }
@@ -59,6 +66,16 @@ func TestPutGetAction(t *testing.T) {
 			t.Errorf("batch %d sent %v, acked %v", i, acks.Sent[i], acks.Acked[i])
 		}
 	}
+	// Lockstep: each batch is sent after the previous one's PutResult.
+	acks, err = flightclient.PutLockstep(ctx, c, nil, recs, nil)
+	if err != nil || acks.N != 3 {
+		t.Fatalf("PutLockstep: %v, %d acks", err, acks.N)
+	}
+	for i := 1; i < acks.N; i++ {
+		if acks.Sent[i].Before(acks.Acked[i-1]) {
+			t.Errorf("lockstep batch %d sent at %v, before batch %d's PutResult at %v", i, acks.Sent[i], i-1, acks.Acked[i-1])
+		}
+	}
 	if acks, err := flightclient.Put(ctx, c, nil, nil, nil); err != nil || acks.N != 0 {
 		t.Errorf("Put of no batches: %v, %d acks", err, acks.N)
 	}
@@ -73,11 +90,7 @@ func TestPutGetAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer slice.Close()
-	g, err := flightclient.Dial(slice.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
+	g := dial(t, slice.Addr())
 	seen := 0
 	n, err := flightclient.Get(ctx, g, []byte("{}"), func(rec arrow.RecordBatch) error {
 		seen += int(rec.NumRows())
