@@ -52,15 +52,16 @@ fuzz-short:
 test-short:
 	$(GO) test -short -count=1 ./...
 
-# bench runs the Go benchmarks (3 iterations each), then flightwal bench at
+# bench runs the Go benchmarks (3 iterations each), then flightwal-bench at
 # its default size: the Lance MemWAL results table (62,000 rows, 1024-dim)
 # with the real Lance engine beside it, and the ingest table. Its report
 # lands in $(BENCH_OUT); docs/benchmarks.md is the committed copy of one run.
 BENCH_OUT ?= .cache/bench
-bench: deps build
+bench: deps
+	$(GO) build -o $(BIN)/flightwal-bench ./cmd/flightwal-bench
 	mkdir -p $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 10m ./...
-	$(BIN)/flightwal bench --json $(BENCH_OUT)/bench.json --markdown $(BENCH_OUT)/benchmarks.md
+	$(BIN)/flightwal-bench --json $(BENCH_OUT)/bench.json --markdown $(BENCH_OUT)/benchmarks.md
 
 # proto regenerates the committed Go code from lance/proto (protoc 3.21, protoc-gen-go $(PROTOC_GEN_GO_VERSION)).
 proto:

@@ -18,17 +18,13 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/spf13/pflag"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/flightwal/flightwal/internal/datagen"
+	"github.com/flightwal/flightwal/internal/flightclient"
 )
 
-func dial(addr string) (flight.Client, error) {
-	return flight.NewClientWithMiddleware(addr, nil, nil,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256<<20), grpc.MaxCallSendMsgSize(256<<20)))
-}
+// dial opens the client the subcommands (and this package's tests) use.
+func dial(addr string) (flight.Client, error) { return flightclient.Dial(addr) }
 
 func runPut(args []string) error {
 	fs := pflag.NewFlagSet("put", pflag.ContinueOnError)
@@ -84,43 +80,17 @@ func runPut(args []string) error {
 		return err
 	}
 	defer c.Close()
-	ctx := context.Background()
-	stream, err := c.DoPut(ctx)
+	raw, _ := json.Marshal(cmd)
+	var rows int64
+	acks, err := flightclient.Put(context.Background(), c, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: raw}, recs, func(_ int, metadata []byte) {
+		var md struct{ Rows int64 }
+		_ = json.Unmarshal(metadata, &md)
+		rows += md.Rows
+	})
 	if err != nil {
 		return err
 	}
-	raw, _ := json.Marshal(cmd)
-	w := flight.NewRecordWriter(stream, ipc.WithSchema(recs[0].Schema()))
-	w.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: raw})
-	done := make(chan error, 1)
-	var rows int64
-	go func() {
-		for {
-			res, err := stream.Recv()
-			if err == io.EOF {
-				done <- nil
-				return
-			}
-			if err != nil {
-				done <- err
-				return
-			}
-			var md struct{ Rows int64 }
-			_ = json.Unmarshal(res.AppMetadata, &md)
-			rows += md.Rows
-		}
-	}()
-	for _, r := range recs {
-		if err := w.Write(r); err != nil {
-			break // the server's status arrives through Recv
-		}
-	}
-	_ = w.Close()
-	_ = stream.CloseSend()
-	if err := <-done; err != nil {
-		return err
-	}
-	fmt.Printf("put %d rows into %s (%d batches acknowledged)\n", rows, *table, len(recs))
+	fmt.Printf("put %d rows into %s (%d batches acknowledged)\n", rows, *table, acks.N)
 	return nil
 }
 
@@ -209,11 +179,7 @@ func runGet(args []string) error {
 		return err
 	}
 	defer c.Close()
-	stream, err := c.DoGet(context.Background(), &flight.Ticket{Ticket: []byte(fs.Arg(0))})
-	if err != nil {
-		return err
-	}
-	rdr, err := flight.NewRecordReader(stream)
+	rdr, err := flightclient.OpenGet(context.Background(), c, []byte(fs.Arg(0)))
 	if err != nil {
 		return err
 	}
@@ -223,34 +189,27 @@ func runGet(args []string) error {
 		iw = ipc.NewWriter(os.Stdout, ipc.WithSchema(rdr.Schema()))
 		defer iw.Close()
 	}
-	n := 0
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
+	n, err := flightclient.Read(rdr, func(rec arrow.RecordBatch) error {
 		switch *format {
 		case "ipc":
-			if err := iw.Write(rec); err != nil {
-				return err
-			}
+			return iw.Write(rec)
 		case "json":
-			if err := writeJSONRows(os.Stdout, rec); err != nil {
-				return err
-			}
-		default:
-			for r := 0; r < int(rec.NumRows()); r++ {
-				var cells []string
-				for c := 0; c < int(rec.NumCols()); c++ {
-					v := rec.Column(c).ValueStr(r)
-					if len(v) > 48 {
-						v = v[:45] + "..."
-					}
-					cells = append(cells, rec.ColumnName(c)+"="+v)
-				}
-				fmt.Println(strings.Join(cells, "  "))
-			}
+			return writeJSONRows(os.Stdout, rec)
 		}
-		n += int(rec.NumRows())
-	}
-	if err := rdr.Err(); err != nil && err != io.EOF {
+		for r := 0; r < int(rec.NumRows()); r++ {
+			var cells []string
+			for c := 0; c < int(rec.NumCols()); c++ {
+				v := rec.Column(c).ValueStr(r)
+				if len(v) > 48 {
+					v = v[:45] + "..."
+				}
+				cells = append(cells, rec.ColumnName(c)+"="+v)
+			}
+			fmt.Println(strings.Join(cells, "  "))
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	if *format == "table" {
@@ -294,18 +253,8 @@ func runAction(args []string) error {
 	if fs.NArg() == 2 {
 		body = []byte(fs.Arg(1))
 	}
-	stream, err := c.DoAction(context.Background(), &flight.Action{Type: fs.Arg(0), Body: body})
-	if err != nil {
-		return err
-	}
-	for {
-		res, err := stream.Recv()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Println(string(res.Body))
-	}
+	return flightclient.Action(context.Background(), c, fs.Arg(0), body, func(res []byte) error {
+		fmt.Println(string(res))
+		return nil
+	})
 }

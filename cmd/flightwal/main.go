@@ -1,5 +1,7 @@
 // Command flightwal is the flightwal server (`serve`) and a small Flight
-// client for it (`put`, `get`, `action`, `bench`).
+// client for it (`put`, `get`, `action`). The benchmark is its own binary,
+// cmd/flightwal-bench, so this one links no test or benchmark helpers
+// (TestNoTestingInServer).
 package main
 
 import (
@@ -16,9 +18,9 @@ usage:
   flightwal put    [--addr ADDR] --table T [--file F.parquet|.arrow|.csv | --generate N] [--create] [--pk COL] [--async] [--batch-rows N]
   flightwal get    [--addr ADDR] [--format table|json|ipc] '<ticket JSON>'
   flightwal action [--addr ADDR] TYPE ['<body JSON>']
-  flightwal bench  [--rows 62000] [--dim 1024] [--runs N] [--json F] [--markdown F] [--lance-ref=false] [--addr ADDR]
 
-Run "flightwal CMD --help" for the flags of one command.
+Run "flightwal CMD --help" for the flags of one command. The benchmark is
+a binary of its own: flightwal-bench --help.
 `
 
 func main() {
@@ -36,8 +38,6 @@ func main() {
 		err = runGet(os.Args[2:])
 	case "action":
 		err = runAction(os.Args[2:])
-	case "bench":
-		err = runBench(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -30,6 +30,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/util"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/flightwal/flightwal/internal/flightclient"
 )
 
 // MaxRecvMessageBytes is the incoming message limit of the baselines: the
@@ -249,70 +251,15 @@ func Bytes(recs []arrow.RecordBatch) int64 {
 }
 
 // Put streams recs on one DoPut with desc (nil: none) and waits for every
-// PutResult. It returns the number of PutResults; fewer than len(recs) is
-// an error.
+// PutResult (flightclient.Put). It returns the number of PutResults; fewer
+// than len(recs) is an error.
 func Put(ctx context.Context, c flight.Client, desc *flight.FlightDescriptor, recs []arrow.RecordBatch) (int, error) {
-	stream, err := c.DoPut(ctx)
-	if err != nil {
-		return 0, err
-	}
-	w := flight.NewRecordWriter(stream, ipc.WithSchema(recs[0].Schema()))
-	if desc != nil {
-		w.SetFlightDescriptor(desc)
-	}
-	type result struct {
-		n   int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		var r result
-		for {
-			if _, err := stream.Recv(); err != nil {
-				if !errors.Is(err, io.EOF) {
-					r.err = err
-				}
-				done <- r
-				return
-			}
-			r.n++
-		}
-	}()
-	var werr error
-	for _, r := range recs {
-		if werr = w.Write(r); werr != nil {
-			break
-		}
-	}
-	w.Close()
-	stream.CloseSend()
-	r := <-done
-	if r.err == nil && werr != nil && !errors.Is(werr, io.EOF) {
-		r.err = werr
-	}
-	if r.err == nil && r.n != len(recs) {
-		r.err = fmt.Errorf("%d PutResults for %d batches", r.n, len(recs))
-	}
-	return r.n, r.err
+	acks, err := flightclient.Put(ctx, c, desc, recs, nil)
+	return acks.N, err
 }
 
 // Drain runs one DoGet and reads the whole stream with mem, keeping
 // nothing. It returns the rows received.
 func Drain(ctx context.Context, c flight.Client, mem memory.Allocator, ticket []byte) (rows int64, err error) {
-	stream, err := c.DoGet(ctx, &flight.Ticket{Ticket: ticket})
-	if err != nil {
-		return 0, err
-	}
-	rdr, err := flight.NewRecordReader(stream, ipc.WithAllocator(mem))
-	if err != nil {
-		return 0, err
-	}
-	defer rdr.Release()
-	for rdr.Next() {
-		rows += rdr.RecordBatch().NumRows()
-	}
-	if err := rdr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return rows, err
-	}
-	return rows, nil
+	return flightclient.Get(ctx, c, ticket, nil, ipc.WithAllocator(mem))
 }

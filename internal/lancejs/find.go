@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 )
 
-// The finders below serve programs (flightwal bench) rather than tests:
+// The finders below serve programs (flightwal-bench) rather than tests:
 // they return errors where the test helpers skip or fail.
 
 // FindRepoRoot walks up from dir to the directory holding go.mod and

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// benchReport is the JSON of flightwal bench.
+// benchReport is the JSON of flightwal-bench.
 type benchReport struct {
 	Config         benchConfig   `json:"config"`
 	Command        string        `json:"command"`
@@ -77,9 +77,9 @@ func newBenchReport(c benchConfig) *benchReport {
 }
 
 func commandLine() string {
-	args := append([]string{"flightwal"}, os.Args[1:]...)
+	args := append([]string{"flightwal-bench"}, os.Args[1:]...)
 	if strings.HasSuffix(os.Args[0], ".test") {
-		args = []string{"flightwal", "bench", "(from go test)"}
+		args = []string{"flightwal-bench", "(from go test)"}
 	}
 	return strings.Join(args, " ")
 }

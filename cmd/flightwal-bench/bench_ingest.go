@@ -1,6 +1,6 @@
 package main
 
-// The ingest side of flightwal bench: DoPut throughput and ack latency,
+// The ingest side of flightwal-bench: DoPut throughput and ack latency,
 // durable and async, 1 and 16 writers, 100 / 1,000 / 10,000-row batches,
 // with a Flight server that decodes and discards the same streams as the
 // baseline, in the same run.
@@ -8,19 +8,17 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/flightwal/flightwal/internal/benchutil"
+	"github.com/flightwal/flightwal/internal/flightclient"
 )
 
 var (
@@ -200,7 +198,7 @@ func (b *benchRun) ingestRun(ctx context.Context, addr, target, mode string, pla
 	}
 	clients := make([]flight.Client, plan.writers)
 	for i := range clients {
-		c, err := dial(addr)
+		c, err := flightclient.Dial(addr)
 		if err != nil {
 			cell.Status, cell.Reason = statusError, err.Error()
 			return cell
@@ -208,33 +206,42 @@ func (b *benchRun) ingestRun(ctx context.Context, addr, target, mode string, pla
 		defer c.Close()
 		clients[i] = c
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		lats []float64
-		errs []error
-	)
-	start := time.Now()
-	for w := range plan.writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := streamPut(ctx, clients[w], d, plan.perWriter[w], nil)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			for i := range res.acks {
-				lats = append(lats, float64(res.acked[i].Sub(res.sent[i]).Nanoseconds())/1e6)
-			}
-		}()
+	// putAll runs put on every writer's connection at once, each with its
+	// first n batches, and returns each batch's write-to-PutResult time in ms.
+	putAll := func(put func(context.Context, flight.Client, *flight.FlightDescriptor, []arrow.RecordBatch, func(int, []byte)) (*flightclient.Acks, error), n int) ([]float64, error) {
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			lats []float64
+			errs []error
+		)
+		for w := range plan.writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				acks, err := put(ctx, clients[w], d, plan.perWriter[w][:min(len(plan.perWriter[w]), n)], nil)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				for i := range acks.N {
+					lats = append(lats, float64(acks.Acked[i].Sub(acks.Sent[i]).Nanoseconds())/1e6)
+				}
+			}()
+		}
+		wg.Wait()
+		if len(errs) > 0 {
+			return nil, errs[0]
+		}
+		return lats, nil
 	}
-	wg.Wait()
+	start := time.Now()
+	lats, err := putAll(flightclient.Put, len(plan.perWriter[0]))
 	elapsed := time.Since(start)
-	if len(errs) > 0 {
-		cell.Status, cell.Reason = statusError, errs[0].Error()
+	if err != nil {
+		cell.Status, cell.Reason = statusError, err.Error()
 		return cell
 	}
 	cell.Seconds = elapsed.Seconds()
@@ -243,67 +250,10 @@ func (b *benchRun) ingestRun(ctx context.Context, addr, target, mode string, pla
 	cell.StreamAckP50Ms, cell.StreamAckP99Ms = percentile(lats, 0.5), percentile(lats, 0.99)
 
 	// Closed loop, on the same connections and rows (upserted again).
-	lats = lats[:0]
-	for w := range plan.writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			recs := plan.perWriter[w][:min(len(plan.perWriter[w]), b.c.AckSamples)]
-			l, err := lockstepPut(ctx, clients[w], d, recs)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			}
-			lats = append(lats, l...)
-		}()
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		cell.Status, cell.Reason = statusError, "closed-loop latency run: "+errs[0].Error()
+	if lats, err = putAll(flightclient.PutLockstep, b.c.AckSamples); err != nil {
+		cell.Status, cell.Reason = statusError, "closed-loop latency run: "+err.Error()
 		return cell
 	}
 	cell.AckP50Ms, cell.AckP99Ms, cell.AckSamples = percentile(lats, 0.5), percentile(lats, 0.99), len(lats)
 	return cell
-}
-
-// lockstepPut sends recs on one DoPut, each after the previous batch's
-// PutResult arrived, and returns each batch's write-to-PutResult time in ms.
-func lockstepPut(ctx context.Context, cl flight.Client, desc *flight.FlightDescriptor, recs []arrow.RecordBatch) ([]float64, error) {
-	if len(recs) == 0 {
-		return nil, nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := cl.DoPut(ctx)
-	if err != nil {
-		return nil, err
-	}
-	w := flight.NewRecordWriter(stream, ipc.WithSchema(recs[0].Schema()))
-	w.SetFlightDescriptor(desc)
-	var lats []float64
-	for _, r := range recs {
-		start := time.Now()
-		if err := w.Write(r); err != nil {
-			_, rerr := stream.Recv() // the server's status
-			if rerr != nil {
-				return lats, rerr
-			}
-			return lats, err
-		}
-		if _, err := stream.Recv(); err != nil {
-			return lats, err
-		}
-		lats = append(lats, float64(time.Since(start).Nanoseconds())/1e6)
-	}
-	_ = w.Close()
-	_ = stream.CloseSend()
-	for {
-		if _, err := stream.Recv(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return lats, nil
-			}
-			return lats, err
-		}
-	}
 }

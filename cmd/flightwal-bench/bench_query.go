@@ -1,6 +1,6 @@
 package main
 
-// The query side of flightwal bench: load the data set through Flight into
+// The query side of flightwal-bench: load the data set through Flight into
 // three arrangements and time and check scan, point lookup, FTS and vector
 // search on each.
 
@@ -8,9 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"syscall"
@@ -19,11 +17,11 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/flightwal/flightwal/internal/flightclient"
 	"github.com/flightwal/flightwal/lsm"
 )
 
@@ -201,12 +199,12 @@ func (b *benchRun) load(ctx context.Context, arr, name string) (loadInfo, error)
 func (b *benchRun) putAll(ctx context.Context, desc *flight.FlightDescriptor, lo, hi, batch int, what string) error {
 	recs := b.ds.batches(lo, hi, batch)
 	defer releaseAll(recs)
-	_, err := streamPut(ctx, b.cl, desc, recs, func(i int) {
+	_, err := flightclient.Put(ctx, b.cl, desc, recs, func(i int, _ []byte) {
 		if what != "" {
 			b.pr.step(what, (i+1)*batch, hi-lo)
 		}
 	})
-	return err // streamPut checks that every batch got its PutResult
+	return err // Put checks that every batch got its PutResult
 }
 
 func (b *benchRun) flushCompact(ctx context.Context, name string) error {
@@ -264,26 +262,15 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// action runs a DoAction and decodes its one result into out (if not nil).
+// action runs a DoAction and decodes its last result into out (if not nil).
 func (b *benchRun) action(ctx context.Context, typ string, body any, out any) error {
 	raw, err := json.Marshal(body)
 	if err != nil {
 		return err
 	}
-	stream, err := b.cl.DoAction(ctx, &flight.Action{Type: typ, Body: raw})
-	if err != nil {
-		return err
-	}
 	var last []byte
-	for {
-		res, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		last = res.Body
+	if err := flightclient.Action(ctx, b.cl, typ, raw, func(res []byte) error { last = res; return nil }); err != nil {
+		return err
 	}
 	if out != nil {
 		return json.Unmarshal(last, out)
@@ -325,94 +312,10 @@ func (b *benchRun) stats(ctx context.Context, name string) (benchStats, error) {
 	return st, err
 }
 
-// putResult is what streamPut saw.
-type putResult struct {
-	acks  int
-	sent  []time.Time // when each batch's Write began
-	acked []time.Time // when each PutResult arrived
-}
-
-// streamPut sends recs on one DoPut and waits for every PutResult,
-// noting when each batch was sent and acknowledged. onAck (may be nil)
-// runs for each PutResult.
-func streamPut(ctx context.Context, cl flight.Client, desc *flight.FlightDescriptor, recs []arrow.RecordBatch, onAck func(i int)) (*putResult, error) {
-	res := &putResult{sent: make([]time.Time, len(recs)), acked: make([]time.Time, len(recs))}
-	if len(recs) == 0 {
-		return res, nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := cl.DoPut(ctx)
-	if err != nil {
-		return res, err
-	}
-	w := flight.NewRecordWriter(stream, ipc.WithSchema(recs[0].Schema()))
-	w.SetFlightDescriptor(desc)
-	done := make(chan error, 1)
-	go func() {
-		for {
-			_, err := stream.Recv()
-			if errors.Is(err, io.EOF) {
-				done <- nil
-				return
-			}
-			if err != nil {
-				done <- err
-				return
-			}
-			if res.acks < len(recs) {
-				res.acked[res.acks] = time.Now()
-			}
-			if onAck != nil {
-				onAck(res.acks)
-			}
-			res.acks++
-		}
-	}()
-	for i, r := range recs {
-		res.sent[i] = time.Now()
-		if err := w.Write(r); err != nil {
-			break // the server's status arrives through Recv
-		}
-	}
-	_ = w.Close()
-	_ = stream.CloseSend()
-	err = <-done
-	if err == nil && res.acks != len(recs) {
-		err = fmt.Errorf("%d PutResults for %d batches", res.acks, len(recs))
-	}
-	return res, err
-}
-
 func releaseAll(recs []arrow.RecordBatch) {
 	for _, r := range recs {
 		r.Release()
 	}
-}
-
-// benchGet runs one DoGet and hands every record batch to fn (may be nil).
-func benchGet(ctx context.Context, cl flight.Client, ticket []byte, fn func(arrow.RecordBatch)) (int64, error) {
-	stream, err := cl.DoGet(ctx, &flight.Ticket{Ticket: ticket})
-	if err != nil {
-		return 0, err
-	}
-	rdr, err := flight.NewRecordReader(stream)
-	if err != nil {
-		return 0, err
-	}
-	defer rdr.Release()
-	var rows int64
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		rows += rec.NumRows()
-		if fn != nil {
-			fn(rec)
-		}
-	}
-	if err := rdr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return rows, err
-	}
-	return rows, nil
 }
 
 // queryCell is one timed cell of the query table.
@@ -471,9 +374,10 @@ func (b *benchRun) timeQuery(ctx context.Context, n int, ticket func(i int) []by
 	}
 	for i := range n {
 		var recs []arrow.RecordBatch
-		_, err := benchGet(ctx, b.cl, tickets[i], func(r arrow.RecordBatch) {
+		_, err := flightclient.Get(ctx, b.cl, tickets[i], func(r arrow.RecordBatch) error {
 			r.Retain()
 			recs = append(recs, r)
+			return nil
 		})
 		if err == nil {
 			err = see(i, recs)
@@ -492,7 +396,7 @@ func (b *benchRun) timeQuery(ctx context.Context, n int, ticket func(i int) []by
 			break // a slow query: fewer runs (the cell says how many)
 		}
 		start := time.Now()
-		if _, err := benchGet(ctx, b.cl, tickets[run%n], nil); err != nil {
+		if _, err := flightclient.Get(ctx, b.cl, tickets[run%n], nil); err != nil {
 			return samples, err
 		}
 		if run >= b.c.Warmup {

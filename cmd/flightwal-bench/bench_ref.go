@@ -1,6 +1,6 @@
 package main
 
-// The Lance reference column of flightwal bench: the data set written as
+// The Lance reference column of flightwal-bench: the data set written as
 // Arrow IPC files, interop/bench_reference.mjs writing it with the real
 // Lance engine (LanceDB's npm package) and timing the same queries inside
 // node, and the answers it returns.

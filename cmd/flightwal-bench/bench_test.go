@@ -12,7 +12,7 @@ import (
 	"github.com/flightwal/flightwal/internal/lancejs"
 )
 
-// runTinyBench runs `flightwal bench` at a tiny size and returns its JSON
+// runTinyBench runs `flightwal-bench` at a tiny size and returns its JSON
 // and Markdown.
 func runTinyBench(t *testing.T, extra ...string) (*benchReport, string) {
 	t.Helper()
@@ -25,7 +25,7 @@ func runTinyBench(t *testing.T, extra ...string) (*benchReport, string) {
 		"--fragment-rows", "100", "--ingest-rows", "1000", "--tmp", dir, "--json", jsonPath, "--markdown", mdPath}, extra...)
 	_, err := runBenchTo(args, io.Discard, io.Discard)
 	if err != nil {
-		t.Fatalf("flightwal bench %s: %v", strings.Join(args, " "), err)
+		t.Fatalf("flightwal-bench %s: %v", strings.Join(args, " "), err)
 	}
 	raw, err := os.ReadFile(jsonPath)
 	if err != nil {

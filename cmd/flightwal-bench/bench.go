@@ -1,14 +1,16 @@
+// Command flightwal-bench is flightwal's benchmark: the Lance MemWAL
+// results table (scan, point lookup, FTS and vector search on a memtable,
+// a 1-fragment base and a 620-fragment base), the ingest side, and the
+// real Lance engine as a reference column, in one run. docs/benchmarks.md
+// explains the method; this file holds the command, its options, the data
+// set and the in-process server. It is a binary of its own so that the
+// server binary links neither it nor its test helpers (internal/lancejs).
 package main
-
-// flightwal bench: the Lance MemWAL results table (scan, point lookup, FTS
-// and vector search on a memtable, a 1-fragment base and a 620-fragment
-// base), the ingest side, and the real Lance engine as a reference column,
-// in one run. docs/benchmarks.md explains the method; this file holds the
-// command, its options, the data set and the in-process server.
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +21,8 @@ import (
 	"time"
 	"unicode"
 
+	_ "time/tzdata" // the in-process server's filters read named time zones, as flightwal serve's do
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -27,6 +31,7 @@ import (
 	fwflight "github.com/flightwal/flightwal/flight"
 	"github.com/flightwal/flightwal/fts"
 	"github.com/flightwal/flightwal/internal/datagen"
+	"github.com/flightwal/flightwal/internal/flightclient"
 	"github.com/flightwal/flightwal/lsm"
 	"github.com/flightwal/flightwal/objstore"
 	"github.com/flightwal/flightwal/vector"
@@ -59,15 +64,21 @@ type benchConfig struct {
 	AckSamples      int           `json:"ack_samples"`
 }
 
-func runBench(args []string) error {
-	_, err := runBenchTo(args, os.Stdout, os.Stderr)
-	return err
+func main() {
+	_, err := runBenchTo(os.Args[1:], os.Stdout, os.Stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flightwal-bench:", err)
+		os.Exit(1)
+	}
 }
 
 // runBenchTo runs the bench command, printing the Markdown report to out
 // and progress to progressOut.
 func runBenchTo(args []string, out, progressOut io.Writer) (*benchReport, error) {
-	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	fs := pflag.NewFlagSet("flightwal-bench", pflag.ContinueOnError)
 	c := benchConfig{}
 	fs.IntVar(&c.Rows, "rows", 62000, "rows in the data set")
 	fs.IntVar(&c.Dim, "dim", 1024, "vector dimension")
@@ -96,7 +107,7 @@ func runBenchTo(args []string, out, progressOut io.Writer) (*benchReport, error)
 		return nil, err
 	}
 	if fs.NArg() != 0 {
-		return nil, fmt.Errorf("bench takes no arguments, only flags (see flightwal bench --help)")
+		return nil, fmt.Errorf("unexpected argument %q: flightwal-bench takes only flags (see flightwal-bench --help)", fs.Arg(0))
 	}
 	rep, err := bench(context.Background(), c, progressOut)
 	if rep != nil {
@@ -194,7 +205,7 @@ func bench(ctx context.Context, c benchConfig, progressOut io.Writer) (*benchRep
 		rep.LanceError = "disabled (--lance-ref=false)"
 	}
 
-	cl, err := dial(srv.addr)
+	cl, err := flightclient.Dial(srv.addr)
 	if err != nil {
 		return rep, err
 	}
