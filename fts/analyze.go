@@ -3,7 +3,8 @@ package fts
 import (
 	"math"
 
-	"github.com/kljensen/snowball/english"
+	"github.com/blevesearch/snowballstem"
+	"github.com/blevesearch/snowballstem/english"
 )
 
 // Token is one analyzed term of a text and its position: the ordinal of
@@ -47,10 +48,12 @@ func (a *analyzer) term(word []byte, runes int) (term string, ok bool) {
 	}
 	term = string(word)
 	if a.cfg.Stem {
-		// english.Stem lower-cases and trims (no-ops here), keeps words
-		// of up to two bytes, and stems the rest; true: stem stop words
-		// too, when they are not dropped.
-		if s := english.Stem(term, true); s != "" {
+		// The Snowball English (Porter2) stemmer, as generated from the
+		// Snowball project's own algorithm; stop words that are kept are
+		// stemmed too.
+		env := snowballstem.NewEnv(term)
+		english.Stem(env)
+		if s := env.Current(); s != "" {
 			term = s
 		}
 	}
