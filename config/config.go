@@ -25,6 +25,7 @@ type Config struct {
 	WAL          WAL          // wal.*
 	MemTable     MemTable     // memtable.*
 	Backpressure Backpressure // backpressure.*
+	Compaction   Compaction   // compaction.*
 	Shutdown     Shutdown     // shutdown.*
 	LogLevel     string       // log.level
 }
@@ -77,6 +78,14 @@ type MemTable struct {
 	MaxRows  int64 // memtable.max_rows
 }
 
+// Compaction holds the background compaction trigger.
+type Compaction struct {
+	// AfterGenerations (compaction.after_generations) starts a
+	// compaction once a region holds this many flushed generations; 0
+	// turns background compaction off (the compact action still runs).
+	AfterGenerations int
+}
+
 // Backpressure holds the write-stall threshold.
 type Backpressure struct {
 	MaxUnflushedBytes int64 // backpressure.max_unflushed_bytes
@@ -88,18 +97,17 @@ const (
 	GiB = 1 << 30
 )
 
-// DefaultMaxStreams is flight.max_streams' default.
-const DefaultMaxStreams = 512
 
 // Default returns the documented defaults (ARCHITECTURE.md, "Defaults").
 func Default() Config {
 	return Config{
 		Listen:       "127.0.0.1:8815",
 		Storage:      Storage{URI: "./data"},
-		Flight:       Flight{MaxMessageBytes: 256 * MiB, MaxInflightBytes: AutoInflightBytes(256 * MiB), MaxStreams: DefaultMaxStreams},
+		Flight:       Flight{MaxMessageBytes: 256 * MiB, MaxInflightBytes: AutoInflightBytes(256 * MiB), MaxStreams: 512},
 		WAL:          WAL{FlushInterval: 100 * time.Millisecond, MaxBufferBytes: 10 * MiB},
 		MemTable:     MemTable{MaxBytes: 256 * MiB, MaxRows: 1_000_000},
 		Backpressure: Backpressure{MaxUnflushedBytes: 1 * GiB},
+		Compaction:   Compaction{AfterGenerations: 8},
 		Shutdown:     Shutdown{Timeout: 30 * time.Second},
 		LogLevel:     "info",
 	}
@@ -136,6 +144,7 @@ var keys = []struct{ key, help string }{
 	{"memtable.max_bytes", "freeze the active memtable at this size"},
 	{"memtable.max_rows", "freeze the active memtable at this many rows"},
 	{"backpressure.max_unflushed_bytes", "writes wait while active + frozen memtables exceed this"},
+	{"compaction.after_generations", "compact in the background once a region holds this many flushed generations (0: never)"},
 	{"shutdown.timeout", "how long SIGTERM lets streams in flight finish before they are cut"},
 	{"log.level", "log level: debug, info, warn, error"},
 }
@@ -166,6 +175,7 @@ func defaultsMap(c Config) map[string]string {
 		"memtable.max_bytes":               formatBytes(c.MemTable.MaxBytes),
 		"memtable.max_rows":                fmt.Sprint(c.MemTable.MaxRows),
 		"backpressure.max_unflushed_bytes": formatBytes(c.Backpressure.MaxUnflushedBytes),
+		"compaction.after_generations":     strconv.Itoa(c.Compaction.AfterGenerations),
 		"shutdown.timeout":                 c.Shutdown.Timeout.String(),
 		"log.level":                        c.LogLevel,
 	}
@@ -268,6 +278,11 @@ func fromViper(v *viper.Viper) (Config, error) {
 		errs = append(errs, fmt.Errorf("flight.max_streams: want an integer: %w", err))
 	}
 	c.Flight.MaxStreams = streams
+	gens, err := strconv.Atoi(strings.TrimSpace(v.GetString("compaction.after_generations")))
+	if err != nil || gens < 0 {
+		errs = append(errs, fmt.Errorf("compaction.after_generations: want an integer >= 0, got %q", v.GetString("compaction.after_generations")))
+	}
+	c.Compaction.AfterGenerations = gens
 	c.WAL.MaxBufferBytes = size("wal.max_buffer_bytes")
 	c.MemTable.MaxBytes = size("memtable.max_bytes")
 	c.Backpressure.MaxUnflushedBytes = size("backpressure.max_unflushed_bytes")

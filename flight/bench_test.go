@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/flightwal/flightwal/config"
 	"github.com/flightwal/flightwal/internal/benchutil"
 	"github.com/flightwal/flightwal/internal/datagen"
 	"github.com/flightwal/flightwal/lsm"
@@ -167,7 +168,7 @@ func BenchmarkIngest(b *testing.B) {
 			// PutIfAbsent after another, on the same disk): the ceiling of
 			// durable ingest on this machine.
 			diskDir := b.TempDir()
-			entry := objstore.AlignedBytes(lsm.DefaultWALMaxBufferBytes)
+			entry := objstore.AlignedBytes(int(config.Default().WAL.MaxBufferBytes))
 			for i := range entry {
 				entry[i] = byte(i*2654435761>>13) ^ byte(i>>7)
 			}

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	fw "github.com/flightwal/flightwal/flight"
+	"github.com/flightwal/flightwal/internal/serverconf"
 	"github.com/flightwal/flightwal/lsm"
 	"github.com/flightwal/flightwal/objstore"
 )
@@ -68,7 +69,7 @@ func (e *env) start() {
 	o := e.opts
 	o.Allocator = e.smem
 	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := lsm.Open(context.Background(), e.store, o)
+	db, err := lsm.Open(context.Background(), e.store, serverconf.DefaultLSM(o))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -19,7 +19,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/flightwal/flightwal/config"
 	fw "github.com/flightwal/flightwal/flight"
+	"github.com/flightwal/flightwal/internal/serverconf"
 	"github.com/flightwal/flightwal/lsm"
 	"github.com/flightwal/flightwal/objstore"
 )
@@ -34,7 +36,7 @@ func Example() {
 
 	// The server: tables on in-memory storage (objstore.NewLocal(dir) or
 	// objstore.NewS3 for real data), served on a free port.
-	db, err := lsm.Open(ctx, objstore.NewMem(), lsm.Options{})
+	db, err := lsm.Open(ctx, objstore.NewMem(), serverconf.LSM(config.Default(), nil))
 	fatalIf(err)
 	defer db.Close()
 	srv, err := fw.Listen("127.0.0.1:0", fw.NewService(db, fw.Options{}))

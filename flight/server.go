@@ -34,7 +34,7 @@ type Options struct {
 	// received and decoded across all calls (limits.go); 0 is
 	// config.AutoInflightBytes, and it is never below MaxMessageBytes.
 	MaxInflightBytes int64
-	MaxStreams       int64         // calls running at once; 0 is config.DefaultMaxStreams
+	MaxStreams       int64         // calls running at once; 0 is config.Default's
 	LimitWait        time.Duration // how long a message or call waits for room; 0 is DefaultLimitWait
 }
 
@@ -56,15 +56,18 @@ func NewService(db *lsm.DB, opts Options) *Service {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	// Unset limits take config.Default's (the one place defaults are
+	// written).
+	d := config.Default().Flight
 	if opts.MaxMessageBytes <= 0 {
-		opts.MaxMessageBytes = 256 << 20
+		opts.MaxMessageBytes = d.MaxMessageBytes
 	}
 	if opts.MaxInflightBytes <= 0 {
 		opts.MaxInflightBytes = config.AutoInflightBytes(opts.MaxMessageBytes)
 	}
 	opts.MaxInflightBytes = max(opts.MaxInflightBytes, opts.MaxMessageBytes)
 	if opts.MaxStreams <= 0 {
-		opts.MaxStreams = config.DefaultMaxStreams
+		opts.MaxStreams = d.MaxStreams
 	}
 	if opts.LimitWait <= 0 {
 		opts.LimitWait = DefaultLimitWait

@@ -24,7 +24,7 @@ func baseTable(b *testing.B, rows, fragRows, dim int) (*DB, *Table) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := Open(ctx, store, Options{Logger: discardLogger(), CompactAfterGenerations: -1})
+	db, err := Open(ctx, store, testOptions(Options{Logger: discardLogger(), CompactAfterGenerations: -1}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func baseTable(b *testing.B, rows, fragRows, dim int) (*DB, *Table) {
 		}
 	}
 	db.Close()
-	db, err = Open(ctx, store, Options{Logger: discardLogger(), CompactAfterGenerations: -1})
+	db, err = Open(ctx, store, testOptions(Options{Logger: discardLogger(), CompactAfterGenerations: -1}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func BenchmarkCompactWriteAmplification(b *testing.B) {
 			b.Fatal(err)
 		}
 		store := objstore.NewFaulty(local, objstore.FaultOptions{}) // counts the bytes written
-		db, err := Open(ctx, store, Options{Logger: discardLogger(), CompactAfterGenerations: -1})
+		db, err := Open(ctx, store, testOptions(Options{Logger: discardLogger(), CompactAfterGenerations: -1}))
 		if err != nil {
 			b.Fatal(err)
 		}

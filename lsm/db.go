@@ -55,7 +55,10 @@ type tableSlot struct {
 
 // Open returns a DB over store. Tables open on first use.
 func Open(ctx context.Context, store objstore.Store, opts Options) (*DB, error) {
-	o := opts.withDefaults()
+	o, err := opts.prepare()
+	if err != nil {
+		return nil, err
+	}
 	return &DB{store: store, opts: o, slots: map[string]*tableSlot{}}, nil
 }
 

@@ -22,7 +22,7 @@ func testDB(t *testing.T, store objstore.Store, o Options) (*DB, *memory.Checked
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	o.Allocator = mem
 	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := Open(context.Background(), store, o)
+	db, err := Open(context.Background(), store, testOptions(o))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func openBenchDB(b *testing.B, o Options) (*DB, objstore.Store, *memory.CheckedA
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	o.Allocator = mem
 	o.Logger = discardLogger()
-	db, err := Open(context.Background(), store, o)
+	db, err := Open(context.Background(), store, testOptions(o))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func runModel(t *testing.T, seed uint64, ops, regions int) {
 	store := objstore.NewMem()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	open := func() *DB {
-		db, err := Open(context.Background(), store, Options{Allocator: mem, Logger: discardLogger(), CompactAfterGenerations: -1, WALFlushInterval: time.Millisecond})
+		db, err := Open(context.Background(), store, testOptions(Options{Allocator: mem, Logger: discardLogger(), CompactAfterGenerations: -1, WALFlushInterval: time.Millisecond}))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,10 +26,10 @@ import (
 func searchBenchDB(b *testing.B) (*DB, *memory.CheckedAllocator) {
 	b.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	db, err := Open(context.Background(), objstore.NewMem(), Options{
+	db, err := Open(context.Background(), objstore.NewMem(), testOptions(Options{
 		Allocator: mem, Logger: discardLogger(),
 		MemTableMaxBytes: 4 << 30, MaxUnflushedBytes: 8 << 30, CompactAfterGenerations: -1,
-	})
+	}))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,11 +8,25 @@ import (
 )
 
 // RetryPolicy bounds retries of ErrUnavailable failures. Zero fields take
-// defaults: 5 attempts, 10ms base delay, 1s maximum delay.
+// defaults (OrDefaults): 6 attempts, 20ms base delay, 2s maximum delay.
 type RetryPolicy struct {
 	Attempts int           // total calls of fn, including the first
 	Base     time.Duration // delay cap before the second attempt; doubles each time
 	Max      time.Duration // largest delay cap
+}
+
+// OrDefaults is p with its zero fields set to the defaults.
+func (p RetryPolicy) OrDefaults() RetryPolicy {
+	if p.Attempts <= 0 {
+		p.Attempts = 6
+	}
+	if p.Base <= 0 {
+		p.Base = 20 * time.Millisecond
+	}
+	if p.Max <= 0 {
+		p.Max = 2 * time.Second
+	}
+	return p
 }
 
 // Retry runs fn, retrying errors wrapping ErrUnavailable with exponential
@@ -20,15 +34,7 @@ type RetryPolicy struct {
 // Any other error, or success, returns at once. It returns the last error,
 // or ctx.Err() if the context ends while waiting.
 func Retry(ctx context.Context, p RetryPolicy, fn func(ctx context.Context) error) error {
-	if p.Attempts <= 0 {
-		p.Attempts = 5
-	}
-	if p.Base <= 0 {
-		p.Base = 10 * time.Millisecond
-	}
-	if p.Max <= 0 {
-		p.Max = time.Second
-	}
+	p = p.OrDefaults()
 	var err error
 	for i := 0; i < p.Attempts; i++ {
 		if err = fn(ctx); err == nil || !errors.Is(err, ErrUnavailable) {

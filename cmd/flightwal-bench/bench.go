@@ -32,6 +32,7 @@ import (
 	"github.com/flightwal/flightwal/fts"
 	"github.com/flightwal/flightwal/internal/datagen"
 	"github.com/flightwal/flightwal/internal/flightclient"
+	"github.com/flightwal/flightwal/internal/serverconf"
 	"github.com/flightwal/flightwal/lsm"
 	"github.com/flightwal/flightwal/objstore"
 	"github.com/flightwal/flightwal/vector"
@@ -420,13 +421,13 @@ func startBenchServer(ctx context.Context, dir string, ds *benchDataset) (benchS
 	memBytes := max(256<<20, 3*ds.bytes+(64<<20))
 	memRows := max(1_000_000, 2*int64(ds.rows))
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, err := lsm.Open(ctx, store, lsm.Options{
+	db, err := lsm.Open(ctx, store, serverconf.DefaultLSM(lsm.Options{
 		Logger:                  log,
 		MemTableMaxBytes:        memBytes,
 		MemTableMaxRows:         memRows,
 		MaxUnflushedBytes:       max(1<<30, 8*ds.bytes),
 		CompactAfterGenerations: -1,
-	})
+	}))
 	if err != nil {
 		return benchServer{}, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flightwal/flightwal/config"
 	"github.com/flightwal/flightwal/flight"
+	"github.com/flightwal/flightwal/internal/serverconf"
 	"github.com/flightwal/flightwal/lsm"
 	"github.com/flightwal/flightwal/objstore"
 )
@@ -41,23 +42,11 @@ func runServe(args []string) error {
 	if err != nil {
 		return fmt.Errorf("opening storage %s: %w", cfg.Storage.URI, err)
 	}
-	db, err := lsm.Open(ctx, store, lsm.Options{
-		Logger:            log,
-		WALFlushInterval:  cfg.WAL.FlushInterval,
-		WALMaxBufferBytes: cfg.WAL.MaxBufferBytes,
-		MemTableMaxBytes:  cfg.MemTable.MaxBytes,
-		MemTableMaxRows:   cfg.MemTable.MaxRows,
-		MaxUnflushedBytes: cfg.Backpressure.MaxUnflushedBytes,
-	})
+	db, err := lsm.Open(ctx, store, serverconf.LSM(cfg, log))
 	if err != nil {
 		return err
 	}
-	svc := flight.NewService(db, flight.Options{
-		Logger:           log,
-		MaxMessageBytes:  cfg.Flight.MaxMessageBytes,
-		MaxInflightBytes: cfg.Flight.MaxInflightBytes,
-		MaxStreams:       cfg.Flight.MaxStreams,
-	})
+	svc := flight.NewService(db, serverconf.Flight(cfg, log))
 	srv, err := flight.Listen(cfg.Listen, svc)
 	if err != nil {
 		db.Close()

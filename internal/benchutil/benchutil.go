@@ -31,14 +31,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/flightwal/flightwal/config"
 	"github.com/flightwal/flightwal/internal/flightclient"
 )
-
-// MaxRecvMessageBytes is the incoming message limit of the baselines: the
-// default of flightwal's flight.max_message_bytes (256 MiB), so a
-// 10,000-row batch of 1024-dim vectors (about 42 MB) is one message for
-// both.
-const MaxRecvMessageBytes = 256 << 20
 
 // MaxOutgoingMessageBytes is the size SliceServer keeps each sent batch
 // under, the same as flightwal's DoGet (API.md: under gRPC's default 4 MiB
@@ -77,7 +72,7 @@ func serve(svc flight.FlightServer, s *Server) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.srv = flight.NewServerWithMiddleware(nil, grpc.MaxRecvMsgSize(MaxRecvMessageBytes))
+	s.srv = flight.NewServerWithMiddleware(nil, grpc.MaxRecvMsgSize(int(config.Default().Flight.MaxMessageBytes)))
 	s.srv.RegisterFlightService(svc)
 	s.srv.InitListener(lis)
 	s.done = make(chan struct{})

@@ -16,14 +16,15 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/flightwal/flightwal/config"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
 // MaxMessageBytes is the largest message the client sends or accepts: the
-// server's default flight.max_message_bytes (256 MiB), so a batch the
-// server takes in one message is one message here too.
-const MaxMessageBytes = 256 << 20
+// server's default flight.max_message_bytes, so a batch the server takes
+// in one message is one message here too.
+var MaxMessageBytes = int(config.Default().Flight.MaxMessageBytes)
 
 // Dial opens a Flight client to addr ("host:port") without TLS, sending
 // and receiving messages up to MaxMessageBytes.
