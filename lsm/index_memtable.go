@@ -1,0 +1,138 @@
+package lsm
+
+// The memtable side of the indexes: a region's indexer goroutine brings
+// every memtable's indexes up to its published batches.
+
+import (
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/flightwal/flightwal/fts"
+)
+
+// indexChunkRows bounds the vectors a memtable indexer adds at once.
+// Below 128 the vector package encodes on one goroutine (it splits
+// work in chunks of at least 64): the indexer then takes at most one
+// core and leaves the others to ingest, which it must not slow down.
+// Each chunk publishes a new bound, so readers also see progress
+// inside large batches.
+const indexChunkRows = 127
+
+// memIndexes are a memtable's search indexes, one per table index.
+type memIndexes struct {
+	vecs  []memVec
+	texts []memText
+}
+
+func (x *tableIndexes) newMemIndexes() *memIndexes {
+	if x == nil || !x.any() {
+		return nil
+	}
+	mi := &memIndexes{vecs: make([]memVec, len(x.vecs)), texts: make([]memText, len(x.texts))}
+	for i, ti := range x.texts {
+		mi.texts[i].ix = fts.NewIndex(ti.cfg)
+	}
+	return mi
+}
+
+// indexMemTables is the body of a region's indexer goroutine: it indexes
+// the published upsert batches of the region's memtables, in position
+// order, and publishes each index's bound after the rows below it are in.
+func (r *RegionWriter) indexMemTables() {
+	x := r.tidx
+	r.stateMu.RLock()
+	var mts []*MemTable
+	if r.state != nil {
+		for _, m := range r.state.memtables {
+			m.ref()
+			mts = append(mts, m)
+		}
+	}
+	r.stateMu.RUnlock()
+	defer func() {
+		for _, m := range mts {
+			m.unref()
+		}
+	}()
+	for i := len(mts) - 1; i >= 0; i-- { // oldest first
+		m := mts[i]
+		if m.idx == nil {
+			continue
+		}
+		list := m.published()
+		for vi, v := range x.vecs {
+			if !r.indexVectors(m, list, v, &m.idx.vecs[vi]) {
+				return
+			}
+		}
+		for ti, tx := range x.texts {
+			if !r.indexText(list, tx, &m.idx.texts[ti]) {
+				return
+			}
+		}
+	}
+}
+
+func (r *RegionWriter) closingNow() bool {
+	select {
+	case <-r.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// indexBatches feeds the upsert batches of list from *next on to add, in
+// chunks of indexChunkRows at their memtable positions, publishing the
+// indexed bound after each chunk and pacing itself while writes arrive;
+// false if the region is closing.
+func (r *RegionWriter) indexBatches(list []*memBatch, next *int, bound *atomic.Uint32, col int, add func(first uint32, part arrow.Array)) bool {
+	for ; *next < len(list); *next++ {
+		if r.closingNow() {
+			return false
+		}
+		b := list[*next]
+		if b.op == OpUpsert {
+			arr := b.rec.Column(col)
+			for lo := 0; lo < b.rows(); lo += indexChunkRows {
+				if r.closingNow() {
+					return false
+				}
+				hi := min(lo+indexChunkRows, b.rows())
+				part := array.NewSlice(arr, int64(lo), int64(hi))
+				t0, seen := time.Now(), r.appends.Load()
+				add(b.first+uint32(lo), part)
+				part.Release()
+				bound.Store(b.first + uint32(hi))
+				r.yieldToWriters(t0, seen)
+			}
+		}
+		bound.Store(b.first + uint32(b.rows()))
+	}
+	return true
+}
+
+// indexerRest is how long the indexer rests after each chunk, in units of
+// the chunk's own time, while writes arrive.
+const indexerRest = 4
+
+// yieldToWriters paces the indexer while writes arrive: after a chunk
+// that took d while the region took appends, it rests for indexerRest*d,
+// so indexing takes at most a fifth of the time (of one or, when the
+// vector encoder fans out, two cores) from ingest. Rows it has not reached
+// are searched exactly meanwhile, and it catches up at full speed once
+// writes pause. Without writes it runs flat out.
+func (r *RegionWriter) yieldToWriters(start time.Time, appendsBefore uint64) {
+	if r.appends.Load() == appendsBefore {
+		runtime.Gosched()
+		return
+	}
+	select {
+	case <-r.closing:
+	case <-time.After(indexerRest * time.Since(start)):
+	}
+}
