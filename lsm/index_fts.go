@@ -16,11 +16,38 @@ import (
 	"github.com/flightwal/flightwal/objstore"
 )
 
-// textIndex is one fts index of the table.
+// ftsKind is the fts index kind: a string column's inverted index, for
+// BM25 search.
+type ftsKind struct{}
+
+func (ftsKind) name() string { return "fts" }
+
+func (ftsKind) hasParams(d IndexDef) bool { return d.Stem != nil || d.StopWords != nil }
+
+func (ftsKind) validate(d IndexDef, col indexColumn) error {
+	if t := col.field.Type; t.ID() != arrow.STRING && t.ID() != arrow.LARGE_STRING {
+		return fmt.Errorf("%w: fts index %q needs a string column, %q is %s", ErrInvalidArgument, d.Name, d.Column, t)
+	}
+	return nil
+}
+
+func (ftsKind) open(_ context.Context, x *tableIndexes, d IndexDef, col indexColumn) (tableIndex, error) {
+	cfg := fts.DefaultTokenizerConfig()
+	if d.Stem != nil {
+		cfg.Stem = *d.Stem
+	}
+	if d.StopWords != nil {
+		cfg.StopWords = *d.StopWords
+	}
+	cfg = fts.NewIndex(cfg).Config() // normalized, as indexes report it
+	tx := &textIndex{indexBase: indexBase{x: x, pos: len(x.texts), def: d, col: col.pos}, cfg: cfg}
+	x.texts = append(x.texts, tx)
+	return tx, nil
+}
+
+// textIndex is one fts index of the table (pos: in tableIndexes.texts).
 type textIndex struct {
-	pos int // in tableIndexes.texts
-	def IndexDef
-	col int
+	indexBase
 	cfg fts.TokenizerConfig
 }
 
@@ -30,9 +57,28 @@ type memText struct {
 	next  int
 }
 
-// indexText brings a memtable's fts index up to list.
-func (r *RegionWriter) indexText(list []*memBatch, tx *textIndex, mt *memText) bool {
+func (tx *textIndex) newMem(mi *memIndexes) {
+	if mi.texts == nil {
+		mi.texts = make([]memText, len(tx.x.texts))
+	}
+	mi.texts[tx.pos].ix = fts.NewIndex(tx.cfg)
+}
+
+// indexMem brings a memtable's fts index up to list.
+func (tx *textIndex) indexMem(r *RegionWriter, mi *memIndexes, list []*memBatch) bool {
+	mt := &mi.texts[tx.pos]
 	return r.indexBatches(list, &mt.next, &mt.bound, tx.col, func(first uint32, part arrow.Array) { _ = addTexts(mt.ix, first, part) })
+}
+
+func (tx *textIndex) indexFragment(ctx context.Context, ds *lance.Dataset, root string, frag lance.Fragment) error {
+	_, err := tx.x.fragText(ctx, ds, root, frag, tx)
+	return err
+}
+
+func (tx *textIndex) indexedFragments(int64) {}
+
+func (tx *textIndex) status(mts []*MemTable) IndexStatus {
+	return IndexStatus{Name: tx.def.Name, Type: tx.def.Type, UnindexedRows: unindexedRows(mts, func(mi *memIndexes) uint32 { return mi.texts[tx.pos].bound.Load() })}
 }
 
 // addTexts indexes the strings of arr at positions first.. (nulls are

@@ -30,11 +30,65 @@ const (
 	DefaultPartitions = 256
 )
 
-// vecIndex is one ivf_pq index of the table.
+// ivfpqKind is the ivf_pq index kind: a vector column's IVF-PQ index.
+type ivfpqKind struct{}
+
+func (ivfpqKind) name() string { return "ivf_pq" }
+
+func (ivfpqKind) hasParams(d IndexDef) bool {
+	return d.Metric != "" || d.Partitions != 0 || d.SubVectors != 0 || d.TrainAfter != 0
+}
+
+func (ivfpqKind) validate(d IndexDef, col indexColumn) error {
+	if d.Partitions < 0 || d.SubVectors < 0 || d.TrainAfter < 0 {
+		return fmt.Errorf("%w: index %q: partitions, sub_vectors and train_after must not be negative", ErrInvalidArgument, d.Name)
+	}
+	switch d.Metric {
+	case "", "l2", "cosine", "dot":
+	default:
+		return fmt.Errorf("%w: index %q: metric %q (want l2, cosine or dot)", ErrInvalidArgument, d.Name, d.Metric)
+	}
+	fsl, ok := col.field.Type.(*arrow.FixedSizeListType)
+	if !ok {
+		return fmt.Errorf("%w: ivf_pq index %q needs a fixed_size_list<float32> column, %q is %s", ErrInvalidArgument, d.Name, d.Column, col.field.Type)
+	}
+	if d.SubVectors > 0 && int(fsl.Len())%d.SubVectors != 0 {
+		return fmt.Errorf("%w: ivf_pq index %q: sub_vectors = %d must divide the dimension %d", ErrInvalidArgument, d.Name, d.SubVectors, fsl.Len())
+	}
+	if d.Partitions > 4096 {
+		return fmt.Errorf("%w: ivf_pq index %q: partitions = %d, at most 4096", ErrInvalidArgument, d.Name, d.Partitions)
+	}
+	if d.TrainAfter > 0 && d.Partitions > d.TrainAfter {
+		return fmt.Errorf("%w: ivf_pq index %q: train_after = %d is below partitions = %d (k-means needs a row per partition)", ErrInvalidArgument, d.Name, d.TrainAfter, d.Partitions)
+	}
+	return nil
+}
+
+func (ivfpqKind) open(ctx context.Context, x *tableIndexes, d IndexDef, col indexColumn) (tableIndex, error) {
+	fsl, ok := col.field.Type.(*arrow.FixedSizeListType)
+	if !ok {
+		return nil, fmt.Errorf("index %q: column %q is not a vector column", d.Name, d.Column)
+	}
+	m, err := vector.ParseMetric(d.Metric)
+	if err != nil {
+		return nil, fmt.Errorf("index %q: %w", d.Name, err)
+	}
+	v := &vecIndex{indexBase: indexBase{x: x, pos: len(x.vecs), def: d, col: col.pos}, dim: int(fsl.Len()), metric: m, trainAfter: int64(d.TrainAfter)}
+	if v.trainAfter <= 0 {
+		v.trainAfter = DefaultTrainAfter
+	}
+	v.partitions = d.Partitions
+	if v.partitions <= 0 {
+		v.partitions = int(min(max(v.trainAfter/32, 1), DefaultPartitions))
+	}
+	x.vecs = append(x.vecs, v)
+	// The model first: the region indexers index replayed rows with it.
+	return v, x.openModel(ctx, v)
+}
+
+// vecIndex is one ivf_pq index of the table (pos: in tableIndexes.vecs).
 type vecIndex struct {
-	pos        int // in tableIndexes.vecs
-	def        IndexDef
-	col        int
+	indexBase
 	dim        int
 	metric     vector.Metric
 	trainAfter int64
@@ -54,9 +108,16 @@ type memVec struct {
 	seen  int                          // indexer: batches counted for training
 }
 
-// indexVectors brings a memtable's vector index up to list; false if the
-// region is closing.
-func (r *RegionWriter) indexVectors(m *MemTable, list []*memBatch, v *vecIndex, mv *memVec) bool {
+func (v *vecIndex) newMem(mi *memIndexes) {
+	if mi.vecs == nil {
+		mi.vecs = make([]memVec, len(v.x.vecs))
+	}
+}
+
+// indexMem brings a memtable's vector index up to list. Until the model
+// exists it only counts the rows, for training.
+func (v *vecIndex) indexMem(r *RegionWriter, mi *memIndexes, list []*memBatch) bool {
+	mv := &mi.vecs[v.pos]
 	model := v.model.Load()
 	if model == nil {
 		var n int64
@@ -66,7 +127,7 @@ func (r *RegionWriter) indexVectors(m *MemTable, list []*memBatch, v *vecIndex, 
 			}
 		}
 		if n > 0 {
-			r.tidx.noteRows(v, n)
+			v.x.noteRows(v, n)
 		}
 		return true
 	}
@@ -77,6 +138,29 @@ func (r *RegionWriter) indexVectors(m *MemTable, list []*memBatch, v *vecIndex, 
 		mv.next = 0
 	}
 	return r.indexBatches(list, &mv.next, &mv.bound, v.col, func(first uint32, part arrow.Array) { addVectors(ix, first, part) })
+}
+
+func (v *vecIndex) indexFragment(ctx context.Context, ds *lance.Dataset, root string, frag lance.Fragment) error {
+	_, err := v.x.fragVectors(ctx, ds, root, frag, v, true)
+	return err
+}
+
+// indexedFragments starts the model training once the table holds
+// train_after rows. After a failed attempt, it waits for the table to
+// double first (as noteRows does), not retry on every flush.
+func (v *vecIndex) indexedFragments(rows int64) {
+	if v.model.Load() == nil && rows >= v.trainAfter && rows >= 2*v.failedAt.Load() {
+		v.x.maybeTrain(v)
+	}
+}
+
+func (v *vecIndex) status(mts []*MemTable) IndexStatus {
+	s := IndexStatus{Name: v.def.Name, Type: v.def.Type}
+	if md := v.model.Load(); md != nil {
+		s.Trained, s.Partitions, s.SubVectors = true, md.Partitions(), md.SubVectors()
+	}
+	s.UnindexedRows = unindexedRows(mts, func(mi *memIndexes) uint32 { return mi.vecs[v.pos].bound.Load() })
+	return s
 }
 
 // addVectors indexes arr at positions first.. . Rows the index refuses

@@ -10,8 +10,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-
-	"github.com/flightwal/flightwal/fts"
 )
 
 // indexChunkRows bounds the vectors a memtable indexer adds at once.
@@ -22,19 +20,20 @@ import (
 // inside large batches.
 const indexChunkRows = 127
 
-// memIndexes are a memtable's search indexes, one per table index.
+// memIndexes are a memtable's indexes: each kind's state, one per index
+// of the kind, at the index's pos.
 type memIndexes struct {
-	vecs  []memVec
-	texts []memText
+	vecs  []memVec  // ivf_pq
+	texts []memText // fts
 }
 
 func (x *tableIndexes) newMemIndexes() *memIndexes {
 	if x == nil || !x.any() {
 		return nil
 	}
-	mi := &memIndexes{vecs: make([]memVec, len(x.vecs)), texts: make([]memText, len(x.texts))}
-	for i, ti := range x.texts {
-		mi.texts[i].ix = fts.NewIndex(ti.cfg)
+	mi := &memIndexes{}
+	for _, ix := range x.all {
+		ix.newMem(mi)
 	}
 	return mi
 }
@@ -44,37 +43,52 @@ func (x *tableIndexes) newMemIndexes() *memIndexes {
 // order, and publishes each index's bound after the rows below it are in.
 func (r *RegionWriter) indexMemTables() {
 	x := r.tidx
-	r.stateMu.RLock()
-	var mts []*MemTable
-	if r.state != nil {
-		for _, m := range r.state.memtables {
-			m.ref()
-			mts = append(mts, m)
-		}
-	}
-	r.stateMu.RUnlock()
-	defer func() {
-		for _, m := range mts {
-			m.unref()
-		}
-	}()
+	mts := r.refMemTables(nil)
+	defer unrefMemTables(mts)
 	for i := len(mts) - 1; i >= 0; i-- { // oldest first
 		m := mts[i]
 		if m.idx == nil {
 			continue
 		}
 		list := m.published()
-		for vi, v := range x.vecs {
-			if !r.indexVectors(m, list, v, &m.idx.vecs[vi]) {
-				return
-			}
-		}
-		for ti, tx := range x.texts {
-			if !r.indexText(list, tx, &m.idx.texts[ti]) {
+		for _, ix := range x.all {
+			if !ix.indexMem(r, m.idx, list) {
 				return
 			}
 		}
 	}
+}
+
+// refMemTables appends the region's memtables (newest first) to mts,
+// each with a reference the caller drops (unrefMemTables).
+func (r *RegionWriter) refMemTables(mts []*MemTable) []*MemTable {
+	r.stateMu.RLock()
+	defer r.stateMu.RUnlock()
+	if r.state != nil {
+		for _, m := range r.state.memtables {
+			m.ref()
+			mts = append(mts, m)
+		}
+	}
+	return mts
+}
+
+func unrefMemTables(mts []*MemTable) {
+	for _, m := range mts {
+		m.unref()
+	}
+}
+
+// unindexedRows counts the rows of memtables mts that an index does not
+// cover yet; bound is the index's bound in a memtable's indexes.
+func unindexedRows(mts []*MemTable, bound func(mi *memIndexes) uint32) int64 {
+	var n int64
+	for _, m := range mts {
+		if m.idx != nil {
+			n += max(0, m.Rows()-int64(bound(m.idx)))
+		}
+	}
+	return n
 }
 
 func (r *RegionWriter) closingNow() bool {

@@ -19,25 +19,23 @@ import (
 // trainSeed seeds every model training (reproducible models).
 const trainSeed = 0x666c77
 
-// loadModels loads the trained models of the table's ivf_pq indexes. A
-// stored model that cannot be used (corrupt, or of another dimension or
-// metric) does not keep the table from opening: its index is searched
-// exactly, and no other model is trained in its place (that needs the
-// stored one removed).
-func (x *tableIndexes) loadModels(ctx context.Context) error {
-	for _, v := range x.vecs {
-		m, err := x.loadModel(ctx, v)
-		if errors.Is(err, errModelUnusable) {
-			v.unusable.Store(true)
-			x.t.opts.Logger.Error("the stored ivf_pq model is unusable; searches stay exact until it is removed", "table", x.t.name, "index", v.def.Name, "key", v.modelKey(), "err", err)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if m != nil {
-			v.model.Store(m)
-		}
+// openModel loads the trained model of v as the table opens. A stored
+// model that cannot be used (corrupt, or of another dimension or metric)
+// does not keep the table from opening: the index is searched exactly,
+// and no other model is trained in its place (that needs the stored one
+// removed).
+func (x *tableIndexes) openModel(ctx context.Context, v *vecIndex) error {
+	m, err := x.loadModel(ctx, v)
+	if errors.Is(err, errModelUnusable) {
+		v.unusable.Store(true)
+		x.t.opts.Logger.Error("the stored ivf_pq model is unusable; searches stay exact until it is removed", "table", x.t.name, "index", v.def.Name, "key", v.modelKey(), "err", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		v.model.Store(m)
 	}
 	return nil
 }

@@ -67,7 +67,8 @@ func allRows(frag lance.Fragment) []uint64 {
 // buildFragments is the body of the fragment index builder: it indexes
 // every fragment of the current generations and base table that lacks an
 // index, drops cached indexes of fragments no longer in the table, and
-// starts the model training once the flushed layers hold enough rows.
+// tells every index how many rows the layers hold (ivf_pq trains its
+// model once they are enough).
 func (x *tableIndexes) buildFragments() {
 	if !x.any() {
 		return
@@ -104,22 +105,14 @@ func (x *tableIndexes) buildFragments() {
 	keep := map[string]bool{}
 	for _, d := range sets {
 		for _, f := range d.ds.Fragments() {
-			for _, tx := range x.texts {
+			for _, ix := range x.all {
 				if x.stopped() {
 					return
 				}
-				keep[fragKey(d.root, f, tx.def.Name)] = true
-				if _, err := x.fragText(ctx, d.ds, d.root, f, tx); err != nil {
-					x.t.opts.Logger.Warn("index builder: fts index of a fragment failed", "err", err)
-				}
-			}
-			for _, v := range x.vecs {
-				if x.stopped() {
-					return
-				}
-				keep[fragKey(d.root, f, v.def.Name)] = true
-				if _, err := x.fragVectors(ctx, d.ds, d.root, f, v, true); err != nil {
-					x.t.opts.Logger.Warn("index builder: vector index of a fragment failed", "err", err)
+				def := ix.base().def
+				keep[fragKey(d.root, f, def.Name)] = true
+				if err := ix.indexFragment(ctx, d.ds, d.root, f); err != nil {
+					x.t.opts.Logger.Warn("index builder: the index of a fragment failed", "index", def.Name, "type", def.Type, "err", err)
 				}
 			}
 		}
@@ -131,11 +124,7 @@ func (x *tableIndexes) buildFragments() {
 		}
 	}
 	x.mu.Unlock()
-	for _, v := range x.vecs {
-		// After a failed attempt, wait for the table to double first (as
-		// noteRows does), not retry on every flush.
-		if v.model.Load() == nil && rows >= v.trainAfter && rows >= 2*v.failedAt.Load() {
-			x.maybeTrain(v)
-		}
+	for _, ix := range x.all {
+		ix.indexedFragments(rows)
 	}
 }
