@@ -184,11 +184,4 @@ func (x *tableIndexes) close() {
 	x.wg.Wait()
 }
 
-func (x *tableIndexes) stopped() bool {
-	select {
-	case <-x.stop:
-		return true
-	default:
-		return false
-	}
-}
+func (x *tableIndexes) stopped() bool { return closed(x.stop) }

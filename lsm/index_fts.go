@@ -5,7 +5,6 @@ package lsm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -13,7 +12,6 @@ import (
 
 	"github.com/flightwal/flightwal/fts"
 	"github.com/flightwal/flightwal/lance"
-	"github.com/flightwal/flightwal/objstore"
 )
 
 // ftsKind is the fts index kind: a string column's inverted index, for
@@ -107,56 +105,31 @@ func addTexts(ix *fts.Index, first uint32, arr arrow.Array) error {
 // fragText returns the fts index of a fragment, loading its sidecar or
 // building (and storing) it.
 func (x *tableIndexes) fragText(ctx context.Context, ds *lance.Dataset, root string, frag lance.Fragment, tx *textIndex) (*fts.Index, error) {
-	e := x.fragEntry(fragKey(root, frag, tx.def.Name))
-	if ix := e.text.Load(); ix != nil {
-		return ix, nil
-	}
-	e.mu.Lock()
-	ix, data, key, err := x.loadOrBuildText(ctx, ds, root, frag, tx, e)
-	e.mu.Unlock()
-	if data != nil {
-		if err := x.t.store.Put(ctx, key, data); err != nil {
-			x.t.opts.Logger.Warn("storing an fts index sidecar failed", "key", key, "err", err)
-		}
-	}
-	return ix, err
+	return fragSidecar(ctx, x, ds, root, frag, tx.def, true, textSidecar{tx})
 }
 
-// loadOrBuildText loads the sidecar into e or builds the index; data is
-// the sidecar to store when it built one. e.mu is held.
-func (x *tableIndexes) loadOrBuildText(ctx context.Context, ds *lance.Dataset, root string, frag lance.Fragment, tx *textIndex, e *fragIndex) (*fts.Index, []byte, string, error) {
-	if ix := e.text.Load(); ix != nil {
-		return ix, nil, "", nil
-	}
-	key := sidecarKey(root, frag, tx.def.Name, "fts")
-	data, err := x.t.store.Get(ctx, key)
+// textSidecar is the sidecar of a fragment's fts index.
+type textSidecar struct{ tx *textIndex }
+
+func (textSidecar) ext() string                                  { return "fts" }
+func (textSidecar) slot(e *fragIndex) *atomic.Pointer[fts.Index] { return &e.text }
+
+func (c textSidecar) decode(data []byte, frag lance.Fragment) (*fts.Index, error) {
+	ix, err := fts.UnmarshalIndex(data)
 	switch {
-	case err == nil:
-		ix, uerr := fts.UnmarshalIndex(data)
-		switch {
-		case uerr != nil:
-		case ix.Config() != tx.cfg:
-			uerr = fmt.Errorf("sidecar tokenizer %+v, the index wants %+v", ix.Config(), tx.cfg)
-		case uint64(ix.Len()) > frag.PhysicalRows:
-			uerr = fmt.Errorf("sidecar indexes positions up to %d, the fragment has %d rows", ix.Len(), frag.PhysicalRows)
-		default:
-			e.text.Store(ix)
-			return ix, nil, "", nil
-		}
-		x.t.opts.Logger.Warn("rebuilding an unusable fts index sidecar", "key", key, "err", uerr)
-	case !errors.Is(err, objstore.ErrNotFound):
-		return nil, nil, "", wrapStoreErr(err)
+	case err != nil:
+		return nil, err
+	case ix.Config() != c.tx.cfg:
+		return nil, fmt.Errorf("sidecar tokenizer %+v, the index wants %+v", ix.Config(), c.tx.cfg)
+	case uint64(ix.Len()) > frag.PhysicalRows:
+		return nil, fmt.Errorf("sidecar indexes positions up to %d, the fragment has %d rows", ix.Len(), frag.PhysicalRows)
 	}
-	rec, err := ds.Take(ctx, x.t.opts.Allocator, frag.ID, allRows(frag), []string{tx.def.Column})
-	if err != nil {
-		return nil, nil, "", wrapStoreErr(fmt.Errorf("reading %s for indexing: %w", key, err))
-	}
-	ix := fts.NewIndex(tx.cfg)
-	addTexts(ix, 0, rec.Column(0))
-	rec.Release()
-	if data, err = ix.MarshalBinary(); err != nil {
-		return nil, nil, "", err
-	}
-	e.text.Store(ix)
-	return ix, data, key, nil
+	return ix, nil
+}
+
+func (c textSidecar) build(col arrow.Array) (*fts.Index, []byte, error) {
+	ix := fts.NewIndex(c.tx.cfg)
+	_ = addTexts(ix, 0, col)
+	data, err := ix.MarshalBinary()
+	return ix, data, err
 }

@@ -5,14 +5,12 @@ package lsm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/flightwal/flightwal/lance"
-	"github.com/flightwal/flightwal/objstore"
 	"github.com/flightwal/flightwal/vector"
 )
 
@@ -191,70 +189,33 @@ func (x *tableIndexes) fragVectors(ctx context.Context, ds *lance.Dataset, root 
 	if model == nil {
 		return nil, nil
 	}
-	e := x.fragEntry(fragKey(root, frag, v.def.Name))
-	if ix := e.vec.Load(); ix != nil {
-		return ix, nil
-	}
-	if build {
-		e.mu.Lock()
-	} else if e.noSidecar.Load() || !e.mu.TryLock() {
-		return nil, nil // being built: search exactly meanwhile
-	}
-	ix, data, key, err := x.loadOrBuildVectors(ctx, ds, root, frag, v, model, e, build)
-	e.mu.Unlock()
-	if data != nil {
-		// Persisted after the index is published and the entry unlocked:
-		// a slow store never holds searches back.
-		if err := x.t.store.Put(ctx, key, data); err != nil {
-			x.t.opts.Logger.Warn("storing a vector index sidecar failed", "key", key, "err", err)
-		}
-	}
-	return ix, err
+	return fragSidecar(ctx, x, ds, root, frag, v.def, build, vecSidecar{model})
 }
 
-// loadOrBuildVectors loads the sidecar into e or builds the index; data is
-// the sidecar to store when it built one. e.mu is held.
-func (x *tableIndexes) loadOrBuildVectors(ctx context.Context, ds *lance.Dataset, root string, frag lance.Fragment, v *vecIndex, model *vector.Model, e *fragIndex, build bool) (*vector.Index, []byte, string, error) {
-	if ix := e.vec.Load(); ix != nil {
-		return ix, nil, "", nil
+// vecSidecar is the sidecar of a fragment's vector index, encoded with
+// model.
+type vecSidecar struct{ model *vector.Model }
+
+func (vecSidecar) ext() string                                     { return "ivfpq" }
+func (vecSidecar) slot(e *fragIndex) *atomic.Pointer[vector.Index] { return &e.vec }
+
+func (c vecSidecar) decode(data []byte, frag lance.Fragment) (*vector.Index, error) {
+	ix := vector.NewIndex(c.model)
+	if err := ix.UnmarshalBinary(data); err != nil {
+		return nil, err
 	}
-	key := sidecarKey(root, frag, v.def.Name, "ivfpq")
-	data, err := x.t.store.Get(ctx, key)
-	switch {
-	case err == nil:
-		ix := vector.NewIndex(model)
-		uerr := ix.UnmarshalBinary(data)
-		if uerr == nil && uint64(ix.NextPos()) > frag.PhysicalRows {
-			// Positions past the fragment's rows: the sidecar is not
-			// this fragment's (searching it would read keys and rows
-			// that do not exist).
-			uerr = fmt.Errorf("sidecar indexes positions up to %d, the fragment has %d rows", ix.NextPos(), frag.PhysicalRows)
-		}
-		if uerr == nil {
-			e.vec.Store(ix)
-			return ix, nil, "", nil
-		} else if !build {
-			e.noSidecar.Store(true)
-			return nil, nil, "", nil
-		} else {
-			x.t.opts.Logger.Warn("rebuilding an unusable vector index sidecar", "key", key, "err", uerr)
-		}
-	case !errors.Is(err, objstore.ErrNotFound):
-		return nil, nil, "", wrapStoreErr(err)
-	case !build:
-		e.noSidecar.Store(true)
-		return nil, nil, "", nil
+	if uint64(ix.NextPos()) > frag.PhysicalRows {
+		// Positions past the fragment's rows: the sidecar is not this
+		// fragment's (searching it would read keys and rows that do not
+		// exist).
+		return nil, fmt.Errorf("sidecar indexes positions up to %d, the fragment has %d rows", ix.NextPos(), frag.PhysicalRows)
 	}
-	rec, err := ds.Take(ctx, x.t.opts.Allocator, frag.ID, allRows(frag), []string{v.def.Column})
-	if err != nil {
-		return nil, nil, "", wrapStoreErr(fmt.Errorf("reading %s for indexing: %w", key, err))
-	}
-	ix := vector.NewIndex(model)
-	addVectors(ix, 0, rec.Column(0))
-	rec.Release()
-	if data, err = ix.MarshalBinary(); err != nil {
-		return nil, nil, "", err
-	}
-	e.vec.Store(ix)
-	return ix, data, key, nil
+	return ix, nil
+}
+
+func (c vecSidecar) build(col arrow.Array) (*vector.Index, []byte, error) {
+	ix := vector.NewIndex(c.model)
+	addVectors(ix, 0, col)
+	data, err := ix.MarshalBinary()
+	return ix, data, err
 }

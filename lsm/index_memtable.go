@@ -91,14 +91,7 @@ func unindexedRows(mts []*MemTable, bound func(mi *memIndexes) uint32) int64 {
 	return n
 }
 
-func (r *RegionWriter) closingNow() bool {
-	select {
-	case <-r.closing:
-		return true
-	default:
-		return false
-	}
-}
+func (r *RegionWriter) closingNow() bool { return closed(r.closing) }
 
 // indexBatches feeds the upsert batches of list from *next on to add, in
 // chunks of indexChunkRows at their memtable positions, publishing the
