@@ -34,7 +34,9 @@ const indexDir = "_flightwal/index"
 
 // indexKinds is every index kind create_table accepts, in the order a
 // table runs its indexes and reports their status. A kind is one file
-// that implements indexKind, and one line here.
+// that implements indexKind, and one line here; a kind that keeps state
+// in memtables or fragments adds its slot to memIndexes or fragIndex, and
+// one whose queries look its indexes up, its list to tableIndexes.
 var indexKinds = []indexKind{
 	ivfpqKind{}, // index_ivfpq.go
 	ftsKind{},   // index_fts.go
