@@ -164,7 +164,7 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 	if spec.Regions < 1 || spec.Regions > MaxRegions {
 		return nil, fmt.Errorf("%w: regions must be between 1 and %d, got %d", ErrInvalidArgument, MaxRegions, spec.Regions)
 	}
-	if err := checkIndexes(schema, spec.Indexes); err != nil {
+	if err := checkIndexes(schema, pkCol, spec.Indexes); err != nil {
 		return nil, err
 	}
 	cfg := map[string]string{configRegions: strconv.Itoa(spec.Regions)}
@@ -221,7 +221,9 @@ func (db *DB) clearRemnants(ctx context.Context, name string) error {
 	return nil
 }
 
-func checkIndexes(schema *arrow.Schema, defs []IndexDef) error {
+// checkIndexes validates the indexes of a table to create (pkCol: its
+// primary key, -1 if none); each kind checks its own.
+func checkIndexes(schema *arrow.Schema, pkCol int, defs []IndexDef) error {
 	names := map[string]bool{}
 	for i, d := range defs {
 		if d.Name == "" {
@@ -243,45 +245,17 @@ func checkIndexes(schema *arrow.Schema, defs []IndexDef) error {
 		if len(idx) == 0 {
 			return fmt.Errorf("%w: index %q: column %q", ErrNotFound, d.Name, d.Column)
 		}
-		t := schema.Field(idx[0]).Type
-		vectorParams := d.Metric != "" || d.Partitions != 0 || d.SubVectors != 0 || d.TrainAfter != 0
-		textParams := d.Stem != nil || d.StopWords != nil
-		if (vectorParams && d.Type != "ivf_pq") || (textParams && d.Type != "fts") {
-			return fmt.Errorf("%w: index %q: parameters of another index type given to a %s index", ErrInvalidArgument, d.Name, d.Type)
+		for _, k := range indexKinds {
+			if k.name() != d.Type && k.hasParams(d) {
+				return fmt.Errorf("%w: index %q: parameters of another index type given to a %s index", ErrInvalidArgument, d.Name, d.Type)
+			}
 		}
-		if d.Partitions < 0 || d.SubVectors < 0 || d.TrainAfter < 0 {
-			return fmt.Errorf("%w: index %q: partitions, sub_vectors and train_after must not be negative", ErrInvalidArgument, d.Name)
+		k := indexKindOf(d.Type)
+		if k == nil {
+			return fmt.Errorf("%w: index %q has unknown type %q (want %s)", ErrInvalidArgument, d.Name, d.Type, indexKindNames())
 		}
-		switch d.Metric {
-		case "", "l2", "cosine", "dot":
-		default:
-			return fmt.Errorf("%w: index %q: metric %q (want l2, cosine or dot)", ErrInvalidArgument, d.Name, d.Metric)
-		}
-		switch d.Type {
-		case "btree":
-			if _, err := pkKeyType(t); err != nil && t.ID() != arrow.FLOAT32 && t.ID() != arrow.FLOAT64 && t.ID() != arrow.BOOL {
-				return fmt.Errorf("%w: btree index %q needs a scalar column, %q is %s", ErrInvalidArgument, d.Name, d.Column, t)
-			}
-		case "fts":
-			if t.ID() != arrow.STRING && t.ID() != arrow.LARGE_STRING {
-				return fmt.Errorf("%w: fts index %q needs a string column, %q is %s", ErrInvalidArgument, d.Name, d.Column, t)
-			}
-		case "ivf_pq":
-			fsl, ok := t.(*arrow.FixedSizeListType)
-			if !ok {
-				return fmt.Errorf("%w: ivf_pq index %q needs a fixed_size_list<float32> column, %q is %s", ErrInvalidArgument, d.Name, d.Column, t)
-			}
-			if d.SubVectors > 0 && int(fsl.Len())%d.SubVectors != 0 {
-				return fmt.Errorf("%w: ivf_pq index %q: sub_vectors = %d must divide the dimension %d", ErrInvalidArgument, d.Name, d.SubVectors, fsl.Len())
-			}
-			if d.Partitions > 4096 {
-				return fmt.Errorf("%w: ivf_pq index %q: partitions = %d, at most 4096", ErrInvalidArgument, d.Name, d.Partitions)
-			}
-			if d.TrainAfter > 0 && d.Partitions > d.TrainAfter {
-				return fmt.Errorf("%w: ivf_pq index %q: train_after = %d is below partitions = %d (k-means needs a row per partition)", ErrInvalidArgument, d.Name, d.TrainAfter, d.Partitions)
-			}
-		default:
-			return fmt.Errorf("%w: index %q has unknown type %q (want btree, fts or ivf_pq)", ErrInvalidArgument, d.Name, d.Type)
+		if err := k.validate(d, indexColumn{pos: idx[0], field: schema.Field(idx[0]), pk: idx[0] == pkCol}); err != nil {
+			return err
 		}
 	}
 	return nil

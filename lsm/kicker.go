@@ -27,3 +27,13 @@ func background(stop <-chan struct{}, k kicker, done chan<- struct{}, fn func())
 		}
 	}
 }
+
+// closed reports whether ch is closed (a stop or closing channel).
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}

@@ -85,44 +85,14 @@ func (t *Table) Stats() TableStats {
 }
 
 func (t *Table) indexStatus(regions []*RegionWriter) []IndexStatus {
-	var out []IndexStatus
 	var mts []*MemTable
 	for _, r := range regions {
-		r.stateMu.RLock()
-		if r.state != nil {
-			for _, m := range r.state.memtables {
-				m.ref()
-				mts = append(mts, m)
-			}
-		}
-		r.stateMu.RUnlock()
+		mts = r.refMemTables(mts)
 	}
-	defer func() {
-		for _, m := range mts {
-			m.unref()
-		}
-	}()
-	left := func(bound func(m *MemTable) uint32) int64 {
-		var n int64
-		for _, m := range mts {
-			if m.idx != nil {
-				n += max(0, m.Rows()-int64(bound(m)))
-			}
-		}
-		return n
-	}
-	for i, v := range t.idx.vecs {
-		s := IndexStatus{Name: v.def.Name, Type: v.def.Type}
-		if md := v.model.Load(); md != nil {
-			s.Trained, s.Partitions, s.SubVectors = true, md.Partitions(), md.SubVectors()
-		}
-		s.UnindexedRows = left(func(m *MemTable) uint32 { return m.idx.vecs[i].bound.Load() })
-		out = append(out, s)
-	}
-	for i, x := range t.idx.texts {
-		s := IndexStatus{Name: x.def.Name, Type: x.def.Type}
-		s.UnindexedRows = left(func(m *MemTable) uint32 { return m.idx.texts[i].bound.Load() })
-		out = append(out, s)
+	defer unrefMemTables(mts)
+	var out []IndexStatus
+	for _, ix := range t.idx.all {
+		out = append(out, ix.status(mts))
 	}
 	return out
 }

@@ -82,11 +82,7 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	}
 	base := newBaseLayer(ds)
 	t.base.Store(base)
-	if t.idx, err = newTableIndexes(t); err != nil {
-		return nil, fmt.Errorf("table %q: %w", name, err)
-	}
-	// Models first: the region indexers index replayed rows with them.
-	if err := t.idx.loadModels(ctx); err != nil {
+	if t.idx, err = newTableIndexes(ctx, t); err != nil {
 		return nil, fmt.Errorf("table %q: %w", name, err)
 	}
 	t.removeOrphanTemp(ctx)
