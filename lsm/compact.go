@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"google.golang.org/protobuf/proto"
@@ -151,35 +151,34 @@ func (t *Table) mergeGenerations(ctx context.Context, base *baseLayer, gens [][]
 		}
 		return nil, nil, err
 	}
+	dead := map[uint64]*roaring.Bitmap{}
 	for _, gs := range gens {
-		// winner[key] = index in gs of the newest generation holding key;
-		// regions hold disjoint keys, so each region merges on its own.
-		winner := map[Key]int{}
+		// The region's generations as a stack, newest first: the rule of
+		// layers.go picks the rows that survive, and the base rows their
+		// keys shadow. Regions hold disjoint keys, so each merges on its
+		// own.
+		rs := &regionSnap{gens: make([]*Generation, len(gs))}
 		for gi, g := range gs {
 			if err := g.load(ctx); err != nil {
 				return fail(err)
 			}
-			for k := range g.keys {
-				winner[k] = gi
-			}
-			for k := range g.tombs {
-				winner[k] = gi
-			}
+			rs.gens[len(gs)-1-gi] = g
 		}
 		if t.pkCol >= 0 {
-			for k := range winner {
-				if loc, ok := base.keys[k]; ok {
-					deletions[loc.frag] = append(deletions[loc.frag], loc.row)
-				}
+			var keys [][]Key
+			for li := range rs.layers() {
+				keys = append(keys, rs.keysOf(li))
 			}
+			shadowedBaseRows(base, keys, func(frag uint64) *roaring.Bitmap { return deadOf(dead, frag) })
 		}
 		for gi, g := range gs {
+			li := len(gs) - 1 - gi
 			err := g.ds.Scan(ctx, t.opts.Allocator, nil, scanBatchRows, func(_ lance.Fragment, _ uint64, rec arrow.RecordBatch) error {
 				var keep []int32
 				if t.pkCol >= 0 {
 					read := keyReader(rec.Column(t.pkCol))
 					for i := 0; i < int(rec.NumRows()); i++ {
-						if winner[read(i)] == gi {
+						if !rs.shadowed(read(i), li) {
 							keep = append(keep, int32(i))
 						}
 					}
@@ -206,9 +205,8 @@ func (t *Table) mergeGenerations(ctx context.Context, base *baseLayer, gens [][]
 			}
 		}
 	}
-	for f := range deletions {
-		rows := deletions[f]
-		sort.Slice(rows, func(a, b int) bool { return rows[a] < rows[b] })
+	for f, bm := range dead {
+		deletions[f] = bm.ToArray() // ascending
 	}
 	return recs, deletions, nil
 }

@@ -43,7 +43,7 @@ func TestBtreeIndexOnPrimaryKeyOnly(t *testing.T) {
 	store := objstore.NewMem()
 	var logs syncBuffer
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	db, err := Open(ctx, store, Options{Allocator: mem, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	db, err := Open(ctx, store, testOptions(Options{Allocator: mem, Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
 	if err != nil {
 		t.Fatal(err)
 	}

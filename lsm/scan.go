@@ -56,7 +56,6 @@ func (s *Snapshot) scan(ctx context.Context, mem memory.Allocator, p *Plan, out 
 	for ri := range s.regions {
 		rs := &s.regions[ri]
 		for li, mv := range rs.mems {
-			newer := rs.mems[:li]
 			for _, b := range mv.list {
 				if b.seq > rs.w {
 					break // lists are in sequence order
@@ -67,7 +66,7 @@ func (s *Snapshot) scan(ctx context.Context, mem memory.Allocator, p *Plan, out 
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				mask := rs.liveMask(b.rec.NumRows(), mv.m.pkCol, b.rec, func(i int) bool { return b.live(i, rs.w) }, newer, nil)
+				mask := rs.liveMask(b.rec.NumRows(), mv.m.pkCol, b.rec, func(i int) bool { return b.live(i, rs.w) }, li)
 				if err := out.add(ctx, b.rec, mask); err != nil {
 					return err
 				}
@@ -77,13 +76,13 @@ func (s *Snapshot) scan(ctx context.Context, mem memory.Allocator, p *Plan, out 
 			if err := g.load(ctx); err != nil {
 				return err
 			}
-			newerGens := rs.gens[:gi]
+			li := len(rs.mems) + gi
 			pkCol := -1
 			err := g.ds.Scan(ctx, mem, p.scanColumns, scanBatchRows, func(_ lance.Fragment, _ uint64, rec arrow.RecordBatch) error {
 				if g.pkCol >= 0 && pkCol < 0 {
 					pkCol = rec.Schema().FieldIndices(s.t.PrimaryKey())[0]
 				}
-				mask := rs.liveMask(rec.NumRows(), pkCol, rec, nil, rs.mems, newerGens)
+				mask := rs.liveMask(rec.NumRows(), pkCol, rec, nil, li)
 				return out.add(ctx, rec, mask)
 			})
 			if err != nil {
@@ -127,7 +126,7 @@ func (s *Snapshot) baseMask(b *baseLayer, frag, first uint64, rec arrow.RecordBa
 		if ok && read != nil {
 			k := read(i)
 			rs := &s.regions[s.t.kt.hash(k)%uint64(len(s.regions))]
-			ok = !rs.hiddenByNewer(rs.mems, rs.gens, k)
+			ok = !rs.shadowed(k, rs.layers())
 		}
 		if !ok && mask == nil {
 			mask = make([]bool, rec.NumRows())
@@ -142,22 +141,23 @@ func (s *Snapshot) baseMask(b *baseLayer, frag, first uint64, rec arrow.RecordBa
 	return mask
 }
 
-// liveMask says which rows of rec are the newest visible version of their
-// key in the snapshot: live(i) within their own layer (nil: all) and not
-// present in a newer layer. A nil mask means all rows.
-func (rs *regionSnap) liveMask(rows int64, pkCol int, rec arrow.RecordBatch, live func(int) bool, newer []memView, newerGens []*Generation) []bool {
-	if pkCol < 0 || (live == nil && len(newer) == 0 && len(newerGens) == 0) {
+// liveMask says which rows of rec, read from layer li, are the newest
+// visible version of their key in the snapshot (layers.go): live(i) within
+// their own layer (nil: all) and not shadowed by a newer layer. A nil
+// mask means all rows.
+func (rs *regionSnap) liveMask(rows int64, pkCol int, rec arrow.RecordBatch, live func(int) bool, li int) []bool {
+	if pkCol < 0 || (live == nil && li == 0) {
 		return nil
 	}
 	var mask []bool
 	var read func(int) Key
 	for i := 0; i < int(rows); i++ {
 		ok := live == nil || live(i)
-		if ok && (len(newer) > 0 || len(newerGens) > 0) {
+		if ok && li > 0 {
 			if read == nil {
 				read = keyReader(rec.Column(pkCol))
 			}
-			ok = !rs.hiddenByNewer(newer, newerGens, read(i))
+			ok = !rs.shadowed(read(i), li)
 		}
 		if !ok && mask == nil {
 			mask = make([]bool, rows)
@@ -213,33 +213,27 @@ func (s *Snapshot) lookup(ctx context.Context, mem memory.Allocator, p *Plan, ou
 	return out.add(ctx, rec, nil)
 }
 
-// lookup returns the newest version of key in the region's memtables and
-// generations as a one-row batch in table schema; found reports whether
+// lookup returns the newest version of key in the region's layers
+// (layers.go) as a one-row batch in table schema; found reports whether
 // any of them has a version (rec is nil for a delete).
 func (rs *regionSnap) lookup(ctx context.Context, k Key) (rec arrow.RecordBatch, found bool, err error) {
-	for _, mv := range rs.mems {
-		b, row, ok := mv.m.lookup(k, rs.w)
-		if !ok {
-			continue
-		}
+	li, err := rs.newest(ctx, k)
+	switch {
+	case err != nil || li < 0:
+		return nil, false, err
+	case li < len(rs.mems):
+		b, row, _ := rs.mems[li].m.lookup(k, rs.w)
 		if b.op == OpDelete {
 			return nil, true, nil
 		}
 		return b.rec.NewSlice(int64(row), int64(row)+1), true, nil
 	}
-	for _, g := range rs.gens {
-		if err := g.load(ctx); err != nil {
-			return nil, false, err
-		}
-		if _, deleted := g.tombs[k]; deleted {
-			return nil, true, nil
-		}
-		rec, ok, err := g.lookupRow(ctx, k)
-		if err != nil || ok {
-			return rec, ok, err
-		}
+	g := rs.gen(li)
+	if _, deleted := g.tombs[k]; deleted {
+		return nil, true, nil
 	}
-	return nil, false, nil
+	rec, _, err = g.lookupRow(ctx, k)
+	return rec, true, err
 }
 
 // concatRecords concatenates batches of one schema.

@@ -72,76 +72,59 @@ func (s *Snapshot) segments(ctx context.Context, dead bool) ([]*segment, error) 
 		return s.segmentsLive(ctx)
 	}
 	t := s.t
+	pk := t.pkCol >= 0
+	hasBase := s.base != nil && len(s.base.ds.Fragments()) > 0
 	var segs []*segment
-	var allNewer [][]Key // keys of every layer above the base
+	var allKeys [][]Key // keys of every layer of every region (they shadow the base)
 	for ri := range s.regions {
 		rs := &s.regions[ri]
-		var newer [][]Key
-		for li := range rs.mems {
-			mv := &rs.mems[li]
-			sg := memSegment(mv, rs.w)
-			if t.pkCol >= 0 {
-				dead := roaring.New()
-				var keys []Key
-				// Keys are needed only if an older layer exists.
-				older := li < len(rs.mems)-1 || len(rs.gens) > 0 || (s.base != nil && len(s.base.ds.Fragments()) > 0)
-				for _, b := range sg.vis {
-					if older {
-						read := keyReader(b.rec.Column(mv.m.keyColumn(b.op)))
-						for i := 0; i < b.rows(); i++ {
-							keys = append(keys, read(i))
-						}
-					}
-					if b.op != OpUpsert {
-						continue
-					}
-					for i := 0; i < b.rows(); i++ {
-						if !b.live(i, rs.w) {
-							dead.Add(b.first + uint32(i))
-						}
-					}
+		var newer [][]Key // keys of the layers above the current one
+		for li := range rs.layers() {
+			if li >= len(rs.mems) {
+				if err := rs.gen(li).load(ctx); err != nil {
+					return nil, err
 				}
-				for _, nk := range newer {
-					for _, k := range nk {
-						if b, row, ok := mv.m.lookup(k, rs.w); ok && b.op == OpUpsert {
-							dead.Add(b.first + uint32(row))
-						}
-					}
-				}
-				sg.dead = dead
-				newer = append(newer, keys)
-			}
-			segs = append(segs, sg)
-		}
-		for _, g := range rs.gens {
-			if err := g.load(ctx); err != nil {
-				return nil, err
 			}
 			dead := map[uint64]*roaring.Bitmap{}
-			if t.pkCol >= 0 {
-				for _, nk := range newer {
-					for _, k := range nk {
-						if loc, ok := g.keys[k]; ok {
-							deadOf(dead, loc.frag).Add(loc.row)
+			deadIn := func(frag uint64) *roaring.Bitmap { return deadOf(dead, frag) }
+			if pk {
+				rs.shadowedRows(li, newer, deadIn)
+				// Keys are needed only if an older layer exists.
+				if li < rs.layers()-1 || hasBase {
+					newer = append(newer, rs.keysOf(li))
+				}
+			}
+			if li < len(rs.mems) {
+				sg := memSegment(&rs.mems[li], rs.w)
+				if pk {
+					// Rows a newer batch of the same memtable superseded.
+					for _, b := range sg.vis {
+						if b.op != OpUpsert {
+							continue
+						}
+						for i := 0; i < b.rows(); i++ {
+							if !b.live(i, rs.w) {
+								deadIn(0).Add(b.first + uint32(i))
+							}
 						}
 					}
+					sg.dead = dead[0]
+					if sg.dead == nil {
+						sg.dead = roaring.New()
+					}
 				}
-				keys := make([]Key, 0, len(g.keys)+len(g.tombs))
-				for k := range g.keys {
-					keys = append(keys, k)
-				}
-				for k := range g.tombs {
-					keys = append(keys, k)
-				}
-				newer = append(newer, keys)
+				segs = append(segs, sg)
+				continue
 			}
+			g := rs.gen(li)
 			for _, f := range g.ds.Fragments() {
 				segs = append(segs, &segment{ds: g.ds, root: g.root, frag: f, dead: dead[f.ID]})
 			}
 		}
-		allNewer = append(allNewer, newer...)
+		allKeys = append(allKeys, newer...)
 	}
-	if b := s.base; b != nil && len(b.ds.Fragments()) > 0 {
+	if hasBase {
+		b := s.base
 		if err := b.load(ctx, t); err != nil {
 			return nil, err
 		}
@@ -149,14 +132,8 @@ func (s *Snapshot) segments(ctx context.Context, dead bool) ([]*segment, error) 
 		for f, bm := range b.dels {
 			dead[f] = bm.Clone()
 		}
-		if t.pkCol >= 0 {
-			for _, nk := range allNewer {
-				for _, k := range nk {
-					if loc, ok := b.keys[k]; ok {
-						deadOf(dead, loc.frag).Add(loc.row)
-					}
-				}
-			}
+		if pk {
+			shadowedBaseRows(b, allKeys, func(frag uint64) *roaring.Bitmap { return deadOf(dead, frag) })
 		}
 		for _, f := range b.ds.Fragments() {
 			segs = append(segs, &segment{ds: b.ds, frag: f, dead: dead[f.ID]})
@@ -196,7 +173,6 @@ func (s *Snapshot) segmentsLive(ctx context.Context) ([]*segment, error) {
 			mv := &rs.mems[li]
 			sg := memSegment(mv, rs.w)
 			if pk {
-				newer := rs.mems[:li]
 				readers := make([]func(int) Key, len(sg.vis))
 				sg.live = func(pos uint32) bool {
 					bi, i := sg.batchAt(pos)
@@ -204,13 +180,13 @@ func (s *Snapshot) segmentsLive(ctx context.Context) ([]*segment, error) {
 					if !b.live(i, rs.w) {
 						return false
 					}
-					if len(newer) == 0 {
+					if li == 0 {
 						return true
 					}
 					if readers[bi] == nil {
 						readers[bi] = keyReader(b.rec.Column(mv.m.keyColumn(b.op)))
 					}
-					return !rs.hiddenByNewer(newer, nil, readers[bi](i))
+					return !rs.shadowed(readers[bi](i), li)
 				}
 			}
 			segs = append(segs, sg)
@@ -219,11 +195,11 @@ func (s *Snapshot) segmentsLive(ctx context.Context) ([]*segment, error) {
 			if err := g.load(ctx); err != nil {
 				return nil, err
 			}
-			newerGens := rs.gens[:gi]
+			li := len(rs.mems) + gi
 			for _, f := range g.ds.Fragments() {
 				sg := &segment{ds: g.ds, root: g.root, frag: f}
-				if rk := g.rowKeys[f.ID]; pk && (len(rs.mems) > 0 || len(newerGens) > 0) {
-					sg.live = func(pos uint32) bool { return !rs.hiddenByNewer(rs.mems, newerGens, rk[pos]) }
+				if rk := g.rowKeys[f.ID]; pk && li > 0 {
+					sg.live = func(pos uint32) bool { return !rs.shadowed(rk[pos], li) }
 				}
 				segs = append(segs, sg)
 			}
@@ -245,7 +221,7 @@ func (s *Snapshot) segmentsLive(ctx context.Context) ([]*segment, error) {
 				}
 				k := rk[pos]
 				rs := &s.regions[t.kt.hash(k)%uint64(len(s.regions))]
-				return !rs.hiddenByNewer(rs.mems, rs.gens, k)
+				return !rs.shadowed(k, rs.layers())
 			}
 			segs = append(segs, sg)
 		}

@@ -152,21 +152,3 @@ func (s *Snapshot) Watermarks() map[int]uint64 {
 	return out
 }
 
-// hiddenByNewer reports whether key has a version (row or tombstone) in a
-// layer newer than the one being read: one of the memtables newer (at or
-// below the watermark), or one of the generations newerGens. Generations
-// are older than every memtable, so reading generation i passes all
-// memtables and gens[:i].
-func (rs *regionSnap) hiddenByNewer(newer []memView, newerGens []*Generation, key Key) bool {
-	for _, mv := range newer {
-		if _, _, ok := mv.m.lookup(key, rs.w); ok {
-			return true
-		}
-	}
-	for _, g := range newerGens {
-		if g.has(key) {
-			return true
-		}
-	}
-	return false
-}
