@@ -56,20 +56,31 @@ func (rs *regionSnap) shadowed(key Key, li int) bool {
 	return false
 }
 
-// newest is the newest layer holding a version of key, or -1; it loads
-// generations as it reaches them.
-func (rs *regionSnap) newest(ctx context.Context, key Key) (int, error) {
-	for li := range rs.layers() {
-		if li >= len(rs.mems) {
-			if err := rs.gen(li).load(ctx); err != nil {
-				return -1, err
-			}
-		}
-		if rs.holds(li, key) {
-			return li, nil
+// version locates the newest version of a key: its layer (-1: none) and,
+// in a memtable, its batch and row.
+type version struct {
+	layer int
+	b     *memBatch
+	row   int
+}
+
+// newest finds the newest version of key; it loads generations as it
+// reaches them.
+func (rs *regionSnap) newest(ctx context.Context, key Key) (version, error) {
+	for li, mv := range rs.mems {
+		if b, row, ok := mv.m.lookup(key, rs.w); ok {
+			return version{layer: li, b: b, row: row}, nil
 		}
 	}
-	return -1, nil
+	for li := len(rs.mems); li < rs.layers(); li++ {
+		if err := rs.gen(li).load(ctx); err != nil {
+			return version{layer: -1}, err
+		}
+		if rs.holds(li, key) {
+			return version{layer: li}, nil
+		}
+	}
+	return version{layer: -1}, nil
 }
 
 // keysOf lists the keys of every version in layer li (rows and

@@ -120,8 +120,8 @@ func TestShadowingRowAndBitmapAgree(t *testing.T) {
 	// last written to the frozen one (layer 1), key 5 only in generation 1
 	// (the oldest layer), key 7 nowhere.
 	for key, want := range map[int64]int{2: 0, 3: 1, 5: rs.layers() - 1, 7: -1} {
-		if got, err := rs.newest(ctx, signedKey(key)); err != nil || got != want {
-			t.Fatalf("newest(%d) = %d (%v), want %d", key, got, err, want)
+		if got, err := rs.newest(ctx, signedKey(key)); err != nil || got.layer != want {
+			t.Fatalf("newest(%d) = layer %d (%v), want %d", key, got.layer, err, want)
 		}
 	}
 }

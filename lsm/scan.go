@@ -217,18 +217,17 @@ func (s *Snapshot) lookup(ctx context.Context, mem memory.Allocator, p *Plan, ou
 // (layers.go) as a one-row batch in table schema; found reports whether
 // any of them has a version (rec is nil for a delete).
 func (rs *regionSnap) lookup(ctx context.Context, k Key) (rec arrow.RecordBatch, found bool, err error) {
-	li, err := rs.newest(ctx, k)
+	v, err := rs.newest(ctx, k)
 	switch {
-	case err != nil || li < 0:
+	case err != nil || v.layer < 0:
 		return nil, false, err
-	case li < len(rs.mems):
-		b, row, _ := rs.mems[li].m.lookup(k, rs.w)
-		if b.op == OpDelete {
+	case v.b != nil: // a memtable
+		if v.b.op == OpDelete {
 			return nil, true, nil
 		}
-		return b.rec.NewSlice(int64(row), int64(row)+1), true, nil
+		return v.b.rec.NewSlice(int64(v.row), int64(v.row)+1), true, nil
 	}
-	g := rs.gen(li)
+	g := rs.gen(v.layer)
 	if _, deleted := g.tombs[k]; deleted {
 		return nil, true, nil
 	}
