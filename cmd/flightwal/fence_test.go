@@ -67,14 +67,7 @@ func getErr(c flight.Client, ticket string) error {
 	if err != nil {
 		return err
 	}
-	for {
-		if _, err := stream.Recv(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-	}
+	return drain(stream.Recv)
 }
 
 // action runs an action and reads its whole answer.
@@ -84,8 +77,13 @@ func action(ctx context.Context, c flight.Client, typ string, body any) error {
 	if err != nil {
 		return err
 	}
+	return drain(stream.Recv)
+}
+
+// drain reads a stream to its end: nil at EOF, else the stream's error.
+func drain[T any](recv func() (T, error)) error {
 	for {
-		if _, err := stream.Recv(); err != nil {
+		if _, err := recv(); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
