@@ -34,6 +34,10 @@ func runServe(args []string) error {
 
 	ctx := drainOnSignal(log)
 	setMemoryLimit(log, cfg)
+	sec, err := serverconf.NewSecurity(cfg, log)
+	if err != nil {
+		return err
+	}
 	store, err := objstore.Open(ctx, cfg.Storage.URI, objstore.S3Options{
 		Endpoint: cfg.Storage.S3.Endpoint, AccessKey: cfg.Storage.S3.AccessKey,
 		SecretKey: cfg.Storage.S3.SecretKey, Region: cfg.Storage.S3.Region,
@@ -47,10 +51,14 @@ func runServe(args []string) error {
 		return err
 	}
 	svc := flight.NewService(db, serverconf.Flight(cfg, log))
-	srv, err := flight.Listen(cfg.Listen, svc)
+	srv, err := flight.Listen(cfg.Listen, svc, sec.ListenOptions()...)
 	if err != nil {
 		db.Close()
 		return err
+	}
+	reloadOnSIGHUP(log, func() { _ = sec.Reload() })
+	if cfg.Open() {
+		log.Warn("no auth.tokens_file and no tls.client_ca_file: anyone who reaches the port may create, write and drop tables", "listen", cfg.Listen)
 	}
 	// Tests and scripts read this line to find the port when listen is :0.
 	fmt.Printf("flightwal listening on %s (storage %s)\n", srv.Addr(), store)
@@ -89,6 +97,18 @@ func drainOnSignal(log *slog.Logger) context.Context {
 		os.Exit(1)
 	}()
 	return ctx
+}
+
+// reloadOnSIGHUP calls reload at each SIGHUP (tokens and certificates).
+func reloadOnSIGHUP(log *slog.Logger, reload func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP)
+	go func() {
+		for range sigs {
+			log.Info("signal: reloading", "signal", "SIGHUP")
+			reload()
+		}
+	}()
 }
 
 // setMemoryLimit gives the Go runtime a soft memory limit, unless
