@@ -29,7 +29,11 @@ type Config struct {
 	Shutdown     Shutdown     // shutdown.*
 	Auth         Auth         // auth.*
 	TLS          TLS          // tls.*
-	LogLevel     string       // log.level
+	// MetricsListen (metrics.listen) is the HTTP address of /metrics,
+	// /healthz, /readyz and /debug/pprof/; "off" turns it off.
+	MetricsListen string
+	LogLevel      string // log.level
+	LogFormat     string // log.format: text or json
 }
 
 // Auth holds authentication settings (API.md, Authentication and TLS).
@@ -119,15 +123,17 @@ const (
 // Default returns the documented defaults (ARCHITECTURE.md, "Defaults").
 func Default() Config {
 	return Config{
-		Listen:       "127.0.0.1:8815",
-		Storage:      Storage{URI: "./data"},
-		Flight:       Flight{MaxMessageBytes: 256 * MiB, MaxInflightBytes: AutoInflightBytes(256 * MiB), MaxStreams: 512},
-		WAL:          WAL{FlushInterval: 100 * time.Millisecond, MaxBufferBytes: 10 * MiB},
-		MemTable:     MemTable{MaxBytes: 256 * MiB, MaxRows: 1_000_000},
-		Backpressure: Backpressure{MaxUnflushedBytes: 1 * GiB},
-		Compaction:   Compaction{AfterGenerations: 8},
-		Shutdown:     Shutdown{Timeout: 30 * time.Second},
-		LogLevel:     "info",
+		Listen:        "127.0.0.1:8815",
+		Storage:       Storage{URI: "./data"},
+		Flight:        Flight{MaxMessageBytes: 256 * MiB, MaxInflightBytes: AutoInflightBytes(256 * MiB), MaxStreams: 512},
+		WAL:           WAL{FlushInterval: 100 * time.Millisecond, MaxBufferBytes: 10 * MiB},
+		MemTable:      MemTable{MaxBytes: 256 * MiB, MaxRows: 1_000_000},
+		Backpressure:  Backpressure{MaxUnflushedBytes: 1 * GiB},
+		Compaction:    Compaction{AfterGenerations: 8},
+		Shutdown:      Shutdown{Timeout: 30 * time.Second},
+		MetricsListen: "127.0.0.1:9815",
+		LogLevel:      "info",
+		LogFormat:     "text",
 	}
 }
 
@@ -169,7 +175,9 @@ var keys = []struct{ key, help string }{
 	{"tls.cert_file", "TLS certificate (PEM) of the Flight listener; with tls.key_file turns on grpc+tls"},
 	{"tls.key_file", "TLS private key (PEM) of tls.cert_file"},
 	{"tls.client_ca_file", "CA certificates (PEM) that client certificates must be signed by (mTLS)"},
+	{"metrics.listen", "HTTP address of /metrics, /healthz, /readyz, /debug/pprof/ (off: none; port 0 picks one and logs it)"},
 	{"log.level", "log level: debug, info, warn, error"},
+	{"log.format", "log format: text or json"},
 }
 
 // RegisterFlags adds one flag per config key (and --config) to fs.
@@ -205,7 +213,9 @@ func defaultsMap(c Config) map[string]string {
 		"tls.cert_file":                    c.TLS.CertFile,
 		"tls.key_file":                     c.TLS.KeyFile,
 		"tls.client_ca_file":               c.TLS.ClientCAFile,
+		"metrics.listen":                   c.MetricsListen,
 		"log.level":                        c.LogLevel,
+		"log.format":                       c.LogFormat,
 	}
 }
 
@@ -283,9 +293,11 @@ func checkFileKeys(m map[string]any, prefix string) error {
 
 func fromViper(v *viper.Viper) (Config, error) {
 	c := Config{
-		Listen:   v.GetString("listen"),
-		Storage:  Storage{URI: v.GetString("storage.uri"), S3: S3{Endpoint: v.GetString("storage.s3.endpoint"), AccessKey: v.GetString("storage.s3.access_key"), SecretKey: v.GetString("storage.s3.secret_key"), Region: v.GetString("storage.s3.region")}},
-		LogLevel: v.GetString("log.level"),
+		Listen:        v.GetString("listen"),
+		Storage:       Storage{URI: v.GetString("storage.uri"), S3: S3{Endpoint: v.GetString("storage.s3.endpoint"), AccessKey: v.GetString("storage.s3.access_key"), SecretKey: v.GetString("storage.s3.secret_key"), Region: v.GetString("storage.s3.region")}},
+		LogLevel:      v.GetString("log.level"),
+		LogFormat:     v.GetString("log.format"),
+		MetricsListen: strings.TrimSpace(v.GetString("metrics.listen")),
 	}
 	var errs []error
 	size := func(key string) int64 {
@@ -391,6 +403,16 @@ func (c Config) Validate() error {
 	if c.Open() && !c.Auth.AllowAnonymous && !IsLoopback(c.Listen) {
 		errs = append(errs, fmt.Errorf("listen %q is not a loopback address and the server would be open (no auth.tokens_file, no tls.client_ca_file): set one, or auth.allow_anonymous: true", c.Listen))
 	}
+	if c.MetricsListen != MetricsOff {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("metrics.listen %q: want host:port or off: %w", c.MetricsListen, err))
+		}
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.LogFormat))
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -422,3 +444,6 @@ func IsLoopback(addr string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// MetricsOff is the metrics.listen value that turns the HTTP server off.
+const MetricsOff = "off"

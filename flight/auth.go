@@ -227,7 +227,7 @@ var actionRoles = map[string]Role{
 // needs is the role fullMethod needs; ok is false for a method that needs
 // no credentials (Handshake, the gRPC health service).
 func needs(fullMethod string) (Role, bool) {
-	if strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/") {
+	if isHealth(fullMethod) {
 		return RoleNone, false
 	}
 	if m, ok := strings.CutPrefix(fullMethod, flightMethodPrefix); ok {

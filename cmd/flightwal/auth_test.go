@@ -13,7 +13,10 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
@@ -84,12 +87,43 @@ func TestAuthSIGHUPRevokes(t *testing.T) {
 // TestAuthRefusesOpenServe: serve will not start open on a non-loopback
 // address unless auth.allow_anonymous.
 func TestAuthRefusesOpenServe(t *testing.T) {
-	out, err := exec.Command(binary(t), "serve", "--listen", "0.0.0.0:0", "--storage.uri", t.TempDir()).CombinedOutput()
+	out, err := exec.Command(binary(t), "serve", "--listen", "0.0.0.0:0", "--metrics.listen", "off", "--storage.uri", t.TempDir()).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "auth.allow_anonymous") {
 		t.Fatalf("open serve on 0.0.0.0: err %v, output %s", err, out)
 	}
 	srv := startServer(t, "--listen", "0.0.0.0:0", "--auth.allow_anonymous", "true", "--storage.uri", t.TempDir())
 	srv.cmd.Process.Signal(syscall.SIGTERM)
+	if code := srv.waitExit(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+// TestHealthSIGTERM: the real binary's health service says SERVING, then
+// NOT_SERVING once SIGTERM starts the drain, and the process exits 0.
+func TestHealthSIGTERM(t *testing.T) {
+	st := testStorage(t)
+	srv := startServer(t, append([]string{"--shutdown.timeout", "5s"}, st.args...)...)
+	conn, err := grpc.NewClient(srv.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	r, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("check: %v %v", r, err)
+	}
+	watch, err := hc.Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := watch.Recv(); err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("watch: %v %v", r, err)
+	}
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	if r, err := watch.Recv(); err != nil || r.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("watch after SIGTERM: %v %v", r, err)
+	}
 	if code := srv.waitExit(t, 20*time.Second); code != 0 {
 		t.Fatalf("exit %d", code)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flightwal/flightwal/config"
 	"github.com/flightwal/flightwal/flight"
+	"github.com/flightwal/flightwal/internal/metrics"
 	"github.com/flightwal/flightwal/internal/serverconf"
 	"github.com/flightwal/flightwal/lsm"
 	"github.com/flightwal/flightwal/objstore"
@@ -30,7 +31,11 @@ func runServe(args []string) error {
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	if cfg.LogFormat == "json" {
+		handler = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(handler)
 
 	ctx := drainOnSignal(log)
 	setMemoryLimit(log, cfg)
@@ -51,10 +56,31 @@ func runServe(args []string) error {
 		return err
 	}
 	svc := flight.NewService(db, serverconf.Flight(cfg, log))
-	srv, err := flight.Listen(cfg.Listen, svc, sec.ListenOptions()...)
+	met := metrics.New(db)
+	health := flight.NewHealth()
+	lopts := append(sec.ListenOptions(), met.ListenOptions()...)
+	srv, err := flight.Listen(cfg.Listen, svc, append(lopts, health.ListenOption())...)
 	if err != nil {
 		db.Close()
 		return err
+	}
+	var msrv *metrics.Server
+	if cfg.MetricsListen != config.MetricsOff {
+		msrv, err = metrics.Listen(cfg.MetricsListen, met, func(ctx context.Context) error {
+			_, err := db.ListTables(ctx) // the object store answers
+			return err
+		}, log)
+		if err != nil {
+			_ = srv.Shutdown(context.Background())
+			db.Close()
+			return err
+		}
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", msrv.Addr().String())
+	}
+	health.Serving()
+	if msrv != nil {
+		msrv.SetReady(true)
 	}
 	reloadOnSIGHUP(log, func() { _ = sec.Reload() })
 	if cfg.Open() {
@@ -69,6 +95,10 @@ func runServe(args []string) error {
 	// the DB writes the async writes still buffered, so that every
 	// acknowledged write is durable before the process exits 0.
 	log.Info("draining", "timeout", cfg.Shutdown.Timeout)
+	health.Draining()
+	if msrv != nil {
+		msrv.SetReady(false)
+	}
 	dctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
 	defer cancel()
 	if err := srv.Shutdown(dctx); err != nil {
