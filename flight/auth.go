@@ -291,7 +291,8 @@ func (a *Auth) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Strea
 	if p.Role < need {
 		return denied(need, p.Role, methodName(info.FullMethod))
 	}
-	as := &authedStream{ServerStream: ss, ctx: context.WithValue(ss.Context(), principalKey{}, p), p: p, action: info.FullMethod == flightMethodPrefix+"DoAction"}
+	as := &authedStream{ServerStream: ss, ctx: context.WithValue(ss.Context(), principalKey{}, p), p: p,
+		action: info.FullMethod == flightMethodPrefix+"DoAction", put: info.FullMethod == flightMethodPrefix+"DoPut"}
 	return handler(srv, as)
 }
 
@@ -363,7 +364,8 @@ type authedStream struct {
 	grpc.ServerStream
 	ctx    context.Context
 	p      Principal
-	action bool
+	action bool // DoAction: authorize the action type
+	put    bool // DoPut: a descriptor that creates the table needs admin
 }
 
 func (s *authedStream) Context() context.Context { return s.ctx }
@@ -379,6 +381,13 @@ func (s *authedStream) RecvMsg(m any) error {
 		}
 		if s.p.Role < need {
 			return denied(need, s.p.Role, "action "+a.GetType())
+		}
+	}
+	if d, ok := m.(*flight.FlightData); ok && s.put && d.GetFlightDescriptor() != nil && s.p.Role < RoleAdmin {
+		if req, err := parsePutDescriptor(d.GetFlightDescriptor()); err == nil && req.create != nil {
+			// A Go error, not a status: the DoPut reader wraps what
+			// RecvMsg returns, and readError lets this one through.
+			return fmt.Errorf("%w: DoPut with create needs role admin; this token has role %s", errPermissionDenied, s.p.Role)
 		}
 	}
 	return nil

@@ -253,6 +253,26 @@ func TestAuthBeforeLookup(t *testing.T) {
 	wantCode(t, err, codes.PermissionDenied, "admin")
 	err = doPutCtx(withToken("r-secret-1"), e, c, "nosuch", 0, 1)
 	wantCode(t, err, codes.PermissionDenied, "write")
+	// DoPut that may create its table needs admin, as create_table does.
+	rec := datagen.Batch(e.mem, 4, 1, 0, 3)
+	defer rec.Release()
+	for tok, want := range map[string]codes.Code{"w-secret-22": codes.PermissionDenied, "a-secret-333": codes.OK} {
+		s, err := c.DoPut(withToken(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := flight.NewRecordWriter(s, ipc.WithSchema(rec.Schema()))
+		w.SetFlightDescriptor(cmdDesc(map[string]any{"table": "viaput", "create": map[string]any{"primary_key": "id"}}))
+		_ = w.Write(rec)
+		w.Close()
+		s.CloseSend()
+		if err := drainStream(s.Recv); status.Code(err) != want {
+			t.Fatalf("DoPut create with %s: %v, want %v", tok, err, want)
+		}
+		if names, _ := e.db.ListTables(context.Background()); (len(names) == 1) != (want == codes.OK) {
+			t.Fatalf("DoPut create with %s: tables %v", tok, names)
+		}
+	}
 	err = doAction(withToken("a-secret-333"), c, "drop_table", map[string]any{"name": "nosuch"})
 	wantCode(t, err, codes.NotFound, "")
 	_, err = c.GetSchema(withToken("r-secret-1x"), pathDesc("nosuch"))

@@ -129,7 +129,7 @@ func nextBatch(rdr *flight.Reader) (more bool, err error) {
 // readError is the error of a DoPut stream that could not be read: a
 // refusal by the server's limits as it is, anything else the client's.
 func readError(err error) error {
-	if errors.Is(err, errResourceExhausted) || errors.Is(err, errShuttingDown) {
+	if errors.Is(err, errResourceExhausted) || errors.Is(err, errShuttingDown) || errors.Is(err, errPermissionDenied) {
 		return err
 	}
 	return fmt.Errorf("%w: reading DoPut stream: %v", errInvalid, err)
