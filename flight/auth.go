@@ -270,7 +270,9 @@ func (a *Auth) UnaryInterceptor(ctx context.Context, req any, info *grpc.UnarySe
 	if p.Role < need {
 		return nil, denied(need, p.Role, methodName(info.FullMethod))
 	}
-	return handler(context.WithValue(ctx, principalKey{}, p), req)
+	ctx = context.WithValue(ctx, principalKey{}, p)
+	noteContext(ctx)
+	return handler(ctx, req)
 }
 
 // StreamInterceptor authenticates and authorizes a streaming call; a
@@ -293,6 +295,7 @@ func (a *Auth) StreamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Strea
 	}
 	as := &authedStream{ServerStream: ss, ctx: context.WithValue(ss.Context(), principalKey{}, p), p: p,
 		action: info.FullMethod == flightMethodPrefix+"DoAction", put: info.FullMethod == flightMethodPrefix+"DoPut"}
+	noteContext(as.ctx)
 	return handler(srv, as)
 }
 

@@ -58,7 +58,8 @@ func runServe(args []string) error {
 	svc := flight.NewService(db, serverconf.Flight(cfg, log))
 	met := metrics.New(db)
 	health := flight.NewHealth()
-	lopts := append(sec.ListenOptions(), met.ListenOptions()...)
+	lopts := append([]flight.ListenOption{flight.WithRequestLog(log)}, sec.ListenOptions()...)
+	lopts = append(lopts, met.ListenOptions()...)
 	srv, err := flight.Listen(cfg.Listen, svc, append(lopts, health.ListenOption())...)
 	if err != nil {
 		db.Close()
