@@ -209,3 +209,30 @@ func TestTLSKeysGoTogether(t *testing.T) {
 		t.Error("tls.client_ca_file without a certificate: no error")
 	}
 }
+
+// TestSampleConfigIsDefaults: deploy/flightwal.yaml names every key with
+// its default.
+func TestSampleConfigIsDefaults(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse([]string{"--config", "../deploy/flightwal.yaml"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != Default() {
+		t.Fatalf("deploy/flightwal.yaml = %+v, want the defaults %+v", c, Default())
+	}
+	raw, err := os.ReadFile("../deploy/flightwal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		parts := strings.Split(k.key, ".")
+		if !strings.Contains(string(raw), parts[len(parts)-1]+":") {
+			t.Errorf("deploy/flightwal.yaml lacks %s", k.key)
+		}
+	}
+}
