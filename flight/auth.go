@@ -240,8 +240,7 @@ func needs(fullMethod string) (Role, bool) {
 
 // authenticate finds the caller of ctx's call.
 func (a *Auth) authenticate(ctx context.Context) (Principal, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get("authorization") {
+	for _, v := range metadata.ValueFromIncomingContext(ctx, "authorization") {
 		scheme, tok, ok := strings.Cut(v, " ")
 		if !ok || !strings.EqualFold(scheme, "bearer") {
 			continue

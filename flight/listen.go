@@ -18,6 +18,7 @@ type listenConfig struct {
 	unary    []grpc.UnaryServerInterceptor
 	stream   []grpc.StreamServerInterceptor
 	register []func(*grpc.Server)
+	inspect  bool // reads its first request once for the request log and observer (callinfo.go)
 }
 
 // WithAuth checks every call's token with a (nil: the server is open).
@@ -54,8 +55,12 @@ func WithService(register func(*grpc.Server)) ListenOption {
 // outer interceptors, then limits (which settles each message's charge,
 // so it must run for every call), then auth.
 func (c *listenConfig) serverOptions(svc *Service) []grpc.ServerOption {
+	var stream0 []grpc.StreamServerInterceptor
+	if c.inspect {
+		stream0 = append(stream0, inspectStream)
+	}
 	unary := append(append([]grpc.UnaryServerInterceptor{}, c.unary...), svc.lim.unaryInterceptor)
-	stream := append(append([]grpc.StreamServerInterceptor{}, c.stream...), svc.lim.streamInterceptor)
+	stream := append(append(stream0, c.stream...), svc.lim.streamInterceptor)
 	if c.auth != nil {
 		unary = append(unary, c.auth.UnaryInterceptor)
 		stream = append(stream, c.auth.StreamInterceptor)

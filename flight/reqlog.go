@@ -72,14 +72,20 @@ func WithRequestLog(log *slog.Logger) ListenOption {
 	stream := func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start, id := time.Now(), newID()
 		lc := &logCtx{}
-		ls := &loggedStream{ServerStream: ss}
-		ls.ctx = context.WithValue(context.WithValue(ss.Context(), requestIDKey{}, id), logCtxKey{}, lc)
-		lc.ctx = ls.ctx
-		err := handler(srv, ls)
-		emit(lc.final(), id, info.FullMethod, ls.table, start, err)
+		ctx := context.WithValue(context.WithValue(ss.Context(), requestIDKey{}, id), logCtxKey{}, lc)
+		lc.ctx = ctx
+		err := handler(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+		table := ""
+		if ci := callInfoFrom(ctx); ci != nil {
+			table = ci.table
+		}
+		emit(lc.final(), id, info.FullMethod, table, start, err)
 		return err
 	}
-	return WithInterceptors(unary, stream)
+	return func(c *listenConfig) {
+		c.inspect = true
+		WithInterceptors(unary, stream)(c)
+	}
 }
 
 // logCtx lets inner interceptors (auth) hand the request log their
@@ -118,22 +124,6 @@ func hexU(n uint64) string {
 		n >>= 4
 	}
 	return string(b[i:])
-}
-
-type loggedStream struct {
-	grpc.ServerStream
-	ctx   context.Context
-	table string
-}
-
-func (s *loggedStream) Context() context.Context { return s.ctx }
-
-func (s *loggedStream) RecvMsg(m any) error {
-	err := s.ServerStream.RecvMsg(m)
-	if err == nil && s.table == "" {
-		s.table = requestTable(m)
-	}
-	return err
 }
 
 // requestTable is the table a request names, if it names one.
