@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -220,6 +222,20 @@ func TestMetricsMoveByWhatWasDone(t *testing.T) {
 	}
 	if _, ok := final["go_goroutines{}"]; !ok {
 		t.Error("no go_ collector")
+	}
+	// Every metric the Grafana dashboard plots exists.
+	dash, err := os.ReadFile("../../deploy/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for k := range final {
+		have[k[:strings.IndexByte(k, '{')]] = true
+	}
+	for _, name := range regexp.MustCompile(`flightwal_[a-z_]+`).FindAllString(string(dash), -1) {
+		if name = strings.TrimSuffix(name, "_bucket"); !have[name] {
+			t.Errorf("the dashboard plots %s, which /metrics lacks", name)
+		}
 	}
 }
 
