@@ -33,6 +33,16 @@ type Metrics struct {
 	MemTableRows   int64 // rows in active memtables
 	MemTableBytes  int64 // Arrow bytes in active memtables
 	UnflushedBytes int64 // Arrow bytes in active and frozen memtables
+
+	// Indexes is each open table's search indexes (ivf_pq, fts) with the
+	// memtable rows they do not cover yet.
+	Indexes []IndexMetrics
+}
+
+// IndexMetrics is one search index's gauge.
+type IndexMetrics struct {
+	Table, Index, Type string
+	UnindexedRows      int64
 }
 
 // IngestMetrics counts accepted writes.
@@ -155,6 +165,11 @@ func (db *DB) Metrics() Metrics {
 		t.mu.Lock()
 		regions := append([]*RegionWriter(nil), t.regions...)
 		t.mu.Unlock()
+		if t.idx != nil && len(t.idx.all) > 0 {
+			for _, st := range t.indexStatus(regions) {
+				out.Indexes = append(out.Indexes, IndexMetrics{Table: t.name, Index: st.Name, Type: st.Type, UnindexedRows: st.UnindexedRows})
+			}
+		}
 		for _, r := range regions {
 			if r == nil {
 				continue

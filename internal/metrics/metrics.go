@@ -123,10 +123,11 @@ var (
 	dMemRows        = desc("memtable_rows", "rows in the active memtables of open tables")
 	dMemBytes       = desc("memtable_bytes", "Arrow bytes in the active memtables of open tables")
 	dUnflushed      = desc("unflushed_bytes", "Arrow bytes in active and frozen memtables (what backpressure bounds)")
+	dUnindexed      = desc("unindexed_rows", "memtable rows a search index does not cover yet (searched exactly meanwhile)", "table", "index", "type")
 )
 
 func (c *lsmCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dIngestBatches, dIngestRows, dIngestBytes, dWALPuts, dWALBytes, dWALSeconds, dFlushes, dFlushSeconds, dCompactions, dCompactSeconds, dWaits, dFenced, dMemRows, dMemBytes, dUnflushed} {
+	for _, d := range []*prometheus.Desc{dIngestBatches, dIngestRows, dIngestBytes, dWALPuts, dWALBytes, dWALSeconds, dFlushes, dFlushSeconds, dCompactions, dCompactSeconds, dWaits, dFenced, dMemRows, dMemBytes, dUnflushed, dUnindexed} {
 		ch <- d
 	}
 }
@@ -157,6 +158,9 @@ func (c *lsmCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(dMemRows, float64(m.MemTableRows))
 	gauge(dMemBytes, float64(m.MemTableBytes))
 	gauge(dUnflushed, float64(m.UnflushedBytes))
+	for _, ix := range m.Indexes {
+		ch <- prometheus.MustNewConstMetric(dUnindexed, prometheus.GaugeValue, float64(ix.UnindexedRows), ix.Table, ix.Index, ix.Type)
+	}
 }
 
 // Server is the HTTP server of metrics.listen.

@@ -239,6 +239,24 @@ func TestMetricsMoveByWhatWasDone(t *testing.T) {
 	}
 }
 
+// TestMetricsUnindexedRows: a search index's uncovered memtable rows are
+// a gauge labelled by table, index and type.
+func TestMetricsUnindexedRows(t *testing.T) {
+	s := start(t)
+	schema := base64.StdEncoding.EncodeToString(flight.SerializeSchema(datagen.Schema(4), s.mem))
+	s.action(t, "create_table", map[string]any{"name": "ix", "schema": schema, "indexes": []map[string]any{
+		{"name": "v", "column": "vec", "type": "ivf_pq", "partitions": 2, "train_after": 1000},
+	}})
+	s.put(t, "ix", true, 10)
+	got, ok := scrape(t, s.http)[`flightwal_unindexed_rows{index="v",table="ix",type="ivf_pq"}`]
+	if !ok {
+		t.Fatal("no flightwal_unindexed_rows for index v")
+	}
+	if got != 10 { // the model is not trained yet: no row is covered
+		t.Fatalf("unindexed rows %v, want 10", got)
+	}
+}
+
 func TestMetricsHTTPEndpoints(t *testing.T) {
 	s := start(t)
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/debug/pprof/": 200, "/metrics": 200, "/nope": 404} {
