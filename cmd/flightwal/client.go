@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/util"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/spf13/pflag"
@@ -105,11 +106,14 @@ func runPut(args []string) error {
 	defer c.Close()
 	raw, _ := json.Marshal(cmd)
 	var rows int64
-	acks, err := flightclient.Put(context.Background(), c, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: raw}, recs, func(_ int, metadata []byte) {
+	prog := newProgress(os.Stderr, len(recs))
+	acks, err := flightclient.Put(context.Background(), c, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: raw}, recs, func(i int, metadata []byte) {
 		var md struct{ Rows int64 }
 		_ = json.Unmarshal(metadata, &md)
 		rows += md.Rows
+		prog.ack(md.Rows, int64(util.TotalRecordSize(recs[i])))
 	})
+	prog.done()
 	if err != nil {
 		return err
 	}
