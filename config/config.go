@@ -27,7 +27,30 @@ type Config struct {
 	Backpressure Backpressure // backpressure.*
 	Compaction   Compaction   // compaction.*
 	Shutdown     Shutdown     // shutdown.*
-	LogLevel     string       // log.level
+	Auth         Auth         // auth.*
+	TLS          TLS          // tls.*
+	// MetricsListen (metrics.listen) is the HTTP address of /metrics,
+	// /healthz, /readyz and /debug/pprof/; "off" turns it off.
+	MetricsListen string
+	LogLevel      string // log.level
+	LogFormat     string // log.format: text or json
+}
+
+// Auth holds authentication settings (API.md, Authentication and TLS).
+type Auth struct {
+	// TokensFile (auth.tokens_file) is a YAML list of {name, token,
+	// role}; empty leaves the server open.
+	TokensFile string
+	// AllowAnonymous (auth.allow_anonymous) lets an open server listen
+	// on an address other than loopback.
+	AllowAnonymous bool
+}
+
+// TLS holds the Flight listener's certificates.
+type TLS struct {
+	CertFile     string // tls.cert_file
+	KeyFile      string // tls.key_file
+	ClientCAFile string // tls.client_ca_file: require client certificates signed by it
 }
 
 // Storage says where tables live.
@@ -97,19 +120,20 @@ const (
 	GiB = 1 << 30
 )
 
-
 // Default returns the documented defaults (ARCHITECTURE.md, "Defaults").
 func Default() Config {
 	return Config{
-		Listen:       "127.0.0.1:8815",
-		Storage:      Storage{URI: "./data"},
-		Flight:       Flight{MaxMessageBytes: 256 * MiB, MaxInflightBytes: AutoInflightBytes(256 * MiB), MaxStreams: 512},
-		WAL:          WAL{FlushInterval: 100 * time.Millisecond, MaxBufferBytes: 10 * MiB},
-		MemTable:     MemTable{MaxBytes: 256 * MiB, MaxRows: 1_000_000},
-		Backpressure: Backpressure{MaxUnflushedBytes: 1 * GiB},
-		Compaction:   Compaction{AfterGenerations: 8},
-		Shutdown:     Shutdown{Timeout: 30 * time.Second},
-		LogLevel:     "info",
+		Listen:        "127.0.0.1:8815",
+		Storage:       Storage{URI: "./data"},
+		Flight:        Flight{MaxMessageBytes: 256 * MiB, MaxInflightBytes: AutoInflightBytes(256 * MiB), MaxStreams: 512},
+		WAL:           WAL{FlushInterval: 100 * time.Millisecond, MaxBufferBytes: 10 * MiB},
+		MemTable:      MemTable{MaxBytes: 256 * MiB, MaxRows: 1_000_000},
+		Backpressure:  Backpressure{MaxUnflushedBytes: 1 * GiB},
+		Compaction:    Compaction{AfterGenerations: 8},
+		Shutdown:      Shutdown{Timeout: 30 * time.Second},
+		MetricsListen: "127.0.0.1:9815",
+		LogLevel:      "info",
+		LogFormat:     "text",
 	}
 }
 
@@ -146,7 +170,14 @@ var keys = []struct{ key, help string }{
 	{"backpressure.max_unflushed_bytes", "writes wait while active + frozen memtables exceed this"},
 	{"compaction.after_generations", "compact in the background once a region holds this many flushed generations (0: never)"},
 	{"shutdown.timeout", "how long SIGTERM lets streams in flight finish before they are cut"},
+	{"auth.tokens_file", "YAML list of {name, token, role} (role read, write or admin); empty: no tokens"},
+	{"auth.allow_anonymous", "allow a server with no tokens and no client CA on an address other than loopback"},
+	{"tls.cert_file", "TLS certificate (PEM) of the Flight listener; with tls.key_file turns on grpc+tls"},
+	{"tls.key_file", "TLS private key (PEM) of tls.cert_file"},
+	{"tls.client_ca_file", "CA certificates (PEM) that client certificates must be signed by (mTLS)"},
+	{"metrics.listen", "HTTP address of /metrics, /healthz, /readyz, /debug/pprof/ (off: none; port 0 picks one and logs it)"},
 	{"log.level", "log level: debug, info, warn, error"},
+	{"log.format", "log format: text or json"},
 }
 
 // RegisterFlags adds one flag per config key (and --config) to fs.
@@ -177,7 +208,14 @@ func defaultsMap(c Config) map[string]string {
 		"backpressure.max_unflushed_bytes": formatBytes(c.Backpressure.MaxUnflushedBytes),
 		"compaction.after_generations":     strconv.Itoa(c.Compaction.AfterGenerations),
 		"shutdown.timeout":                 c.Shutdown.Timeout.String(),
+		"auth.tokens_file":                 c.Auth.TokensFile,
+		"auth.allow_anonymous":             strconv.FormatBool(c.Auth.AllowAnonymous),
+		"tls.cert_file":                    c.TLS.CertFile,
+		"tls.key_file":                     c.TLS.KeyFile,
+		"tls.client_ca_file":               c.TLS.ClientCAFile,
+		"metrics.listen":                   c.MetricsListen,
 		"log.level":                        c.LogLevel,
+		"log.format":                       c.LogFormat,
 	}
 }
 
@@ -255,9 +293,11 @@ func checkFileKeys(m map[string]any, prefix string) error {
 
 func fromViper(v *viper.Viper) (Config, error) {
 	c := Config{
-		Listen:   v.GetString("listen"),
-		Storage:  Storage{URI: v.GetString("storage.uri"), S3: S3{Endpoint: v.GetString("storage.s3.endpoint"), AccessKey: v.GetString("storage.s3.access_key"), SecretKey: v.GetString("storage.s3.secret_key"), Region: v.GetString("storage.s3.region")}},
-		LogLevel: v.GetString("log.level"),
+		Listen:        v.GetString("listen"),
+		Storage:       Storage{URI: v.GetString("storage.uri"), S3: S3{Endpoint: v.GetString("storage.s3.endpoint"), AccessKey: v.GetString("storage.s3.access_key"), SecretKey: v.GetString("storage.s3.secret_key"), Region: v.GetString("storage.s3.region")}},
+		LogLevel:      v.GetString("log.level"),
+		LogFormat:     v.GetString("log.format"),
+		MetricsListen: strings.TrimSpace(v.GetString("metrics.listen")),
 	}
 	var errs []error
 	size := func(key string) int64 {
@@ -305,6 +345,13 @@ func fromViper(v *viper.Viper) (Config, error) {
 		errs = append(errs, fmt.Errorf("storage.s3.insecure_skip_verify: want true or false: %w", err))
 	}
 	c.Storage.S3.InsecureSkipVerify = insecure
+	c.Auth.TokensFile = strings.TrimSpace(v.GetString("auth.tokens_file"))
+	anon, err := strconv.ParseBool(v.GetString("auth.allow_anonymous"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("auth.allow_anonymous: want true or false: %w", err))
+	}
+	c.Auth.AllowAnonymous = anon
+	c.TLS = TLS{CertFile: strings.TrimSpace(v.GetString("tls.cert_file")), KeyFile: strings.TrimSpace(v.GetString("tls.key_file")), ClientCAFile: strings.TrimSpace(v.GetString("tls.client_ca_file"))}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -347,6 +394,25 @@ func (c Config) Validate() error {
 	if c.Backpressure.MaxUnflushedBytes < c.MemTable.MaxBytes {
 		errs = append(errs, fmt.Errorf("backpressure.max_unflushed_bytes (%d) must be at least memtable.max_bytes (%d)", c.Backpressure.MaxUnflushedBytes, c.MemTable.MaxBytes))
 	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls.cert_file and tls.key_file go together: set both or neither"))
+	}
+	if c.TLS.ClientCAFile != "" && c.TLS.CertFile == "" {
+		errs = append(errs, errors.New("tls.client_ca_file needs tls.cert_file and tls.key_file"))
+	}
+	if c.Open() && !c.Auth.AllowAnonymous && !IsLoopback(c.Listen) {
+		errs = append(errs, fmt.Errorf("listen %q is not a loopback address and the server would be open (no auth.tokens_file, no tls.client_ca_file): set one, or auth.allow_anonymous: true", c.Listen))
+	}
+	if c.MetricsListen != MetricsOff {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("metrics.listen %q: want host:port or off: %w", c.MetricsListen, err))
+		}
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.LogFormat))
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -357,3 +423,27 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// Open reports whether the server checks no credentials: no tokens file
+// and no client CA.
+func (c Config) Open() bool {
+	return c.Auth.TokensFile == "" && c.TLS.ClientCAFile == ""
+}
+
+// IsLoopback reports whether addr's host is loopback (API.md): an IP in
+// 127.0.0.0/8, ::1, or "localhost". An empty host (":8815") and the
+// unspecified addresses (0.0.0.0, ::) are not.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// MetricsOff is the metrics.listen value that turns the HTTP server off.
+const MetricsOff = "off"

@@ -156,3 +156,83 @@ func TestLimitsAndShutdown(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthRefusesOpenNonLoopback(t *testing.T) {
+	for addr, loop := range map[string]bool{
+		"127.0.0.1:8815": true, "127.9.9.9:1": true, "[::1]:8815": true, "localhost:8815": true, "LOCALHOST:0": true,
+		":8815": false, "[::]:8815": false, "0.0.0.0:8815": false, "10.0.0.1:8815": false, "example.com:1": false,
+	} {
+		if got := IsLoopback(addr); got != loop {
+			t.Errorf("IsLoopback(%q) = %v, want %v", addr, got, loop)
+		}
+		c := Default()
+		c.Listen = addr
+		err := c.Validate()
+		if loop != (err == nil) {
+			t.Errorf("open server on %s: Validate = %v", addr, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "auth.allow_anonymous") {
+			t.Errorf("open server on %s: error does not name auth.allow_anonymous: %v", addr, err)
+		}
+		c.Auth.AllowAnonymous = true
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s with auth.allow_anonymous: %v", addr, err)
+		}
+		c.Auth = Auth{TokensFile: "/etc/flightwal/tokens.yaml"}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s with a tokens file: %v", addr, err)
+		}
+		c.Auth = Auth{}
+		c.TLS = TLS{CertFile: "c.pem", KeyFile: "k.pem", ClientCAFile: "ca.pem"}
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s with a client CA: %v", addr, err)
+		}
+	}
+	t.Setenv("FLIGHTWAL_LISTEN", "0.0.0.0:8815")
+	if _, err := Load(nil); err == nil {
+		t.Fatal("Load: an open server on 0.0.0.0 started")
+	}
+	t.Setenv("FLIGHTWAL_AUTH_ALLOW_ANONYMOUS", "true")
+	if _, err := Load(nil); err != nil {
+		t.Fatalf("Load with FLIGHTWAL_AUTH_ALLOW_ANONYMOUS: %v", err)
+	}
+}
+
+func TestTLSKeysGoTogether(t *testing.T) {
+	c := Default()
+	c.TLS.CertFile = "c.pem"
+	if err := c.Validate(); err == nil {
+		t.Error("tls.cert_file without tls.key_file: no error")
+	}
+	c.TLS = TLS{ClientCAFile: "ca.pem"}
+	if err := c.Validate(); err == nil {
+		t.Error("tls.client_ca_file without a certificate: no error")
+	}
+}
+
+// TestSampleConfigIsDefaults: deploy/flightwal.yaml names every key with
+// its default.
+func TestSampleConfigIsDefaults(t *testing.T) {
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse([]string{"--config", "../deploy/flightwal.yaml"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != Default() {
+		t.Fatalf("deploy/flightwal.yaml = %+v, want the defaults %+v", c, Default())
+	}
+	raw, err := os.ReadFile("../deploy/flightwal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		parts := strings.Split(k.key, ".")
+		if !strings.Contains(string(raw), parts[len(parts)-1]+":") {
+			t.Errorf("deploy/flightwal.yaml lacks %s", k.key)
+		}
+	}
+}

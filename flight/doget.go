@@ -12,7 +12,7 @@ import (
 // DoGet streams a consistent snapshot read (API.md, DoGet).
 func (s *Service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServer) error {
 	ctx := stream.Context()
-	tk, err := parseTicket(tkt.GetTicket())
+	tk, err := ticketOf(ctx, tkt)
 	if err != nil {
 		return toStatus(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -28,6 +29,7 @@ const maxPendingAcks = 256
 type pendingAck struct {
 	batch int
 	res   lsm.WriteResult
+	start time.Time // when the batch was read
 }
 
 // DoPut ingests a stream of record batches. Batches are appended as they
@@ -76,6 +78,7 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 		if !more {
 			break
 		}
+		start := time.Now()
 		res, err := w.Write(ctx, s.mem, rdr.RecordBatch())
 		if err != nil {
 			return finish(fmt.Errorf("batch %d: %w", i, err))
@@ -85,7 +88,7 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 		// against flight.max_inflight_bytes.
 		releaseReceived(ctx)
 		select {
-		case acks <- pendingAck{batch: i, res: res}:
+		case acks <- pendingAck{batch: i, res: res, start: start}:
 		case err := <-ackDone:
 			ackDone <- err
 			return finish(err)
@@ -126,7 +129,7 @@ func nextBatch(rdr *flight.Reader) (more bool, err error) {
 // readError is the error of a DoPut stream that could not be read: a
 // refusal by the server's limits as it is, anything else the client's.
 func readError(err error) error {
-	if errors.Is(err, errResourceExhausted) || errors.Is(err, errShuttingDown) {
+	if errors.Is(err, errResourceExhausted) || errors.Is(err, errShuttingDown) || errors.Is(err, errPermissionDenied) {
 		return err
 	}
 	return fmt.Errorf("%w: reading DoPut stream: %v", errInvalid, err)
@@ -154,6 +157,7 @@ func (s *Service) putTable(ctx context.Context, req *putRequest, rdr *flight.Rea
 
 // sendAcks sends the PutResults in order.
 func (s *Service) sendAcks(ctx context.Context, stream flight.FlightService_DoPutServer, t *lsm.Table, durable bool, acks <-chan pendingAck) error {
+	obs := observerFrom(ctx)
 	for a := range acks {
 		if durable {
 			if err := t.WaitDurable(ctx, a.res); err != nil {
@@ -167,6 +171,9 @@ func (s *Service) sendAcks(ctx context.Context, stream flight.FlightService_DoPu
 		raw, _ := json.Marshal(md)
 		if err := stream.Send(&flight.PutResult{AppMetadata: raw}); err != nil {
 			return err
+		}
+		if obs != nil {
+			obs.Ack(durable, time.Since(a.start))
 		}
 	}
 	return nil

@@ -38,6 +38,8 @@ type env struct {
 	smem   *memory.CheckedAllocator // the server's allocator
 	opts   lsm.Options
 	fopts  fw.Options
+	lopts  []fw.ListenOption // auth, TLS, interceptors (listen.go)
+	dial   []grpc.DialOption // e.client's, instead of plaintext
 }
 
 type envOption func(*env)
@@ -45,6 +47,10 @@ type envOption func(*env)
 func withStore(s objstore.Store) envOption { return func(e *env) { e.store = s } }
 func withLSM(o lsm.Options) envOption      { return func(e *env) { e.opts = o } }
 func withFlight(o fw.Options) envOption    { return func(e *env) { e.fopts = o } }
+func withListen(o ...fw.ListenOption) envOption {
+	return func(e *env) { e.lopts = append(e.lopts, o...) }
+}
+func withDial(o ...grpc.DialOption) envOption { return func(e *env) { e.dial = o } }
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
@@ -76,11 +82,15 @@ func (e *env) start() {
 	fo := e.fopts
 	fo.Allocator, fo.Logger = e.smem, o.Logger
 	svc := fw.NewService(db, fo)
-	srv, err := fw.Listen("127.0.0.1:0", svc)
+	srv, err := fw.Listen("127.0.0.1:0", svc, e.lopts...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c, err := flight.NewClientWithMiddleware(srv.Addr().String(), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	dial := e.dial
+	if dial == nil {
+		dial = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
+	c, err := flight.NewClientWithMiddleware(srv.Addr().String(), nil, nil, dial...)
 	if err != nil {
 		e.t.Fatal(err)
 	}

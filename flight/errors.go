@@ -18,6 +18,7 @@ var errInvalid = errors.New("invalid request")
 var (
 	errResourceExhausted = errors.New("resource exhausted")
 	errShuttingDown      = errors.New("unavailable")
+	errPermissionDenied  = errors.New("permission denied") // auth.go
 )
 
 // toStatus is the one place errors become gRPC statuses (API.md, Errors).
@@ -32,6 +33,8 @@ func toStatus(err error) error {
 	switch {
 	case errors.Is(err, lsm.ErrDataLoss): // first: it outranks any retry hint
 		code = codes.DataLoss
+	case errors.Is(err, errPermissionDenied):
+		code = codes.PermissionDenied
 	case errors.Is(err, errInvalid), errors.Is(err, lsm.ErrInvalidArgument):
 		code = codes.InvalidArgument
 	case errors.Is(err, lsm.ErrNotFound):

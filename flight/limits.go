@@ -238,10 +238,13 @@ func wait(ctx context.Context, d time.Duration, acquire func(context.Context) er
 // streamInterceptor admits a stream and wraps it so that what it
 // receives is charged to the budget.
 func (l *limits) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if err := l.admit(ss.Context()); err != nil {
-		return toStatus(err)
+	// Health checks are answered while draining and take no call slot.
+	if !isHealth(info.FullMethod) {
+		if err := l.admit(ss.Context()); err != nil {
+			return toStatus(err)
+		}
+		defer l.streams.Release(1)
 	}
-	defer l.streams.Release(1)
 	ls := &limitedStream{ServerStream: ss, lim: l, reserve: info.IsClientStream, largest: -1}
 	ls.ctx = context.WithValue(ss.Context(), limitedStreamKey{}, ls)
 	defer ls.releaseHeld()
@@ -250,13 +253,16 @@ func (l *limits) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 
 // unaryInterceptor admits a unary call and holds its request's charge
 // until the handler returns.
-func (l *limits) unaryInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func (l *limits) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if r, ok := l.receipts.LoadAndDelete(req); ok {
 		rc := r.(*receipt)
 		defer l.release(rc.n)
 		if rc.err != nil {
 			return nil, toStatus(rc.err)
 		}
+	}
+	if isHealth(info.FullMethod) { // answered while draining, no call slot
+		return handler(ctx, req)
 	}
 	if err := l.admit(ctx); err != nil {
 		return nil, toStatus(err)

@@ -83,22 +83,28 @@ type Server struct {
 	svc  *Service
 }
 
-// Listen starts serving svc on addr ("127.0.0.1:0" picks a port).
-func Listen(addr string, svc *Service) (*Server, error) {
+// Listen starts serving svc on addr ("127.0.0.1:0" picks a port); opts
+// add auth, TLS, interceptors and services (listen.go).
+func Listen(addr string, svc *Service, opts ...ListenOption) (*Server, error) {
+	var lc listenConfig
+	for _, o := range opts {
+		o(&lc)
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	g := grpc.NewServer(
+	g := grpc.NewServer(append(lc.serverOptions(svc),
 		grpc.MaxRecvMsgSize(int(svc.opts.MaxMessageBytes)),
 		grpc.ForceServerCodecV2(newBudgetCodec(svc.lim)),
-		grpc.ChainUnaryInterceptor(svc.lim.unaryInterceptor),
-		grpc.ChainStreamInterceptor(svc.lim.streamInterceptor),
 		// Stop (Shutdown past its deadline) returns only once every
 		// handler has, so nothing writes to the DB after it is closed.
 		grpc.WaitForHandlers(true),
-	)
+	)...)
 	flight.RegisterFlightServiceServer(g, svc)
+	for _, r := range lc.register {
+		r(g)
+	}
 	s := &Server{grpc: g, lis: lis, svc: svc}
 	go func() {
 		if err := g.Serve(lis); err != nil {

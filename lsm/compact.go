@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -34,6 +35,15 @@ type CompactResult struct {
 // highest generation merged per region, so a crash between the two steps
 // never merges a generation twice.
 func (t *Table) Compact(ctx context.Context) (CompactResult, error) {
+	start := time.Now()
+	res, err := t.compact(ctx)
+	if err == nil && len(res.Generations) > 0 {
+		t.opts.metrics.compacted(time.Since(start))
+	}
+	return res, err
+}
+
+func (t *Table) compact(ctx context.Context) (CompactResult, error) {
 	t.compactMu.Lock()
 	defer t.compactMu.Unlock()
 	base := t.base.Load()

@@ -59,6 +59,7 @@ func Open(ctx context.Context, store objstore.Store, opts Options) (*DB, error) 
 	if err != nil {
 		return nil, err
 	}
+	o.metrics = newDBMetrics()
 	return &DB{store: store, opts: o, slots: map[string]*tableSlot{}}, nil
 }
 

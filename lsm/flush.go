@@ -33,6 +33,12 @@ type FlushedGeneration struct {
 // adds the generation. A crash before the commit leaves an orphan dataset
 // that no manifest names: restart ignores it and replays the WAL.
 func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, ok bool, err error) {
+	start := time.Now()
+	defer func() {
+		if ok && err == nil {
+			r.opts.metrics.flushed(time.Since(start))
+		}
+	}()
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
 	r.mu.Lock()

@@ -120,6 +120,9 @@ func TestBackpressureWaitsForFlush(t *testing.T) {
 	if len(st.Generations) == 0 {
 		t.Fatalf("backpressure never flushed: %+v", st)
 	}
+	if m := db.Metrics(); m.BackpressureWaits == 0 || m.Flushes == 0 {
+		t.Fatalf("metrics: %d backpressure waits, %d flushes", m.BackpressureWaits, m.Flushes)
+	}
 	if n := countRows(t, tbl, mem); n != 200 {
 		t.Fatalf("%d rows, want 200", n)
 	}

@@ -32,6 +32,9 @@ type Options struct {
 	// generations; 0 or less: never.
 	CompactAfterGenerations int
 	Retry                   objstore.RetryPolicy
+
+	// metrics is the DB's live counters (metrics.go); Open sets it.
+	metrics *dbMetrics
 }
 
 // Or is o with its zero fields taken from d: tests and tools start from

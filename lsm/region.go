@@ -177,6 +177,7 @@ func (r *RegionWriter) startWritingLocked() {
 		FlushInterval:  r.opts.WALFlushInterval,
 		MaxBufferBytes: r.opts.WALMaxBufferBytes,
 		Retry:          r.opts.Retry,
+		OnPut:          r.opts.metrics.walPut,
 	})
 	go background(r.closing, r.flushKick, r.flushDone, r.flushFrozen)
 	if len(r.frozen) > 0 {
@@ -548,6 +549,9 @@ func (r *RegionWriter) failLocked(err error) {
 	if r.failure == nil {
 		r.failure = err
 		r.log.Error("region stopped taking writes", "err", err)
+		if errors.Is(err, ErrFenced) {
+			r.opts.metrics.fencedWriter()
+		}
 	}
 }
 
@@ -623,6 +627,7 @@ func (r *RegionWriter) waitForRoom(ctx context.Context) error {
 	if limit <= 0 || r.unflushedBytes() < limit {
 		return nil
 	}
+	r.opts.metrics.waited()
 	r.Freeze() // kicks the flush goroutine
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()

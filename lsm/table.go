@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/util"
 
 	"github.com/flightwal/flightwal/lance"
 	"github.com/flightwal/flightwal/lsm/wal"
@@ -30,6 +31,7 @@ type Table struct {
 	allCols []int // 0..n-1: the projection of a query without columns
 	indexes []IndexDef
 	opts    *Options
+	ingest  *ingestCounters // this name's ingest counters (metrics.go)
 
 	base atomic.Pointer[baseLayer] // newest base table version
 
@@ -68,7 +70,7 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	if err != nil {
 		return nil, fmt.Errorf("table %q has an unusable schema: %w", name, err)
 	}
-	t := &Table{db: db, name: name, store: objstore.Prefixed(db.store, tableRoot(name)), schema: schema, pkCol: pkCol, opts: &db.opts}
+	t := &Table{db: db, name: name, store: objstore.Prefixed(db.store, tableRoot(name)), schema: schema, pkCol: pkCol, opts: &db.opts, ingest: db.opts.metrics.table(name)}
 	if pkCol >= 0 {
 		t.kt, _ = pkKeyType(schema.Field(pkCol).Type)
 	}
@@ -302,6 +304,14 @@ func (t *Table) NewWriter(streamSchema *arrow.Schema, op Op) (*Writer, error) {
 // Write validates one batch and appends it to its regions. Nothing is
 // appended unless the whole batch is valid (invariant 7).
 func (w *Writer) Write(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch) (WriteResult, error) {
+	res, err := w.write(ctx, mem, rec)
+	if err == nil && rec.NumRows() > 0 {
+		w.t.opts.metrics.ingest(w.t.ingest, rec.NumRows(), int64(util.TotalRecordSize(rec)))
+	}
+	return res, err
+}
+
+func (w *Writer) write(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch) (WriteResult, error) {
 	res := WriteResult{Rows: rec.NumRows(), Regions: map[int]uint64{}, writers: map[int]*RegionWriter{}}
 	if err := ctx.Err(); err != nil {
 		return res, err

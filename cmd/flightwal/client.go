@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/util"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/spf13/pflag"
@@ -23,12 +24,35 @@ import (
 	"github.com/flightwal/flightwal/internal/flightclient"
 )
 
-// dial opens the client the subcommands (and this package's tests) use.
+// dial opens a plaintext client without a token (this package's tests).
 func dial(addr string) (flight.Client, error) { return flightclient.Dial(addr) }
+
+// clientCreds are the subcommands' credential flags.
+type clientCreds struct {
+	token, ca, cert, key *string
+}
+
+func credFlags(fs *pflag.FlagSet) clientCreds {
+	return clientCreds{
+		token: fs.String("token", "", "bearer token (default $FLIGHTWAL_TOKEN)"),
+		ca:    fs.String("tls-ca", "", "CA certificate (PEM) to verify the server; turns on TLS"),
+		cert:  fs.String("tls-cert", "", "client certificate (PEM) for mTLS"),
+		key:   fs.String("tls-key", "", "client key (PEM) for mTLS"),
+	}
+}
+
+func (c clientCreds) dial(addr string) (flight.Client, error) {
+	tok := *c.token
+	if tok == "" {
+		tok = os.Getenv("FLIGHTWAL_TOKEN")
+	}
+	return flightclient.DialWith(addr, flightclient.DialOptions{Token: tok, CAFile: *c.ca, CertFile: *c.cert, KeyFile: *c.key})
+}
 
 func runPut(args []string) error {
 	fs := pflag.NewFlagSet("put", pflag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8815", "server address")
+	addr := fs.String("addr", "127.0.0.1:8815", "server address (host:port, grpc://host:port or grpc+tls://host:port)")
+	creds := credFlags(fs)
 	table := fs.String("table", "", "table name")
 	path := fs.String("file", "", "Parquet (.parquet), Arrow IPC (.arrow, .arrows, .ipc) or CSV (.csv) file to load")
 	generate := fs.Int64("generate", 0, "instead of a file, generate this many rows of (id, vec, text)")
@@ -75,18 +99,21 @@ func runPut(args []string) error {
 		}
 		cmd["create"] = c
 	}
-	c, err := dial(*addr)
+	c, err := creds.dial(*addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	raw, _ := json.Marshal(cmd)
 	var rows int64
-	acks, err := flightclient.Put(context.Background(), c, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: raw}, recs, func(_ int, metadata []byte) {
+	prog := newProgress(os.Stderr, len(recs))
+	acks, err := flightclient.Put(context.Background(), c, &flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: raw}, recs, func(i int, metadata []byte) {
 		var md struct{ Rows int64 }
 		_ = json.Unmarshal(metadata, &md)
 		rows += md.Rows
+		prog.ack(md.Rows, int64(util.TotalRecordSize(recs[i])))
 	})
+	prog.done()
 	if err != nil {
 		return err
 	}
@@ -166,7 +193,8 @@ func readFile(path string, batchRows int64) ([]arrow.RecordBatch, error) {
 
 func runGet(args []string) error {
 	fs := pflag.NewFlagSet("get", pflag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8815", "server address")
+	addr := fs.String("addr", "127.0.0.1:8815", "server address (host:port, grpc://host:port or grpc+tls://host:port)")
+	creds := credFlags(fs)
 	format := fs.String("format", "table", "output: table, json (one object per row) or ipc (Arrow IPC stream)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -174,7 +202,7 @@ func runGet(args []string) error {
 	if fs.NArg() != 1 {
 		return fmt.Errorf(`get takes one ticket, e.g. '{"table": "t", "limit": 10}'`)
 	}
-	c, err := dial(*addr)
+	c, err := creds.dial(*addr)
 	if err != nil {
 		return err
 	}
@@ -237,14 +265,15 @@ func writeJSONRows(w io.Writer, rec arrow.RecordBatch) error {
 
 func runAction(args []string) error {
 	fs := pflag.NewFlagSet("action", pflag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8815", "server address")
+	addr := fs.String("addr", "127.0.0.1:8815", "server address (host:port, grpc://host:port or grpc+tls://host:port)")
+	creds := credFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		return fmt.Errorf(`action takes TYPE and an optional JSON body, e.g. stats '{"table": "t"}'`)
 	}
-	c, err := dial(*addr)
+	c, err := creds.dial(*addr)
 	if err != nil {
 		return err
 	}

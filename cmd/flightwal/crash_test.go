@@ -62,7 +62,7 @@ type serverProc struct {
 
 func startServer(t *testing.T, args ...string) *serverProc {
 	t.Helper()
-	cmd := exec.Command(binary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--log.level", "warn"}, args...)...)
+	cmd := exec.Command(binary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--metrics.listen", "127.0.0.1:0", "--log.level", "warn"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

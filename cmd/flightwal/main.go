@@ -19,6 +19,8 @@ usage:
   flightwal get    [--addr ADDR] [--format table|json|ipc] '<ticket JSON>'
   flightwal action [--addr ADDR] TYPE ['<body JSON>']
 
+put, get and action take --token (default $FLIGHTWAL_TOKEN), --tls-ca
+and grpc+tls://host:port addresses (--tls-cert/--tls-key for mTLS).
 Run "flightwal CMD --help" for the flags of one command. The benchmark is
 a binary of its own: flightwal-bench --help.
 `

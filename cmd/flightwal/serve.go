@@ -13,6 +13,7 @@ import (
 
 	"github.com/flightwal/flightwal/config"
 	"github.com/flightwal/flightwal/flight"
+	"github.com/flightwal/flightwal/internal/metrics"
 	"github.com/flightwal/flightwal/internal/serverconf"
 	"github.com/flightwal/flightwal/lsm"
 	"github.com/flightwal/flightwal/objstore"
@@ -30,10 +31,18 @@ func runServe(args []string) error {
 	}
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	if cfg.LogFormat == "json" {
+		handler = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(handler)
 
 	ctx := drainOnSignal(log)
 	setMemoryLimit(log, cfg)
+	sec, err := serverconf.NewSecurity(cfg, log)
+	if err != nil {
+		return err
+	}
 	store, err := objstore.Open(ctx, cfg.Storage.URI, objstore.S3Options{
 		Endpoint: cfg.Storage.S3.Endpoint, AccessKey: cfg.Storage.S3.AccessKey,
 		SecretKey: cfg.Storage.S3.SecretKey, Region: cfg.Storage.S3.Region,
@@ -47,10 +56,36 @@ func runServe(args []string) error {
 		return err
 	}
 	svc := flight.NewService(db, serverconf.Flight(cfg, log))
-	srv, err := flight.Listen(cfg.Listen, svc)
+	met := metrics.New(db)
+	health := flight.NewHealth()
+	lopts := append([]flight.ListenOption{flight.WithRequestLog(log)}, sec.ListenOptions()...)
+	lopts = append(lopts, met.ListenOptions()...)
+	srv, err := flight.Listen(cfg.Listen, svc, append(lopts, health.ListenOption())...)
 	if err != nil {
 		db.Close()
 		return err
+	}
+	var msrv *metrics.Server
+	if cfg.MetricsListen != config.MetricsOff {
+		msrv, err = metrics.Listen(cfg.MetricsListen, met, func(ctx context.Context) error {
+			_, err := db.ListTables(ctx) // the object store answers
+			return err
+		}, log)
+		if err != nil {
+			_ = srv.Shutdown(context.Background())
+			db.Close()
+			return err
+		}
+		defer msrv.Close()
+		log.Info("metrics listening", "addr", msrv.Addr().String())
+	}
+	health.Serving()
+	if msrv != nil {
+		msrv.SetReady(true)
+	}
+	reloadOnSIGHUP(log, func() { _ = sec.Reload() })
+	if cfg.Open() {
+		log.Warn("no auth.tokens_file and no tls.client_ca_file: anyone who reaches the port may create, write and drop tables", "listen", cfg.Listen)
 	}
 	// Tests and scripts read this line to find the port when listen is :0.
 	fmt.Printf("flightwal listening on %s (storage %s)\n", srv.Addr(), store)
@@ -61,6 +96,10 @@ func runServe(args []string) error {
 	// the DB writes the async writes still buffered, so that every
 	// acknowledged write is durable before the process exits 0.
 	log.Info("draining", "timeout", cfg.Shutdown.Timeout)
+	health.Draining()
+	if msrv != nil {
+		msrv.SetReady(false)
+	}
 	dctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.Timeout)
 	defer cancel()
 	if err := srv.Shutdown(dctx); err != nil {
@@ -89,6 +128,18 @@ func drainOnSignal(log *slog.Logger) context.Context {
 		os.Exit(1)
 	}()
 	return ctx
+}
+
+// reloadOnSIGHUP calls reload at each SIGHUP (tokens and certificates).
+func reloadOnSIGHUP(log *slog.Logger, reload func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP)
+	go func() {
+		for range sigs {
+			log.Info("signal: reloading", "signal", "SIGHUP")
+			reload()
+		}
+	}()
 }
 
 // setMemoryLimit gives the Go runtime a soft memory limit, unless

@@ -44,6 +44,9 @@ type Config struct {
 	// stalls the pipeline and is retried with backoff up to Retry.Max
 	// until it lands.
 	Retry objstore.RetryPolicy
+	// OnPut, if set, is told each entry written: its bytes and how long
+	// its put took (retries included). It must not block.
+	OnPut func(bytes int, d time.Duration)
 }
 
 // Writer is the group-commit pipeline of one log, owned by the region's
@@ -248,7 +251,11 @@ func (w *Writer) putLoop(puts <-chan put, done chan<- struct{}) {
 		if w.failed.Load() {
 			continue
 		}
+		start := time.Now()
 		err := w.putUntilDone(p.pos, p.data)
+		if err == nil && w.cfg.OnPut != nil {
+			w.cfg.OnPut(len(p.data), time.Since(start))
+		}
 		select {
 		case w.bufs <- p.data[:0]: // stores do not retain what they were given
 		default:
