@@ -151,4 +151,3 @@ func (s *Snapshot) Watermarks() map[int]uint64 {
 	}
 	return out
 }
-
