@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -76,8 +77,9 @@ type sqlServer struct {
 }
 
 type preparedStmt struct {
-	query string
-	args  []any
+	query   string
+	nparams int
+	args    []any // bound by DoPut; nil until then
 }
 
 // sqlService is Flight SQL's part of the Service.
@@ -490,16 +492,21 @@ func (s *sqlServer) CreatePreparedStatement(ctx context.Context, req flightsql.A
 	if err != nil {
 		return res, err
 	}
-	n, err := eng.ParamCount(ctx, req.GetQuery())
+	params, err := eng.Params(ctx, req.GetQuery())
 	if err != nil {
 		return res, sqlStatus(err)
 	}
-	if n > 0 {
-		return res, status.Errorf(codes.Unimplemented, "prepared statements with parameters are not supported yet (this one has %d)", n)
+	fields := make([]arrow.Field, len(params))
+	for i, t := range params {
+		fields[i] = arrow.Field{Name: fmt.Sprintf("$%d", i+1), Type: t, Nullable: true}
 	}
-	sc, err := eng.Schema(ctx, req.GetQuery())
-	if err != nil {
-		return res, sqlStatus(err)
+	res.ParameterSchema = arrow.NewSchema(fields, nil)
+	if len(params) == 0 {
+		// With parameters the result's schema may depend on them: it is
+		// known once they are bound (GetSchema, GetFlightInfo).
+		if res.DatasetSchema, err = eng.Schema(ctx, req.GetQuery()); err != nil {
+			return res, sqlStatus(err)
+		}
 	}
 	var raw [16]byte
 	if _, err := rand.Read(raw[:]); err != nil {
@@ -511,10 +518,8 @@ func (s *sqlServer) CreatePreparedStatement(ctx context.Context, req flightsql.A
 	if len(s.stmts) >= maxPrepared {
 		return res, status.Errorf(codes.ResourceExhausted, "%d prepared statements are open: close some (ClosePreparedStatement)", maxPrepared)
 	}
-	s.stmts[h] = &preparedStmt{query: req.GetQuery()}
+	s.stmts[h] = &preparedStmt{query: req.GetQuery(), nparams: len(params)}
 	res.Handle = []byte(h)
-	res.DatasetSchema = sc
-	res.ParameterSchema = arrow.NewSchema(nil, nil)
 	return res, nil
 }
 
@@ -529,14 +534,92 @@ func (s *sqlServer) ClosePreparedStatement(_ context.Context, req flightsql.Acti
 	return nil
 }
 
-func (s *sqlServer) prepared(h []byte) (*preparedStmt, error) {
+// prepared returns a copy of the statement h names.
+func (s *sqlServer) prepared(h []byte) (preparedStmt, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.stmts[string(h)]
 	if !ok {
-		return nil, status.Error(codes.NotFound, "prepared statement: unknown handle (closed, or made by another server)")
+		return preparedStmt{}, status.Error(codes.NotFound, "prepared statement: unknown handle (closed, or made by another server)")
 	}
-	return p, nil
+	return *p, nil
+}
+
+// DoPutPreparedStatementQuery binds parameters: one row, one column per
+// parameter in order. They stay bound until the next DoPut.
+func (s *sqlServer) DoPutPreparedStatementQuery(_ context.Context, cmd flightsql.PreparedStatementQuery, rdr flight.MessageReader, _ flight.MetadataWriter) ([]byte, error) {
+	h := cmd.GetPreparedStatementHandle()
+	p, err := s.prepared(h)
+	if err != nil {
+		return nil, err
+	}
+	var args []any
+	rows := 0
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		for r := 0; r < int(rec.NumRows()); r++ {
+			if rows++; rows > 1 {
+				return nil, status.Error(codes.InvalidArgument, "prepared query: bind one row of parameters (several rows, one query each, are not supported yet)")
+			}
+			if int(rec.NumCols()) != p.nparams {
+				return nil, status.Errorf(codes.InvalidArgument, "prepared query: %d parameter columns bound, the statement has %d parameters", rec.NumCols(), p.nparams)
+			}
+			args = make([]any, rec.NumCols())
+			for c, col := range rec.Columns() {
+				args[c] = paramValue(col, r)
+			}
+		}
+	}
+	if err := rdr.Err(); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "prepared query: reading the parameters: %v", err)
+	}
+	if rows == 0 && p.nparams > 0 {
+		return nil, status.Error(codes.InvalidArgument, "prepared query: no row of parameters bound")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stmts[string(h)]; ok {
+		st.args = args
+	}
+	return h, nil
+}
+
+// paramValue is row r of col as a Go value for the engine.
+func paramValue(col arrow.Array, r int) any {
+	if col.IsNull(r) {
+		return nil
+	}
+	switch a := col.(type) {
+	case *array.Int64:
+		return a.Value(r)
+	case *array.Int32:
+		return a.Value(r)
+	case *array.Int16:
+		return a.Value(r)
+	case *array.Int8:
+		return a.Value(r)
+	case *array.Uint64:
+		return a.Value(r)
+	case *array.Uint32:
+		return a.Value(r)
+	case *array.Uint16:
+		return a.Value(r)
+	case *array.Uint8:
+		return a.Value(r)
+	case *array.Float64:
+		return a.Value(r)
+	case *array.Float32:
+		return a.Value(r)
+	case *array.Boolean:
+		return a.Value(r)
+	case *array.String:
+		return a.Value(r)
+	case *array.LargeString:
+		return a.Value(r)
+	case *array.Binary:
+		return a.Value(r)
+	}
+	return col.ValueStr(r)
 }
 
 func (s *sqlServer) GetFlightInfoPreparedStatement(ctx context.Context, cmd flightsql.PreparedStatementQuery, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {

@@ -287,6 +287,29 @@ func TestFlightSQLQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// With a parameter.
+	ps, err := c.Prepare(ctx, "SELECT name FROM users WHERE id = ? OR name = $2 ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := ps.ParameterSchema(); p == nil || p.NumFields() != 2 || !arrow.TypeEqual(p.Field(0).Type, arrow.PrimitiveTypes.Int64) || !arrow.TypeEqual(p.Field(1).Type, arrow.BinaryTypes.String) {
+		t.Fatalf("parameter schema: %v", p)
+	}
+	paramSchema := arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.PrimitiveTypes.Int64}, {Name: "b", Type: arrow.BinaryTypes.String}}, nil)
+	params := jsonBatch(t, e.mem, paramSchema, `{"a":2,"b":"ann"}`)
+	defer params.Release()
+	ps.SetParameters(params)
+	info, err = ps.Execute(ctx)
+	wantRows(t, "prepared with parameters", fetch(t, e, c, info, err), "ann", "cy")
+	params2 := jsonBatch(t, e.mem, paramSchema, `{"a":1,"b":null}`)
+	defer params2.Release()
+	ps.SetParameters(params2)
+	info, err = ps.Execute(ctx)
+	wantRows(t, "rebound", fetch(t, e, c, info, err), "bob")
+	if err := ps.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
 	// A large result comes in messages under 4 MiB.
 	wantRows(t, "large", q("SELECT count(*), sum(length(s)) FROM (SELECT repeat('x', 1000) AS s FROM range(20000))"), "20000|20000000")
 	big := q("SELECT repeat('x', 1000) AS s FROM range(20000)")
@@ -415,6 +438,26 @@ func TestFlightSQLADBC(t *testing.T) {
 	defer row.Release()
 	e.mustPut(pathDesc("events"), row)
 	wantRows(t, "ADBC fresh row", query("SELECT kind FROM events WHERE id = 200"), "z")
+
+	// A prepared statement with a bound parameter.
+	ps, err := cnxn.NewStatement()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Close()
+	if err := ps.SetSqlQuery("SELECT kind FROM events WHERE id = ?"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	param := jsonBatch(t, e.mem, arrow.NewSchema([]arrow.Field{{Name: "p", Type: arrow.PrimitiveTypes.Int64}}, nil), `{"p":200}`)
+	defer param.Release()
+	if err := ps.Bind(ctx, param); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := ps.ExecuteQuery(ctx)
+	wantRows(t, "ADBC prepared", read(r, err), "z")
 
 	st, err := cnxn.NewStatement()
 	if err != nil {

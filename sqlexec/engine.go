@@ -93,19 +93,52 @@ func (e *Engine) Schema(ctx context.Context, query string, args ...any) (*arrow.
 	return rows.Schema(), nil
 }
 
-// ParamCount is how many parameters query has (placeholders ? or $n).
-func (e *Engine) ParamCount(ctx context.Context, query string) (int, error) {
+// Params returns the type of each parameter of query (placeholders ? or
+// $n, in order) as the engine infers it; a type it leaves open (a
+// parameter compared with another parameter, say) is arrow.Null.
+func (e *Engine) Params(ctx context.Context, query string) ([]arrow.DataType, error) {
 	s, rewritten, err := e.open(ctx, query, true)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer s.close()
 	st, err := s.conn.(driver.ConnPrepareContext).PrepareContext(ctx, rewritten)
 	if err != nil {
-		return 0, sqlError(err)
+		return nil, sqlError(err)
 	}
 	defer st.Close()
-	return st.NumInput(), nil
+	ds := st.(*duckdb.Stmt)
+	out := make([]arrow.DataType, ds.NumInput())
+	for i := range out {
+		t, err := ds.ParamType(i + 1)
+		if err != nil {
+			return nil, sqlError(err)
+		}
+		out[i] = paramTypes[t]
+		if out[i] == nil {
+			out[i] = arrow.Null
+		}
+	}
+	return out, nil
+}
+
+// paramTypes are the Arrow types of the engine's parameter types.
+var paramTypes = map[duckdb.Type]arrow.DataType{
+	duckdb.TYPE_BOOLEAN:   arrow.FixedWidthTypes.Boolean,
+	duckdb.TYPE_TINYINT:   arrow.PrimitiveTypes.Int8,
+	duckdb.TYPE_SMALLINT:  arrow.PrimitiveTypes.Int16,
+	duckdb.TYPE_INTEGER:   arrow.PrimitiveTypes.Int32,
+	duckdb.TYPE_BIGINT:    arrow.PrimitiveTypes.Int64,
+	duckdb.TYPE_UTINYINT:  arrow.PrimitiveTypes.Uint8,
+	duckdb.TYPE_USMALLINT: arrow.PrimitiveTypes.Uint16,
+	duckdb.TYPE_UINTEGER:  arrow.PrimitiveTypes.Uint32,
+	duckdb.TYPE_UBIGINT:   arrow.PrimitiveTypes.Uint64,
+	duckdb.TYPE_FLOAT:     arrow.PrimitiveTypes.Float32,
+	duckdb.TYPE_DOUBLE:    arrow.PrimitiveTypes.Float64,
+	duckdb.TYPE_VARCHAR:   arrow.BinaryTypes.String,
+	duckdb.TYPE_BLOB:      arrow.BinaryTypes.Binary,
+	duckdb.TYPE_DATE:      arrow.FixedWidthTypes.Date32,
+	duckdb.TYPE_TIMESTAMP: arrow.FixedWidthTypes.Timestamp_us,
 }
 
 // Query runs query over snapshots of the tables it names, taken now.

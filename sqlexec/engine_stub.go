@@ -49,8 +49,8 @@ func (e *Engine) Schema(context.Context, string, ...any) (*arrow.Schema, error) 
 	return nil, errNoEngine
 }
 
-// ParamCount fails: no engine.
-func (e *Engine) ParamCount(context.Context, string) (int, error) { return 0, errNoEngine }
+// Params fails: no engine.
+func (e *Engine) Params(context.Context, string) ([]arrow.DataType, error) { return nil, errNoEngine }
 
 // Query fails: no engine.
 func (e *Engine) Query(context.Context, string, ...any) (*Rows, error) { return nil, errNoEngine }
