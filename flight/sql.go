@@ -443,6 +443,7 @@ func (s *sqlServer) stream(ctx context.Context, query string, args []any) (*arro
 	if err != nil {
 		return nil, nil, sqlStatus(err)
 	}
+	sc := rows.Schema() // before the goroutine, which closes rows
 	ch := make(chan flight.StreamChunk, 2)
 	go func() {
 		defer close(ch)
@@ -478,7 +479,7 @@ func (s *sqlServer) stream(ctx context.Context, query string, args []any) (*arro
 			send(flight.StreamChunk{Err: sqlStatus(err)})
 		}
 	}()
-	return rows.Schema(), ch, nil
+	return sc, ch, nil
 }
 
 // ---- Prepared statements ----

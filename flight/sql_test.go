@@ -4,6 +4,7 @@ package flight_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	_ "github.com/apache/arrow-go/v18/arrow/flight/flightsql/driver" // database/sql "flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -468,5 +470,46 @@ func TestFlightSQLADBC(t *testing.T) {
 	_, _, err = st.ExecuteQuery(ctx)
 	if err == nil || !strings.Contains(err.Error(), "missing_table") || !strings.Contains(fmt.Sprint(err), "NotFound") && !strings.Contains(fmt.Sprint(err), "Not Found") && !strings.Contains(fmt.Sprint(err), "NOT_FOUND") {
 		t.Fatalf("ADBC unknown table: %v", err)
+	}
+}
+
+func TestFlightSQLDatabaseSQLDriver(t *testing.T) {
+	e := sqlEnv(t)
+	db, err := sql.Open("flightsql", "flightsql://"+e.srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	var total float64
+	if err := db.QueryRow("SELECT count(*), sum(amount) FROM events WHERE id < 10").Scan(&n, &total); err != nil {
+		t.Fatal(err)
+	}
+	if n != 10 || total != 67.5 {
+		t.Fatalf("count, sum: %d %g", n, total)
+	}
+	var name string
+	if err := db.QueryRow("SELECT name FROM users WHERE id = ?", int64(1)).Scan(&name); err != nil || name != "bob" {
+		t.Fatalf("with a parameter: %q %v", name, err)
+	}
+	rows, err := db.Query("SELECT u.name, count(*) FROM events e JOIN users u ON e.user_id = u.id GROUP BY ALL ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var s string
+		var c int64
+		if err := rows.Scan(&s, &c); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s=%d", s, c))
+	}
+	rows.Close()
+	if fmt.Sprint(got) != "[ann=7 bob=7 cy=6]" {
+		t.Fatalf("group by: %v", got)
+	}
+	if err := db.QueryRow("SELECT * FROM nope").Scan(&name); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("unknown table: %v", err)
 	}
 }
