@@ -513,3 +513,51 @@ func TestFlightSQLDatabaseSQLDriver(t *testing.T) {
 		t.Fatalf("unknown table: %v", err)
 	}
 }
+
+// A query is not disturbed by a concurrent flush or compaction: it answers
+// what the JSON ticket answers.
+func TestFlightSQLUnderFlushAndCompact(t *testing.T) {
+	e := sqlEnv(t)
+	c := sqlClient(t, e)
+	ctx := context.Background()
+	for round := 0; round < 3; round++ {
+		var rows []string
+		for i := 0; i < 200; i++ {
+			id := 1000 + round*200 + i
+			rows = append(rows, fmt.Sprintf(`{"id":%d,"user_id":%d,"kind":"r%d","amount":1}`, id, id%3, round))
+		}
+		b := jsonBatch(t, e.mem, sqlEventsSchema, rows...)
+		e.mustPut(pathDesc("events"), b)
+		b.Release()
+	}
+	native := e.mustGet(map[string]any{"table": "events"})
+	var sum int64
+	for _, id := range ids(native) {
+		sum += id
+	}
+	want := fmt.Sprintf("%d|%d", native.NumRows(), sum)
+	done := make(chan error, 1)
+	go func() {
+		for _, a := range []string{"flush", "compact", "flush", "compact"} {
+			if _, err := e.action(a, map[string]any{"table": "events"}); err != nil {
+				done <- fmt.Errorf("%s: %w", a, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	for i := 0; ; i++ {
+		info, err := c.Execute(ctx, "SELECT count(*), sum(id) FROM events")
+		wantRows(t, fmt.Sprintf("query %d during flush and compaction", i), fetch(t, e, c, info, err), want)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := c.Execute(ctx, "SELECT count(*), sum(id) FROM events")
+			wantRows(t, "after", fetch(t, e, c, info, err), want)
+			return
+		default:
+		}
+	}
+}
