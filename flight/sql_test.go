@@ -366,6 +366,8 @@ func TestFlightSQLErrors(t *testing.T) {
 	_, err = c.Prepare(ctx, "SELEC 1")
 	wantCode(t, err, codes.InvalidArgument, "syntax error")
 	noJSON(err)
+	_, err = c.ExecuteUpdate(ctx, "DELETE FROM events WHERE id = 1")
+	wantCode(t, err, codes.Unimplemented, "")
 	// The next statement still works.
 	if err := run("SELECT count(*) FROM events"); err != nil {
 		t.Fatal(err)
@@ -373,6 +375,11 @@ func TestFlightSQLErrors(t *testing.T) {
 	// The native contract keeps its own messages.
 	_, err = e.get(map[string]any{"table": "nope"})
 	wantCode(t, err, codes.NotFound, "nope")
+	r, err := e.client.DoGet(ctx, &flight.Ticket{Ticket: []byte("not json")})
+	if err == nil {
+		_, err = r.Recv()
+	}
+	wantCode(t, err, codes.InvalidArgument, "JSON object")
 }
 
 func TestFlightSQLADBC(t *testing.T) {
