@@ -366,6 +366,13 @@ func TestFlightSQLErrors(t *testing.T) {
 	_, err = c.Prepare(ctx, "SELEC 1")
 	wantCode(t, err, codes.InvalidArgument, "syntax error")
 	noJSON(err)
+	// No reading the server's files through the engine.
+	for _, q := range []string{"SELECT * FROM read_csv('/etc/passwd')", "SELECT * FROM '/etc/passwd'", "SELECT * FROM read_text('/etc/hostname')"} {
+		err = run(q)
+		if err == nil || !strings.Contains(err.Error(), "disabled by configuration") && !strings.Contains(err.Error(), "does not exist") {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 	_, err = c.ExecuteUpdate(ctx, "DELETE FROM events WHERE id = 1")
 	wantCode(t, err, codes.Unimplemented, "")
 	// The next statement still works.

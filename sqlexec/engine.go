@@ -39,7 +39,11 @@ func New(db *lsm.DB, opts Options) (*Engine, error) {
 	if opts.Allocator == nil {
 		opts.Allocator = memory.DefaultAllocator
 	}
-	c, err := duckdb.NewConnector("", func(ex driver.ExecerContext) error {
+	// Statements read flightwal tables only: no files, no URLs, no
+	// extensions fetched (a client must not read the server's disk through
+	// read_csv and the like).
+	dsn := "?enable_external_access=false&autoinstall_known_extensions=false&autoload_known_extensions=false"
+	c, err := duckdb.NewConnector(dsn, func(ex driver.ExecerContext) error {
 		var sets []string
 		if opts.MemoryLimit != "" {
 			sets = append(sets, fmt.Sprintf("SET memory_limit = '%s'", strings.ReplaceAll(opts.MemoryLimit, "'", "''")))
