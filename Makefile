@@ -5,6 +5,11 @@ BIN     := $(CACHE)/bin
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 PROTOC_GEN_GO_VERSION := v1.36.12
 export FLIGHTWAL_CACHE := $(CACHE)
+# The SQL engine (package sqlexec: embedded DuckDB, through its Arrow
+# interface) is built only with the duckdb_arrow tag; every go command
+# below gets it. Without it flightwal builds and Flight SQL metadata
+# works, but SQL statements answer Unimplemented (README, Flight SQL).
+export GOFLAGS := $(strip $(shell $(GO) env GOFLAGS) -tags=duckdb_arrow)
 
 .PHONY: run build test test-short deps bench proto lint fuzz fuzz-short clean
 

@@ -33,11 +33,14 @@ func (s *Service) ListActions(_ *flight.Empty, stream flight.FlightService_ListA
 			return err
 		}
 	}
-	return nil
+	return s.sql.wire.ListActions(&flight.Empty{}, stream) // Flight SQL's
 }
 
 // DoAction runs one action and returns one JSON Result.
 func (s *Service) DoAction(a *flight.Action, stream flight.FlightService_DoActionServer) error {
+	if flightSQLActions[a.GetType()] {
+		return sqlStatus(s.sql.wire.DoAction(a, stream))
+	}
 	for _, spec := range actions {
 		if spec.name != a.GetType() {
 			continue

@@ -11,6 +11,9 @@ import (
 
 // DoGet streams a consistent snapshot read (API.md, DoGet).
 func (s *Service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServer) error {
+	if isFlightSQL(tkt.GetTicket()) {
+		return sqlStatus(s.sql.wire.DoGet(tkt, stream))
+	}
 	ctx := stream.Context()
 	tk, err := ticketOf(ctx, tkt)
 	if err != nil {

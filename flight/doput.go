@@ -36,6 +36,13 @@ type pendingAck struct {
 // arrive; a separate goroutine sends one PutResult per batch, in order,
 // after the batch is durable (or at once for durable=false writes).
 func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
+	// The first message carries the descriptor: a Flight SQL command goes
+	// to Flight SQL, with the message put back in front of the stream.
+	first, ferr := stream.Recv()
+	stream = &peekedStream{FlightService_DoPutServer: stream, first: first, err: ferr, peeked: true}
+	if ferr == nil && isFlightSQL(first.GetFlightDescriptor().GetCmd()) {
+		return sqlStatus(s.sql.wire.DoPut(&guardedStream{FlightService_DoPutServer: stream}))
+	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	rdr, err := s.newPutReader(stream)
@@ -177,4 +184,23 @@ func (s *Service) sendAcks(ctx context.Context, stream flight.FlightService_DoPu
 		}
 	}
 	return nil
+}
+
+// peekedStream is a DoPut stream whose first message (or error) was read
+// already: Recv returns it first.
+type peekedStream struct {
+	flight.FlightService_DoPutServer
+	first  *flight.FlightData
+	err    error
+	peeked bool
+}
+
+func (p *peekedStream) Recv() (*flight.FlightData, error) {
+	if p.peeked {
+		p.peeked = false
+		fd, err := p.first, p.err
+		p.first, p.err = nil, nil
+		return fd, err
+	}
+	return p.FlightService_DoPutServer.Recv()
 }

@@ -46,6 +46,7 @@ type Service struct {
 	log  *slog.Logger
 	opts Options
 	lim  *limits
+	sql  *sqlService // Flight SQL (sql.go)
 }
 
 // NewService returns the Flight service for db.
@@ -73,7 +74,9 @@ func NewService(db *lsm.DB, opts Options) *Service {
 		opts.LimitWait = DefaultLimitWait
 	}
 	lim := newLimits(opts.MaxInflightBytes, opts.MaxMessageBytes, opts.MaxStreams, opts.LimitWait)
-	return &Service{db: db, mem: opts.Allocator, log: opts.Logger, opts: opts, lim: lim}
+	svc := &Service{db: db, mem: opts.Allocator, log: opts.Logger, opts: opts, lim: lim}
+	svc.sql = newSQLService(svc)
+	return svc
 }
 
 // Server is a running Flight server.
@@ -133,6 +136,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.grpc.GracefulStop()
 		close(done)
 	}()
+	defer s.svc.sql.close() // after every handler returned
 	select {
 	case <-done:
 		return nil
@@ -149,6 +153,10 @@ func (s *Service) table(ctx context.Context, name string) (*lsm.Table, error) {
 
 // GetFlightInfo describes a table (PATH) or a query (CMD ticket JSON).
 func (s *Service) GetFlightInfo(ctx context.Context, d *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	if isFlightSQL(d.GetCmd()) {
+		info, err := s.sql.wire.GetFlightInfo(ctx, d)
+		return info, sqlStatus(err)
+	}
 	info, err := s.flightInfo(ctx, d)
 	return info, toStatus(err)
 }
@@ -229,6 +237,10 @@ func (s *Service) count(ctx context.Context, t *lsm.Table) (int64, error) {
 
 // GetSchema returns the schema of a table or a query's result.
 func (s *Service) GetSchema(ctx context.Context, d *flight.FlightDescriptor) (*flight.SchemaResult, error) {
+	if isFlightSQL(d.GetCmd()) {
+		res, err := s.sql.wire.GetSchema(ctx, d)
+		return res, sqlStatus(err)
+	}
 	tk, err := s.descriptorTicket(d)
 	if err != nil {
 		return nil, toStatus(err)

@@ -1,0 +1,349 @@
+//go:build duckdb_arrow
+
+package sqlexec
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/flightwal/flightwal/lsm"
+)
+
+// Available reports whether this build has the SQL engine.
+const Available = true
+
+// Options configures the engine.
+type Options struct {
+	Allocator   memory.Allocator // for the snapshot reads
+	MemoryLimit string           // DuckDB's memory_limit ("" = DuckDB's default)
+	Threads     int              // DuckDB's threads (0 = DuckDB's default)
+}
+
+// Engine runs SQL statements over flightwal tables.
+type Engine struct {
+	db   *lsm.DB
+	mem  memory.Allocator
+	conn *duckdb.Connector
+}
+
+// New opens an in-memory DuckDB for db's tables.
+func New(db *lsm.DB, opts Options) (*Engine, error) {
+	if opts.Allocator == nil {
+		opts.Allocator = memory.DefaultAllocator
+	}
+	// Statements read flightwal tables only: no files, no URLs, no
+	// extensions fetched (a client must not read the server's disk through
+	// read_csv and the like).
+	dsn := "?enable_external_access=false&autoinstall_known_extensions=false&autoload_known_extensions=false"
+	c, err := duckdb.NewConnector(dsn, func(ex driver.ExecerContext) error {
+		var sets []string
+		if opts.MemoryLimit != "" {
+			sets = append(sets, fmt.Sprintf("SET memory_limit = '%s'", strings.ReplaceAll(opts.MemoryLimit, "'", "''")))
+		}
+		if opts.Threads > 0 {
+			sets = append(sets, fmt.Sprintf("SET threads = %d", opts.Threads))
+		}
+		for _, s := range sets {
+			if _, err := ex.ExecContext(context.Background(), s, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the SQL engine: %w", err)
+	}
+	return &Engine{db: db, mem: opts.Allocator, conn: c}, nil
+}
+
+// Close closes the engine.
+func (e *Engine) Close() error { return e.conn.Close() }
+
+// Rows is a running statement's result. Close it.
+type Rows struct {
+	array.RecordReader
+	sess *session
+}
+
+// Close releases the result, the statement's tables and its connection.
+func (r *Rows) Close() {
+	if r.RecordReader != nil {
+		r.RecordReader.Release()
+		r.RecordReader = nil
+	}
+	r.sess.close()
+}
+
+// Err is the error that stopped Next, as the engine's SQL error.
+func (r *Rows) Err() error { return sqlError(r.RecordReader.Err()) }
+
+// Schema returns the schema of query's result without reading any table's
+// rows: the statement runs over empty tables of the same schemas. Syntax
+// errors, unknown tables and columns are reported as Query would.
+func (e *Engine) Schema(ctx context.Context, query string, args ...any) (*arrow.Schema, error) {
+	rows, err := e.run(ctx, query, true, args)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	return rows.Schema(), nil
+}
+
+// Params returns the type of each parameter of query (placeholders ? or
+// $n, in order) as the engine infers it; a type it leaves open (a
+// parameter compared with another parameter, say) is arrow.Null.
+func (e *Engine) Params(ctx context.Context, query string) ([]arrow.DataType, error) {
+	s, rewritten, err := e.open(ctx, query, true)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	st, err := s.conn.(driver.ConnPrepareContext).PrepareContext(ctx, rewritten)
+	if err != nil {
+		return nil, sqlError(err)
+	}
+	defer st.Close()
+	ds := st.(*duckdb.Stmt)
+	out := make([]arrow.DataType, ds.NumInput())
+	for i := range out {
+		t, err := ds.ParamType(i + 1)
+		if err != nil {
+			return nil, sqlError(err)
+		}
+		out[i] = paramTypes[t]
+		if out[i] == nil {
+			out[i] = arrow.Null
+		}
+	}
+	return out, nil
+}
+
+// paramTypes are the Arrow types of the engine's parameter types.
+var paramTypes = map[duckdb.Type]arrow.DataType{
+	duckdb.TYPE_BOOLEAN:   arrow.FixedWidthTypes.Boolean,
+	duckdb.TYPE_TINYINT:   arrow.PrimitiveTypes.Int8,
+	duckdb.TYPE_SMALLINT:  arrow.PrimitiveTypes.Int16,
+	duckdb.TYPE_INTEGER:   arrow.PrimitiveTypes.Int32,
+	duckdb.TYPE_BIGINT:    arrow.PrimitiveTypes.Int64,
+	duckdb.TYPE_UTINYINT:  arrow.PrimitiveTypes.Uint8,
+	duckdb.TYPE_USMALLINT: arrow.PrimitiveTypes.Uint16,
+	duckdb.TYPE_UINTEGER:  arrow.PrimitiveTypes.Uint32,
+	duckdb.TYPE_UBIGINT:   arrow.PrimitiveTypes.Uint64,
+	duckdb.TYPE_FLOAT:     arrow.PrimitiveTypes.Float32,
+	duckdb.TYPE_DOUBLE:    arrow.PrimitiveTypes.Float64,
+	duckdb.TYPE_VARCHAR:   arrow.BinaryTypes.String,
+	duckdb.TYPE_BLOB:      arrow.BinaryTypes.Binary,
+	duckdb.TYPE_DATE:      arrow.FixedWidthTypes.Date32,
+	duckdb.TYPE_TIMESTAMP: arrow.FixedWidthTypes.Timestamp_us,
+}
+
+// Query runs query over snapshots of the tables it names, taken now.
+func (e *Engine) Query(ctx context.Context, query string, args ...any) (*Rows, error) {
+	return e.run(ctx, query, false, args)
+}
+
+func (e *Engine) run(ctx context.Context, query string, empty bool, args []any) (*Rows, error) {
+	s, rewritten, err := e.open(ctx, query, empty)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkQuery(ctx, rewritten); err != nil {
+		s.close()
+		return nil, err
+	}
+	rr, err := s.arrow.QueryContext(ctx, rewritten, args...)
+	if err != nil {
+		s.close()
+		return nil, sqlError(err)
+	}
+	return &Rows{RecordReader: rr, sess: s}, nil
+}
+
+// session is one DuckDB connection holding a statement's tables.
+type session struct {
+	conn  driver.Conn
+	arrow *duckdb.Arrow
+}
+
+func (s *session) close() {
+	if s.conn != nil {
+		s.conn.Close()
+		s.conn = nil
+	}
+}
+
+func (s *session) exec(ctx context.Context, stmt string) error {
+	_, err := s.conn.(driver.ExecerContext).ExecContext(ctx, stmt, nil)
+	return err
+}
+
+// checkQuery accepts queries only: writes come later (issue 16), and a
+// write here would change the statement's private copy, not the table.
+func (s *session) checkQuery(ctx context.Context, query string) error {
+	st, err := s.conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	if err != nil {
+		return sqlError(err)
+	}
+	defer st.Close()
+	typ, err := st.(*duckdb.Stmt).StatementType()
+	if err != nil {
+		return sqlError(err)
+	}
+	switch typ {
+	case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
+		return nil
+	case duckdb.STATEMENT_TYPE_TRANSACTION:
+		return fmt.Errorf("%w: transactions: every statement reads its own snapshot", ErrUnimplemented)
+	}
+	return fmt.Errorf("%w: only queries (SELECT, WITH, EXPLAIN) run as SQL yet; write with DoPut and the actions", ErrUnimplemented)
+}
+
+// open reads the tables query names into a new connection (as empty
+// tables if empty), all from snapshots taken together before any is read.
+func (e *Engine) open(ctx context.Context, query string, empty bool) (*session, string, error) {
+	names, err := e.db.ListTables(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	byName := make(map[string]string, len(names))
+	for _, n := range names {
+		byName[n] = n
+		if _, ok := byName[strings.ToLower(n)]; !ok {
+			byName[strings.ToLower(n)] = n
+		}
+	}
+	rewritten, refs := tableRefs(query, func(s string) string { return byName[s] })
+	tables := make([]*lsm.Table, 0, len(refs))
+	for _, n := range refs {
+		t, err := e.db.Table(ctx, n)
+		if errors.Is(err, lsm.ErrNotFound) {
+			continue // dropped since ListTables: the engine reports it unknown
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		tables = append(tables, t)
+	}
+	var snaps []*lsm.Snapshot
+	if !empty {
+		for _, t := range tables {
+			snaps = append(snaps, t.Snapshot())
+		}
+	}
+	defer func() {
+		for _, sn := range snaps {
+			sn.Release()
+		}
+	}()
+	dc, err := e.conn.Connect(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("SQL engine: %w", err)
+	}
+	ar, err := duckdb.NewArrowFromConn(dc)
+	if err != nil {
+		dc.Close()
+		return nil, "", fmt.Errorf("SQL engine: %w", err)
+	}
+	s := &session{conn: dc, arrow: ar}
+	for i, t := range tables {
+		var snap *lsm.Snapshot
+		if !empty {
+			snap = snaps[i]
+		}
+		if err := s.load(ctx, e.mem, t, snap, i); err != nil {
+			s.close()
+			return nil, "", err
+		}
+	}
+	return s, rewritten, nil
+}
+
+// load copies a snapshot of t (or none of its rows, if snap is nil) into a
+// temporary table of the connection named as t is.
+func (s *session) load(ctx context.Context, mem memory.Allocator, t *lsm.Table, snap *lsm.Snapshot, i int) error {
+	plan, err := t.Prepare(lsm.Query{})
+	if err != nil {
+		return err
+	}
+	var recs []arrow.RecordBatch
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	if snap != nil {
+		err := snap.Run(ctx, mem, plan, func(rec arrow.RecordBatch) error {
+			rec.Retain()
+			recs = append(recs, rec)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading table %q: %w", t.Name(), err)
+		}
+	}
+	// DuckDB gets the columns only: field metadata is Lance's business.
+	fields := plan.Schema().Fields()
+	for j := range fields {
+		fields[j].Metadata = arrow.Metadata{}
+	}
+	schema := arrow.NewSchema(fields, nil)
+	plain := make([]arrow.RecordBatch, len(recs))
+	for j, r := range recs {
+		plain[j] = array.NewRecordBatch(schema, r.Columns(), r.NumRows())
+	}
+	defer func() {
+		for _, r := range plain {
+			r.Release()
+		}
+	}()
+	rdr, err := array.NewRecordReader(schema, plain)
+	if err != nil {
+		return err
+	}
+	defer rdr.Release()
+	scan := fmt.Sprintf("__flightwal_scan_%d", i)
+	release, err := s.arrow.RegisterView(rdr, scan)
+	if err != nil {
+		return fmt.Errorf("SQL engine: table %q: %w", t.Name(), err)
+	}
+	defer release()
+	if err := s.exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT * FROM %s", quoteIdent(t.Name()), scan)); err != nil {
+		return fmt.Errorf("SQL engine: loading table %q: %w", t.Name(), sqlError(err))
+	}
+	return s.exec(ctx, "DROP VIEW "+scan)
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// sqlError maps the engine's errors to lsm's kinds (API.md, Errors): an
+// unknown table is NotFound, any other SQL error InvalidArgument with
+// DuckDB's message.
+func sqlError(err error) error {
+	var de *duckdb.Error
+	if err == nil || !errors.As(err, &de) {
+		return err
+	}
+	switch de.Type {
+	case duckdb.ErrorTypeCatalog:
+		if strings.Contains(de.Msg, "Table with name") || strings.Contains(de.Msg, "does not exist") && strings.Contains(de.Msg, "Table") {
+			return fmt.Errorf("%w: %s", lsm.ErrNotFound, de.Msg)
+		}
+	case duckdb.ErrorTypeOutOfMemory:
+		return fmt.Errorf("%w: %s", lsm.ErrResourceExhausted, de.Msg)
+	case duckdb.ErrorTypeInterrupt:
+		return fmt.Errorf("%w: %s", context.Canceled, de.Msg)
+	case duckdb.ErrorTypeInternal, duckdb.ErrorTypeFatal, duckdb.ErrorTypeIO, duckdb.ErrorTypeConnection:
+		return fmt.Errorf("SQL engine: %s", de.Msg)
+	case duckdb.ErrorTypeNotImplemented:
+		return fmt.Errorf("%w: %s", ErrUnimplemented, de.Msg)
+	}
+	return fmt.Errorf("%w: %s", lsm.ErrInvalidArgument, de.Msg)
+}
