@@ -624,22 +624,24 @@ func paramValue(col arrow.Array, r int) any {
 }
 
 func (s *sqlServer) GetFlightInfoPreparedStatement(ctx context.Context, cmd flightsql.PreparedStatementQuery, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
-	p, err := s.prepared(cmd.GetPreparedStatementHandle())
+	sc, err := s.preparedSchema(ctx, cmd)
 	if err != nil {
 		return nil, err
-	}
-	eng, err := s.engine()
-	if err != nil {
-		return nil, err
-	}
-	sc, err := eng.Schema(ctx, p.query, p.args...)
-	if err != nil {
-		return nil, sqlStatus(err)
 	}
 	return s.info(desc, sc), nil
 }
 
 func (s *sqlServer) GetSchemaPreparedStatement(ctx context.Context, cmd flightsql.PreparedStatementQuery, _ *flight.FlightDescriptor) (*flight.SchemaResult, error) {
+	sc, err := s.preparedSchema(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return &flight.SchemaResult{Schema: flight.SerializeSchema(sc, s.svc.mem)}, nil
+}
+
+// preparedSchema is the result schema of a prepared statement with its
+// bound parameters.
+func (s *sqlServer) preparedSchema(ctx context.Context, cmd flightsql.PreparedStatementQuery) (*arrow.Schema, error) {
 	p, err := s.prepared(cmd.GetPreparedStatementHandle())
 	if err != nil {
 		return nil, err
@@ -652,7 +654,7 @@ func (s *sqlServer) GetSchemaPreparedStatement(ctx context.Context, cmd flightsq
 	if err != nil {
 		return nil, sqlStatus(err)
 	}
-	return &flight.SchemaResult{Schema: flight.SerializeSchema(sc, s.svc.mem)}, nil
+	return sc, nil
 }
 
 func (s *sqlServer) DoGetPreparedStatement(ctx context.Context, cmd flightsql.PreparedStatementQuery) (*arrow.Schema, <-chan flight.StreamChunk, error) {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,14 +28,7 @@ func listActions(ctx context.Context, c flight.Client) error {
 	if err != nil {
 		return err
 	}
-	for {
-		if _, err := s.Recv(); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-	}
+	return drain(s.Recv)
 }
 
 // TestAuthSIGHUPRevokes: the real binary re-reads auth.tokens_file on
