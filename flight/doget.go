@@ -39,15 +39,22 @@ func (s *Service) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetSer
 
 // writeSliced sends rec in slices small enough for a 4 MiB message limit.
 func writeSliced(w *flight.Writer, rec arrow.RecordBatch) error {
+	return eachMessage(rec, w.Write)
+}
+
+// eachMessage calls fn with rec cut into slices small enough for a 4 MiB
+// message limit (rec itself when it fits, an empty batch included). A
+// slice is valid during the call; fn retains what it keeps.
+func eachMessage(rec arrow.RecordBatch, fn func(arrow.RecordBatch) error) error {
 	rows := rec.NumRows()
 	size := int64(util.TotalRecordSize(rec))
 	if rows <= 1 || size <= maxOutgoingMessage {
-		return w.Write(rec)
+		return fn(rec)
 	}
 	per := max(1, rows*maxOutgoingMessage/size)
 	for off := int64(0); off < rows; off += per {
 		part := rec.NewSlice(off, min(rows, off+per))
-		err := w.Write(part)
+		err := fn(part)
 		part.Release()
 		if err != nil {
 			return err

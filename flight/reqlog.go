@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -32,7 +33,7 @@ func WithRequestLog(log *slog.Logger) ListenOption {
 	_, _ = rand.Read(prefix[:])
 	p := hex.EncodeToString(prefix[:])
 	var seq atomic.Uint64
-	newID := func() string { return p + "-" + hexU(seq.Add(1)) }
+	newID := func() string { return p + "-" + strconv.FormatUint(seq.Add(1), 16) }
 	emit := func(ctx context.Context, id, method, table string, start time.Time, err error) {
 		level := slog.LevelInfo
 		switch {
@@ -109,21 +110,6 @@ func noteContext(ctx context.Context) {
 	if l, ok := ctx.Value(logCtxKey{}).(*logCtx); ok {
 		l.inner.Store(&ctx)
 	}
-}
-
-func hexU(n uint64) string {
-	const digits = "0123456789abcdef"
-	if n == 0 {
-		return "0"
-	}
-	var b [16]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = digits[n&15]
-		n >>= 4
-	}
-	return string(b[i:])
 }
 
 // requestTable is the table a request names, if it names one.

@@ -16,7 +16,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql/schema_ref"
-	"github.com/apache/arrow-go/v18/arrow/util"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -391,13 +390,9 @@ func (s *sqlServer) GetFlightInfoStatement(ctx context.Context, cmd flightsql.St
 	if len(cmd.GetTransactionId()) > 0 {
 		return nil, status.Error(codes.Unimplemented, "transactions are not supported (GetSqlInfo: FLIGHT_SQL_SERVER_TRANSACTION none)")
 	}
-	eng, err := s.engine()
+	sc, err := s.schema(ctx, cmd.GetQuery())
 	if err != nil {
 		return nil, err
-	}
-	sc, err := eng.Schema(ctx, cmd.GetQuery())
-	if err != nil {
-		return nil, sqlStatus(err)
 	}
 	tkt, err := flightsql.CreateStatementQueryTicket([]byte(statementHandlePrefix + cmd.GetQuery()))
 	if err != nil {
@@ -413,13 +408,9 @@ func (s *sqlServer) GetFlightInfoStatement(ctx context.Context, cmd flightsql.St
 }
 
 func (s *sqlServer) GetSchemaStatement(ctx context.Context, cmd flightsql.StatementQuery, _ *flight.FlightDescriptor) (*flight.SchemaResult, error) {
-	eng, err := s.engine()
+	sc, err := s.schema(ctx, cmd.GetQuery())
 	if err != nil {
 		return nil, err
-	}
-	sc, err := eng.Schema(ctx, cmd.GetQuery())
-	if err != nil {
-		return nil, sqlStatus(err)
 	}
 	return &flight.SchemaResult{Schema: flight.SerializeSchema(sc, s.svc.mem)}, nil
 }
@@ -460,19 +451,15 @@ func (s *sqlServer) stream(ctx context.Context, query string, args []any) (*arro
 			}
 		}
 		for rows.Next() {
-			rec := rows.RecordBatch()
-			n := rec.NumRows()
-			per := n
-			if size := int64(util.TotalRecordSize(rec)); n > 1 && size > maxOutgoingMessage {
-				per = max(1, n*maxOutgoingMessage/size)
-			}
-			for off := int64(0); off < n || off == 0; off += per {
-				if !send(flight.StreamChunk{Data: rec.NewSlice(off, min(n, off+per))}) {
-					return
+			err := eachMessage(rows.RecordBatch(), func(part arrow.RecordBatch) error {
+				part.Retain() // the receiver of the chunk releases it
+				if !send(flight.StreamChunk{Data: part}) {
+					return ctx.Err()
 				}
-				if n == 0 {
-					break
-				}
+				return nil
+			})
+			if err != nil {
+				return
 			}
 		}
 		if err := rows.Err(); err != nil {
@@ -646,11 +633,17 @@ func (s *sqlServer) preparedSchema(ctx context.Context, cmd flightsql.PreparedSt
 	if err != nil {
 		return nil, err
 	}
+	return s.schema(ctx, p.query, p.args...)
+}
+
+// schema is the result schema of query with args, or its error as a
+// status.
+func (s *sqlServer) schema(ctx context.Context, query string, args ...any) (*arrow.Schema, error) {
 	eng, err := s.engine()
 	if err != nil {
 		return nil, err
 	}
-	sc, err := eng.Schema(ctx, p.query, p.args...)
+	sc, err := eng.Schema(ctx, query, args...)
 	if err != nil {
 		return nil, sqlStatus(err)
 	}

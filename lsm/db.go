@@ -201,25 +201,20 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 // a root without a manifest belong to no table: a table created under the
 // name must not replay their WAL entries or read their generations.
 func (db *DB) clearRemnants(ctx context.Context, name string) error {
-	root := tableRoot(name) + "/"
-	objs, err := db.store.List(ctx, root)
+	manifests, err := db.store.List(ctx, tableRoot(name)+"/_versions/")
 	if err != nil {
 		return wrapStoreErr(fmt.Errorf("creating table %q: %w", name, err))
 	}
-	for _, o := range objs {
-		if strings.HasPrefix(o.Key, root+"_versions/") && strings.HasSuffix(o.Key, ".manifest") {
+	for _, o := range manifests {
+		if strings.HasSuffix(o.Key, ".manifest") {
 			return nil // a table: CreateDataset answers AlreadyExists
 		}
 	}
-	for _, o := range objs {
-		if err := db.store.Delete(ctx, o.Key); err != nil && !errors.Is(err, objstore.ErrNotFound) {
-			return wrapStoreErr(fmt.Errorf("creating table %q: removing %s, left by an interrupted drop: %w", name, o.Key, err))
-		}
+	n, err := db.removeRoot(ctx, name)
+	if n > 0 && err == nil {
+		db.opts.Logger.Warn("removed what an interrupted drop_table left", "table", name, "objects", n)
 	}
-	if len(objs) > 0 {
-		db.opts.Logger.Warn("removed what an interrupted drop_table left", "table", name, "objects", len(objs))
-	}
-	return nil
+	return err
 }
 
 // checkIndexes validates the indexes of a table to create (pkCol: its
@@ -335,33 +330,34 @@ func (db *DB) DropTable(ctx context.Context, name string) error {
 		t.dropped.Store(true)
 		t.close()
 	}
-	root := tableRoot(name) + "/"
-	objs, err := db.store.List(ctx, root)
+	n, err := db.removeRoot(ctx, name)
 	if err != nil {
-		return wrapStoreErr(err)
+		return err
 	}
-	if len(objs) == 0 {
+	if n == 0 {
 		return fmt.Errorf("%w: table %q", ErrNotFound, name)
 	}
-	// Remove the manifests first: a table without versions is gone for
-	// every reader even if a later delete fails.
-	sort.SliceStable(objs, func(i, j int) bool {
-		return strings.Contains(objs[i].Key, "/_versions/") && !strings.Contains(objs[j].Key, "/_versions/")
-	})
-	for _, o := range objs {
-		if err := db.store.Delete(ctx, o.Key); err != nil && !errors.Is(err, objstore.ErrNotFound) {
-			return wrapStoreErr(fmt.Errorf("dropping table %q: %w", name, err))
-		}
-	}
-	// On a local store, what is left is directories, and the temporary
-	// files of killed writes (any age: the table is gone). A failure here
-	// leaves empty directories, not data: logged, the drop succeeded.
-	if _, err := objstore.RemoveTemp(ctx, db.store, root, 0); err != nil {
-		db.opts.Logger.Warn("drop_table: removing temporary files", "table", name, "err", err)
-	} else if err := objstore.RemoveEmptyDirs(ctx, db.store, root); err != nil {
-		db.opts.Logger.Warn("drop_table: removing empty directories", "table", name, "err", err)
-	}
 	return nil
+}
+
+// removeRoot deletes every object under a table's root, the manifests
+// first (a table without versions is gone for every reader even if a
+// later delete fails), then on a local store the temporary files of
+// killed writes (any age: the table is gone) and the empty directories.
+// It returns how many objects there were. A failure of the tidying leaves
+// empty directories, not data: it is logged.
+func (db *DB) removeRoot(ctx context.Context, name string) (int, error) {
+	root := tableRoot(name) + "/"
+	n, err := objstore.DeleteAll(ctx, db.store, root, func(key string) bool { return strings.Contains(key, "/_versions/") })
+	if err != nil {
+		return n, wrapStoreErr(fmt.Errorf("removing table %q: %w", name, err))
+	}
+	if _, err := objstore.RemoveTemp(ctx, db.store, root, 0); err != nil {
+		db.opts.Logger.Warn("removing temporary files", "table", name, "err", err)
+	} else if err := objstore.RemoveEmptyDirs(ctx, db.store, root); err != nil {
+		db.opts.Logger.Warn("removing empty directories", "table", name, "err", err)
+	}
+	return n, nil
 }
 
 // ListTables names every table under the root, sorted.

@@ -48,6 +48,8 @@
 //  3. TestReplayFreezesAtEntryBoundaries (flush_test.go),
 //     TestReplayGap and TestReadCorruptEntry (wal/),
 //     TestReplayRefusesInvalidEntry (validate_test.go),
+//     FuzzReplayWALEntry (replay_fuzz_test.go),
+//     TestCreateAfterInterruptedDrop (drop_test.go),
 //     TestSearchMatchesScanAcrossRestarts (replay_test.go),
 //     TestAppendOnlyCompactionRetireFails (compact_test.go),
 //     TestCrashBetweenGenerationAndManifest (flight/flush_test.go),
@@ -69,6 +71,7 @@
 //     TestCompactCrashPoints (flight/compact_test.go),
 //     TestSnapshotUnderConcurrentWrites (flight/core_test.go).
 //  6. TestModelRandomized (model_test.go),
+//     TestShadowingRowAndBitmapAgree (layers_test.go),
 //     TestMemTableVersions (memtable_test.go),
 //     TestSearchMatchesScanUnderChurn (search_test.go),
 //     TestFlushLayersNewestWins (flight/flush_test.go),
@@ -79,5 +82,6 @@
 //     TestBadInput (flight/core_test.go),
 //     TestDoPutRejectsMalformedBatch and
 //     TestCancelledStreamNeverOvertakesRetry (flight/hostile_test.go),
+//     FuzzDoPut (flight/doput_fuzz_test.go),
 //     TestSoak (cmd/flightwal/soak_test.go).
 package lsm

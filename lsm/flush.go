@@ -132,14 +132,8 @@ func (r *RegionWriter) commitManifest(ctx context.Context, next *tablepb.RegionM
 
 // removeObjects deletes every object under prefix, best effort.
 func (r *RegionWriter) removeObjects(ctx context.Context, prefix string) {
-	objs, err := r.store.List(ctx, prefix)
-	if err != nil {
-		return
-	}
-	for _, o := range objs {
-		if err := r.store.Delete(ctx, o.Key); err != nil && !errors.Is(err, objstore.ErrNotFound) {
-			r.log.Warn("removing a failed flush's file", "key", o.Key, "err", err)
-		}
+	if _, err := objstore.DeleteAll(ctx, r.store, prefix, nil); err != nil {
+		r.log.Warn("removing a failed flush's files", "prefix", prefix, "err", err)
 	}
 }
 

@@ -103,14 +103,7 @@ func (g *Generation) unref() {
 // deleteFiles removes a merged generation's objects (best effort: an
 // object left behind is garbage no manifest names).
 func (g *Generation) deleteFiles() {
-	ctx := context.Background()
-	objs, err := g.store.List(ctx, g.root+"/")
-	if err != nil {
-		return
-	}
-	for _, o := range objs {
-		_ = g.store.Delete(ctx, o.Key)
-	}
+	_, _ = objstore.DeleteAll(context.Background(), g.store, g.root+"/", nil)
 }
 
 // load opens the dataset and indexes its keys, once.

@@ -186,11 +186,7 @@ func (r *RegionWriter) startWritingLocked() {
 }
 
 // Writing reports whether this process claimed the region.
-func (r *RegionWriter) Writing() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.wal != nil
-}
+func (r *RegionWriter) Writing() bool { return r.walWriter() != nil }
 
 // claimInPlace makes a region opened for reading its writer: it claims
 // the region (invariant 4), replays the entries another writer put since
@@ -211,11 +207,8 @@ func (r *RegionWriter) claimInPlace(ctx context.Context) (ok bool, err error) {
 	if stale {
 		return false, nil
 	}
-	next := proto.Clone(cur).(*tablepb.RegionManifest)
-	next.Version++
-	next.WriterEpoch++
-	next.RegionSpecId = 0
-	if err := commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next); err != nil {
+	next, err := r.commitClaim(ctx, cur)
+	if err != nil {
 		if errors.Is(err, ErrFenced) {
 			return false, nil // another opener claimed it first: reopen above it
 		}
@@ -250,11 +243,7 @@ func (r *RegionWriter) claim(ctx context.Context) error {
 		if err != nil {
 			return wrapStoreErr(err)
 		}
-		next := proto.Clone(cur).(*tablepb.RegionManifest)
-		next.Version++
-		next.WriterEpoch++
-		next.RegionSpecId = 0
-		err = commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next)
+		next, err := r.commitClaim(ctx, cur)
 		if errors.Is(err, ErrFenced) && attempt < 16 {
 			continue
 		}
@@ -265,6 +254,16 @@ func (r *RegionWriter) claim(ctx context.Context) error {
 		r.log.Debug("claimed region", "epoch", r.epoch, "manifest_version", next.Version)
 		return nil
 	}
+}
+
+// commitClaim writes the manifest above cur with the next epoch
+// (put-if-absent: ErrFenced if another writer wrote that version first).
+func (r *RegionWriter) commitClaim(ctx context.Context, cur *tablepb.RegionManifest) (*tablepb.RegionManifest, error) {
+	next := proto.Clone(cur).(*tablepb.RegionManifest)
+	next.Version++
+	next.WriterEpoch++
+	next.RegionSpecId = 0
+	return next, commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next)
 }
 
 // replay applies every WAL entry after the replay position, in order.

@@ -182,30 +182,13 @@ func (l *Local) PutIfAbsent(ctx context.Context, key string, data []byte) error 
 
 func (l *Local) List(ctx context.Context, prefix string) ([]ObjectInfo, error) {
 	var out []ObjectInfo
-	start := l.root
-	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
-		start = l.path(prefix[:i])
-	}
-	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
+	err := l.walkPrefix(ctx, prefix, func(_, key string, d fs.DirEntry) error {
 		if d.IsDir() || strings.HasPrefix(d.Name(), tempPrefix) {
 			return nil
 		}
-		rel, _ := filepath.Rel(l.root, p)
-		key := filepath.ToSlash(rel)
-		if !strings.HasPrefix(key, prefix) {
-			return nil
+		if info, err := d.Info(); err == nil { // gone since the walk saw it: skipped
+			out = append(out, ObjectInfo{Key: key, Size: info.Size(), ModTime: info.ModTime()})
 		}
-		info, err := d.Info()
-		if err != nil {
-			return nil
-		}
-		out = append(out, ObjectInfo{Key: key, Size: info.Size(), ModTime: info.ModTime()})
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })

@@ -11,6 +11,7 @@ package objstore
 import (
 	"context"
 	"errors"
+	"sort"
 	"time"
 )
 
@@ -62,4 +63,25 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	// String names the store for messages ("file:///data", "s3://b/p").
 	String() string
+}
+
+// DeleteAll deletes every object under prefix, those for which first
+// reports true before the others (first may be nil), skipping objects
+// already gone. It tries them all and returns how many it listed and the
+// first error.
+func DeleteAll(ctx context.Context, s Store, prefix string, first func(key string) bool) (int, error) {
+	objs, err := s.List(ctx, prefix)
+	if err != nil {
+		return 0, err
+	}
+	if first != nil {
+		sort.SliceStable(objs, func(i, j int) bool { return first(objs[i].Key) && !first(objs[j].Key) })
+	}
+	var firstErr error
+	for _, o := range objs {
+		if err := s.Delete(ctx, o.Key); err != nil && !errors.Is(err, ErrNotFound) && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return len(objs), firstErr
 }

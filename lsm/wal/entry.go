@@ -243,16 +243,7 @@ func (c codec) decode(data []byte) (e *Entry, err error) {
 			e, err = nil, fmt.Errorf("malformed IPC stream: %v", p)
 		}
 	}()
-	body, err := checkFooter(data)
-	if err != nil {
-		return nil, err
-	}
-	// The checksum holds, but the entry may come from another writer:
-	// bound what its metadata can make the IPC reader allocate.
-	if err := ipcguard.CheckStream(body, ipcguard.DefaultLimits); err != nil {
-		return nil, err
-	}
-	r, err := ipc.NewReader(bytes.NewReader(body), ipc.WithAllocator(c.mem))
+	r, desc, err := c.open(data)
 	if err != nil {
 		return nil, err
 	}
@@ -274,11 +265,6 @@ func (c codec) decode(data []byte) (e *Entry, err error) {
 	}
 	if e.LastSeq, err = num(metaLastSeq); err != nil {
 		return nil, err
-	}
-	var desc []batchInfo
-	bj, _ := md.GetValue(metaBatches)
-	if err := json.Unmarshal([]byte(bj), &desc); err != nil {
-		return nil, fmt.Errorf("metadata %q: %w", metaBatches, err)
 	}
 	if err := c.checkSchema(r.Schema()); err != nil {
 		return nil, err
@@ -323,6 +309,47 @@ func (c codec) decode(data []byte) (e *Entry, err error) {
 		return fail(fmt.Errorf("%d record batches, metadata describes %d", len(e.Batches), len(desc)))
 	}
 	return e, nil
+}
+
+// open checks an entry's footer and the bounds of its metadata, and reads
+// its schema message: the reader stands before the first batch, and desc
+// is the entry's batch list. The caller releases the reader and recovers
+// from arrow-go's panics on malformed IPC.
+func (c codec) open(data []byte) (r *ipc.Reader, desc []batchInfo, err error) {
+	body, err := checkFooter(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The checksum holds, but the entry may come from another writer:
+	// bound what its metadata can make the IPC reader allocate.
+	if err := ipcguard.CheckStream(body, ipcguard.DefaultLimits); err != nil {
+		return nil, nil, err
+	}
+	if r, err = ipc.NewReader(bytes.NewReader(body), ipc.WithAllocator(c.mem)); err != nil {
+		return nil, nil, err
+	}
+	bj, _ := r.Schema().Metadata().GetValue(metaBatches)
+	if err := json.Unmarshal([]byte(bj), &desc); err != nil {
+		r.Release()
+		return nil, nil, fmt.Errorf("metadata %q: %w", metaBatches, err)
+	}
+	return r, desc, nil
+}
+
+// isFence reads whether an entry is a fence from its schema message (its
+// batch list is empty) without decoding its batches.
+func (c codec) isFence(data []byte) (fence bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fence, err = false, fmt.Errorf("malformed IPC stream: %v", p)
+		}
+	}()
+	r, desc, err := c.open(data)
+	if err != nil {
+		return false, err
+	}
+	r.Release()
+	return len(desc) == 0, nil
 }
 
 // checkSchema checks that an entry's columns are the table's.

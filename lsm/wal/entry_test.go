@@ -146,7 +146,8 @@ func TestReadCorruptEntry(t *testing.T) {
 }
 
 // FuzzDecodeEntry: any bytes decode or give an error, never a panic or a
-// leak (the footer, the metadata bounds and validation stop them).
+// leak (the footer, the metadata bounds and validation stop them), and
+// isFence agrees with a full decode.
 func FuzzDecodeEntry(f *testing.F) {
 	mem := memory.NewGoAllocator()
 	up := datagen.Batch(mem, dim, 1, 0, 2)
@@ -159,8 +160,14 @@ func FuzzDecodeEntry(f *testing.F) {
 		cmem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 		e, err := testCodec(cmem).decode(data)
 		if err == nil {
+			fence, ferr := testCodec(cmem).isFence(data)
+			if ferr != nil || fence != e.IsFence() {
+				t.Fatalf("isFence %v (%v), decode says %v", fence, ferr, e.IsFence())
+			}
 			e.Release()
 			cmem.AssertSize(t, 0)
+		} else {
+			testCodec(cmem).isFence(data) // no panic
 		}
 	})
 }

@@ -48,7 +48,8 @@ func (l *Log) Truncate(ctx context.Context, before uint64) error {
 }
 
 // kind says whether the entry at pos is a fence, reading it if this
-// process has not seen it (entries flushed before the last restart).
+// process has not seen it (entries flushed before the last restart): its
+// checksum and its schema message's batch list, not its batches.
 func (l *Log) kind(ctx context.Context, pos uint64) (fence, known bool) {
 	l.kindsMu.Lock()
 	fence, known = l.kinds[pos]
@@ -56,10 +57,14 @@ func (l *Log) kind(ctx context.Context, pos uint64) (fence, known bool) {
 	if known {
 		return fence, true
 	}
-	e, err := l.Read(ctx, pos)
+	data, err := l.store.Get(ctx, l.Key(pos))
 	if err != nil {
 		return false, false
 	}
-	e.Release()
-	return e.IsFence(), true
+	fence, err = l.codec.isFence(data)
+	if err != nil {
+		return false, false
+	}
+	l.note(pos, fence)
+	return fence, true
 }
