@@ -11,7 +11,7 @@ package objstore
 import (
 	"context"
 	"errors"
-	"sort"
+	"sync"
 	"time"
 )
 
@@ -74,14 +74,67 @@ func DeleteAll(ctx context.Context, s Store, prefix string, first func(key strin
 	if err != nil {
 		return 0, err
 	}
-	if first != nil {
-		sort.SliceStable(objs, func(i, j int) bool { return first(objs[i].Key) && !first(objs[j].Key) })
+	// The first group is gone before the others are touched.
+	var early, late []ObjectInfo
+	for _, o := range objs {
+		if first != nil && first(o.Key) {
+			early = append(early, o)
+		} else {
+			late = append(late, o)
+		}
 	}
 	var firstErr error
-	for _, o := range objs {
-		if err := s.Delete(ctx, o.Key); err != nil && !errors.Is(err, ErrNotFound) && firstErr == nil {
+	for _, group := range [][]ObjectInfo{early, late} {
+		err := Each(ctx, len(group), func(i int) error {
+			if err := s.Delete(ctx, group[i].Key); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			return nil
+		})
+		if firstErr == nil {
 			firstErr = err
 		}
 	}
 	return len(objs), firstErr
+}
+
+// Parallelism bounds the object calls Each keeps in flight: enough to hide
+// an object store's round trip (a delete of thousands of WAL entries takes
+// seconds, not minutes), few enough not to be throttled.
+const Parallelism = 16
+
+// Each calls fn(0) ... fn(n-1), at most Parallelism at a time, and returns
+// the first error after every call has returned. It stops starting calls
+// once ctx is done.
+func Each(ctx context.Context, n int, fn func(i int) error) error {
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, Parallelism)
+	)
+	for i := 0; i < n; i++ {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			if first == nil {
+				first = ctx.Err()
+			}
+			return first
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer func() { <-slots; wg.Done() }()
+			if err := fn(i); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	return first
 }

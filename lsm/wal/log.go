@@ -87,22 +87,65 @@ func (l *Log) corrupt(pos uint64, err error) *CorruptionError {
 // a gap. It returns the last position applied (after if none).
 func (l *Log) Replay(ctx context.Context, positions []uint64, after uint64, apply func(*Entry)) (uint64, error) {
 	last := after
+	var todo []uint64
+	var gap error // reported once the entries before it are applied
 	for _, pos := range positions {
 		if pos <= after {
 			continue // flushed; left for truncation
 		}
 		if pos != last+1 {
-			return last, l.corrupt(pos, fmt.Errorf("a gap: it follows position %d", last))
+			gap = l.corrupt(pos, fmt.Errorf("a gap: it follows position %d", last))
+			break
 		}
-		e, err := l.Read(ctx, pos)
-		if err != nil {
-			return last, err
-		}
-		apply(e)
-		e.Release()
+		todo = append(todo, pos)
 		last = pos
 	}
-	return last, nil
+	// Reads run ahead of apply by up to objstore.Parallelism entries: a
+	// restart reads thousands of entries, one round trip each.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type read struct {
+		e   *Entry
+		err error
+	}
+	ahead := make(chan chan read, objstore.Parallelism)
+	go func() {
+		defer close(ahead)
+		for _, pos := range todo {
+			done := make(chan read, 1)
+			select {
+			case ahead <- done:
+			case <-ctx.Done():
+				return
+			}
+			go func(pos uint64) {
+				e, err := l.Read(ctx, pos)
+				done <- read{e, err}
+			}(pos)
+		}
+	}()
+	last = after
+	var failed error
+	for done := range ahead {
+		r := <-done
+		switch {
+		case failed != nil:
+			if r.e != nil {
+				r.e.Release() // read ahead past a failure
+			}
+		case r.err != nil:
+			failed = r.err
+			cancel()
+		default:
+			apply(r.e)
+			r.e.Release()
+			last++
+		}
+	}
+	if failed == nil {
+		failed = gap
+	}
+	return last, failed
 }
 
 // Fence writes an empty entry with epoch at the first free position after

@@ -3,6 +3,7 @@ package wal
 import (
 	"context"
 	"errors"
+	"sort"
 
 	"github.com/flightwal/flightwal/objstore"
 )
@@ -11,7 +12,8 @@ import (
 // flushed what they hold; the entry at before itself is kept, so its last
 // sequence number survives restarts). Best effort: an entry left behind
 // is skipped by replay. It returns the first error, after trying every
-// entry.
+// entry; objstore.Parallelism entries at a time, since a restart after a
+// long outage leaves thousands to read and delete.
 //
 // Fences are never deleted. A fenced writer's next entry goes to the
 // position right after its last one, and that position holds the fence
@@ -25,26 +27,21 @@ func (l *Log) Truncate(ctx context.Context, before uint64) error {
 	if err != nil {
 		return err
 	}
-	var first error
-	for _, pos := range positions {
-		if pos >= before {
-			break
-		}
+	n := sort.Search(len(positions), func(i int) bool { return positions[i] >= before })
+	return objstore.Each(ctx, n, func(i int) error {
+		pos := positions[i]
 		fence, known := l.kind(ctx, pos)
 		if !known || fence {
-			continue // a fence, or unreadable now: keep it
+			return nil // a fence, or unreadable now: keep it
 		}
 		if err := l.store.Delete(ctx, l.Key(pos)); err != nil && !errors.Is(err, objstore.ErrNotFound) {
-			if first == nil {
-				first = err
-			}
-			continue
+			return err
 		}
 		l.kindsMu.Lock()
 		delete(l.kinds, pos)
 		l.kindsMu.Unlock()
-	}
-	return first
+		return nil
+	})
 }
 
 // kind says whether the entry at pos is a fence, reading it if this
