@@ -28,7 +28,6 @@ import (
 
 const ns = "flightwal"
 
-
 // latencyBuckets are lsm's latency bounds in seconds, so every latency
 // histogram of the server has the same buckets.
 func latencyBuckets() []float64 {
