@@ -39,6 +39,9 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 	// The first message carries the descriptor: a Flight SQL command goes
 	// to Flight SQL, with the message put back in front of the stream.
 	first, ferr := stream.Recv()
+	if errors.Is(ferr, errPermissionDenied) {
+		return toStatus(ferr)
+	}
 	stream = &peekedStream{FlightService_DoPutServer: stream, first: first, err: ferr, peeked: true}
 	if ferr == nil && isFlightSQL(first.GetFlightDescriptor().GetCmd()) {
 		return sqlStatus(s.sql.wire.DoPut(&guardedStream{FlightService_DoPutServer: stream}))

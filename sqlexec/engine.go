@@ -185,33 +185,63 @@ func (s *session) exec(ctx context.Context, stmt string) error {
 	return err
 }
 
-// checkQuery accepts queries only: writes come later (issue 16), and a
-// write here would change the statement's private copy, not the table.
-func (s *session) checkQuery(ctx context.Context, query string) error {
+// execArgs runs stmt with positional args, as the engine's error.
+func (s *session) execArgs(ctx context.Context, stmt string, args []any) error {
+	named := make([]driver.NamedValue, len(args))
+	for i, a := range args {
+		named[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
+	}
+	_, err := s.conn.(driver.ExecerContext).ExecContext(ctx, stmt, named)
+	return sqlError(err)
+}
+
+// stmtType prepares query (checking it) and tells its type.
+func (s *session) stmtType(ctx context.Context, query string) (duckdb.StmtType, error) {
 	st, err := s.conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
-		return sqlError(err)
+		return duckdb.STATEMENT_TYPE_INVALID, sqlError(err)
 	}
 	defer st.Close()
 	typ, err := st.(*duckdb.Stmt).StatementType()
 	if err != nil {
-		return sqlError(err)
+		return duckdb.STATEMENT_TYPE_INVALID, sqlError(err)
+	}
+	return typ, nil
+}
+
+// checkQuery accepts queries only: a write here would change the
+// statement's private copy, not the table (writes run in Exec).
+func (s *session) checkQuery(ctx context.Context, query string) error {
+	if err := oneStatement(query); err != nil {
+		return err
+	}
+	typ, err := s.stmtType(ctx, query)
+	if err != nil {
+		return err
 	}
 	switch typ {
 	case duckdb.STATEMENT_TYPE_SELECT, duckdb.STATEMENT_TYPE_EXPLAIN:
 		return nil
 	case duckdb.STATEMENT_TYPE_TRANSACTION:
-		return fmt.Errorf("%w: transactions: every statement reads its own snapshot", ErrUnimplemented)
+		return fmt.Errorf("%w: transactions: every statement reads its own snapshot and every write is durable on its own", ErrUnimplemented)
+	case duckdb.STATEMENT_TYPE_INSERT, duckdb.STATEMENT_TYPE_DELETE, duckdb.STATEMENT_TYPE_CREATE, duckdb.STATEMENT_TYPE_DROP:
+		return fmt.Errorf("%w: %s is a write: run it with Exec", ErrNotQuery, Classify(query))
 	}
-	return fmt.Errorf("%w: only queries (SELECT, WITH, EXPLAIN) run as SQL yet; write with DoPut and the actions", ErrUnimplemented)
+	return fmt.Errorf("%w: flightwal runs queries (SELECT, WITH, EXPLAIN), INSERT, DELETE, CREATE TABLE and DROP TABLE", ErrUnimplemented)
 }
 
 // open reads the tables query names into a new connection (as empty
 // tables if empty), all from snapshots taken together before any is read.
 func (e *Engine) open(ctx context.Context, query string, empty bool) (*session, string, error) {
+	return e.openWith(ctx, query, func(string) bool { return empty })
+}
+
+// resolver maps a name as SQL spells it (folded to lower case unless
+// quoted) to a table's stored name, or "".
+func (e *Engine) resolver(ctx context.Context) (func(string) string, error) {
 	names, err := e.db.ListTables(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	byName := make(map[string]string, len(names))
 	for _, n := range names {
@@ -220,7 +250,17 @@ func (e *Engine) open(ctx context.Context, query string, empty bool) (*session, 
 			byName[strings.ToLower(n)] = n
 		}
 	}
-	rewritten, refs := tableRefs(query, func(s string) string { return byName[s] })
+	return func(s string) string { return byName[s] }, nil
+}
+
+// openWith is open with the tables for which empty is true read without
+// their rows.
+func (e *Engine) openWith(ctx context.Context, query string, empty func(table string) bool) (*session, string, error) {
+	known, err := e.resolver(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	rewritten, refs := tableRefs(query, known)
 	tables := make([]*lsm.Table, 0, len(refs))
 	for _, n := range refs {
 		t, err := e.db.Table(ctx, n)
@@ -232,15 +272,17 @@ func (e *Engine) open(ctx context.Context, query string, empty bool) (*session, 
 		}
 		tables = append(tables, t)
 	}
-	var snaps []*lsm.Snapshot
-	if !empty {
-		for _, t := range tables {
-			snaps = append(snaps, t.Snapshot())
+	snaps := make([]*lsm.Snapshot, len(tables))
+	for i, t := range tables {
+		if !empty(t.Name()) {
+			snaps[i] = t.Snapshot()
 		}
 	}
 	defer func() {
 		for _, sn := range snaps {
-			sn.Release()
+			if sn != nil {
+				sn.Release()
+			}
 		}
 	}()
 	dc, err := e.conn.Connect(ctx)
@@ -254,11 +296,7 @@ func (e *Engine) open(ctx context.Context, query string, empty bool) (*session, 
 	}
 	s := &session{conn: dc, arrow: ar}
 	for i, t := range tables {
-		var snap *lsm.Snapshot
-		if !empty {
-			snap = snaps[i]
-		}
-		if err := s.load(ctx, e.mem, t, snap, i); err != nil {
+		if err := s.load(ctx, e.mem, t, snaps[i], i); err != nil {
 			s.close()
 			return nil, "", err
 		}

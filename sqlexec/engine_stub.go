@@ -54,3 +54,6 @@ func (e *Engine) Params(context.Context, string) ([]arrow.DataType, error) { ret
 
 // Query fails: no engine.
 func (e *Engine) Query(context.Context, string, ...any) (*Rows, error) { return nil, errNoEngine }
+
+// Exec fails: no engine.
+func (e *Engine) Exec(context.Context, string, [][]any) (int64, error) { return 0, errNoEngine }

@@ -11,11 +11,19 @@ package sqlexec
 import (
 	"errors"
 	"strings"
+
+	"github.com/flightwal/flightwal/lsm"
 )
 
 // ErrUnimplemented marks what this build or this engine does not do
 // (statements other than queries, an engine built without duckdb_arrow).
 var ErrUnimplemented = errors.New("unimplemented")
+
+// ErrNotQuery marks a write given where a query was expected.
+var ErrNotQuery = errors.New("not a query")
+
+// errInvalid is a statement flightwal refuses before the engine sees it.
+var errInvalid = lsm.ErrInvalidArgument
 
 // Catalog and Schema are the one catalog and schema SQL clients see.
 const (
