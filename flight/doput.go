@@ -127,7 +127,7 @@ func (s *Service) newPutReader(stream flight.FlightService_DoPutServer) (rdr *fl
 // columns disagree with its row count, say); that is the client's bad
 // input, answered InvalidArgument, never a crash of the server. The panic
 // happens on this goroutine, so recovering here catches it.
-func nextBatch(rdr *flight.Reader) (more bool, err error) {
+func nextBatch(rdr interface{ Next() bool }) (more bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			more, err = false, fmt.Errorf("malformed IPC message: %v", p)

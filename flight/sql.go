@@ -122,7 +122,7 @@ func newSQLService(svc *Service) *sqlService {
 		flightsql.SqlInfoFlightSqlServerSubstrait:          false,
 		flightsql.SqlInfoFlightSqlServerTransaction:        int32(flightsql.SqlTransactionNone),
 		flightsql.SqlInfoFlightSqlServerCancel:             false,
-		flightsql.SqlInfoFlightSqlServerBulkIngestion:      false,
+		flightsql.SqlInfoFlightSqlServerBulkIngestion:      true,
 		flightsql.SqlInfoFlightSqlServerStatementTimeout:   int32(0),
 		flightsql.SqlInfoFlightSqlServerTransactionTimeout: int32(0),
 		flightsql.SqlInfoTransactionsSupported:             false,
