@@ -39,8 +39,8 @@ var (
 
 // sqlEnv is a server with two tables: events 0..19 (user_id = id%3, kind
 // a/b alternating, amount = id*1.5) and users 0..2.
-func sqlEnv(t *testing.T) *env {
-	e := newEnv(t)
+func sqlEnv(t *testing.T, opts ...envOption) *env {
+	e := newEnv(t, opts...)
 	e.createTable("events", sqlEventsSchema, nil)
 	e.createTable("users", sqlUsersSchema, nil)
 	var rows []string
