@@ -151,9 +151,14 @@ func (e *Engine) Query(ctx context.Context, query string, args ...any) (*Rows, e
 }
 
 func (e *Engine) run(ctx context.Context, query string, empty bool, args []any) (*Rows, error) {
-	s, rewritten, err := e.open(ctx, query, empty)
+	s, rewritten, err := e.openWith(ctx, query, func(string) bool { return empty }, len(args) == 0)
 	if err != nil {
 		return nil, err
+	}
+	if s.direct != nil {
+		rr := s.direct
+		s.direct = nil
+		return &Rows{RecordReader: rr, sess: s}, nil
 	}
 	if err := s.checkQuery(ctx, rewritten); err != nil {
 		s.close()
@@ -171,9 +176,16 @@ func (e *Engine) run(ctx context.Context, query string, empty bool, args []any) 
 type session struct {
 	conn  driver.Conn
 	arrow *duckdb.Arrow
+	// direct is the answer of a plain select its table's scan gave
+	// (pushdown.go), when the statement needs no engine.
+	direct array.RecordReader
 }
 
 func (s *session) close() {
+	if s.direct != nil {
+		s.direct.Release()
+		s.direct = nil
+	}
 	if s.conn != nil {
 		s.conn.Close()
 		s.conn = nil
@@ -233,7 +245,7 @@ func (s *session) checkQuery(ctx context.Context, query string) error {
 // open reads the tables query names into a new connection (as empty
 // tables if empty), all from snapshots taken together before any is read.
 func (e *Engine) open(ctx context.Context, query string, empty bool) (*session, string, error) {
-	return e.openWith(ctx, query, func(string) bool { return empty })
+	return e.openWith(ctx, query, func(string) bool { return empty }, false)
 }
 
 // resolver maps a name as SQL spells it (folded to lower case unless
@@ -255,7 +267,9 @@ func (e *Engine) resolver(ctx context.Context) (func(string) string, error) {
 
 // openWith is open with the tables for which empty is true read without
 // their rows.
-func (e *Engine) openWith(ctx context.Context, query string, empty func(table string) bool) (*session, string, error) {
+// With mayDirect, a plain select its table's scan answers is answered so
+// (session.direct) and no table is loaded.
+func (e *Engine) openWith(ctx context.Context, query string, empty func(table string) bool, mayDirect bool) (*session, string, error) {
 	known, err := e.resolver(ctx)
 	if err != nil {
 		return nil, "", err
@@ -295,8 +309,22 @@ func (e *Engine) openWith(ctx context.Context, query string, empty func(table st
 		return nil, "", fmt.Errorf("SQL engine: %w", err)
 	}
 	s := &session{conn: dc, arrow: ar}
+	scans := s.pushdown(ctx, rewritten, tables, known)
+	if mayDirect && scans.direct != "" {
+		for i, t := range tables {
+			if t.Name() == scans.direct {
+				rr, err := directScan(ctx, e.mem, t, snaps[i], scans.plans[i])
+				if err != nil {
+					s.close()
+					return nil, "", err
+				}
+				s.direct = rr
+				return s, rewritten, nil
+			}
+		}
+	}
 	for i, t := range tables {
-		if err := s.load(ctx, e.mem, t, snaps[i], i); err != nil {
+		if err := s.load(ctx, e.mem, t, snaps[i], scans.plans[i], i); err != nil {
 			s.close()
 			return nil, "", err
 		}
@@ -304,13 +332,105 @@ func (e *Engine) openWith(ctx context.Context, query string, empty func(table st
 	return s, rewritten, nil
 }
 
+// scanPlans are the scans of a statement's tables (in open's order) and
+// the table that answers it directly, if any.
+type scanPlans struct {
+	plans  []*lsm.Plan
+	direct string
+}
+
+// pushdown plans each table's scan from the statement's syntax tree
+// (pushdown.go): a request lsm refuses is narrowed (the key lookup
+// dropped, then each conjunct it cannot bind) down to a full scan.
+func (s *session) pushdown(ctx context.Context, query string, tables []*lsm.Table, known func(string) string) scanPlans {
+	out := scanPlans{plans: make([]*lsm.Plan, len(tables))}
+	infos := make(map[string]tableInfo, len(tables))
+	for _, t := range tables {
+		infos[t.Name()] = tableInfo{schema: t.Schema(), pk: t.PrimaryKey()}
+	}
+	var tree []byte
+	if rr, err := s.arrow.QueryContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)", query); err == nil {
+		if rr.Next() && rr.RecordBatch().NumRows() == 1 {
+			if col, ok := rr.RecordBatch().Column(0).(*array.String); ok {
+				tree = []byte(col.Value(0))
+			}
+		}
+		rr.Release()
+	}
+	p := analyze(tree, infos, known)
+	for i, t := range tables {
+		req := p.scans[t.Name()]
+		q := lsm.Query{Columns: req.columns, Filter: filterText(req.filter), PK: req.pk}
+		if t.Name() == p.direct {
+			q.Limit = p.directLimit
+		}
+		plan, err := t.Prepare(q)
+		if err != nil && q.PK != nil {
+			q.PK = nil
+			plan, err = t.Prepare(q)
+		}
+		if err != nil {
+			var kept []string
+			for _, c := range req.filter {
+				if _, err := t.Prepare(lsm.Query{Filter: c}); err == nil {
+					kept = append(kept, c)
+				}
+			}
+			q.Filter = ""
+			if len(kept) > 0 {
+				q.Filter = filterText(kept)
+			}
+			if len(kept) < len(req.filter) && t.Name() == p.direct {
+				p.direct = "" // the engine must apply what the scan cannot
+			}
+			if plan, err = t.Prepare(q); err != nil {
+				plan, _ = t.Prepare(lsm.Query{}) // every table takes the empty query
+				if t.Name() == p.direct {
+					p.direct = ""
+				}
+			}
+		}
+		out.plans[i] = plan
+	}
+	out.direct = p.direct
+	return out
+}
+
+// directScan reads plan over snap (no rows if snap is nil) as the
+// statement's result: the scan's columns without Lance's field metadata.
+func directScan(ctx context.Context, mem memory.Allocator, t *lsm.Table, snap *lsm.Snapshot, plan *lsm.Plan) (array.RecordReader, error) {
+	schema := plainSchema(plan.Schema())
+	var recs []arrow.RecordBatch
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	if snap != nil {
+		err := snap.Run(ctx, mem, plan, func(rec arrow.RecordBatch) error {
+			recs = append(recs, array.NewRecordBatch(schema, rec.Columns(), rec.NumRows()))
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading table %q: %w", t.Name(), err)
+		}
+	}
+	return array.NewRecordReader(schema, recs)
+}
+
+// plainSchema is s without metadata: DuckDB gets the columns only, field
+// metadata is Lance's business.
+func plainSchema(s *arrow.Schema) *arrow.Schema {
+	fields := s.Fields()
+	for j := range fields {
+		fields[j].Metadata = arrow.Metadata{}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
 // load copies a snapshot of t (or none of its rows, if snap is nil) into a
 // temporary table of the connection named as t is.
-func (s *session) load(ctx context.Context, mem memory.Allocator, t *lsm.Table, snap *lsm.Snapshot, i int) error {
-	plan, err := t.Prepare(lsm.Query{})
-	if err != nil {
-		return err
-	}
+func (s *session) load(ctx context.Context, mem memory.Allocator, t *lsm.Table, snap *lsm.Snapshot, plan *lsm.Plan, i int) error {
 	var recs []arrow.RecordBatch
 	defer func() {
 		for _, r := range recs {
@@ -327,12 +447,7 @@ func (s *session) load(ctx context.Context, mem memory.Allocator, t *lsm.Table, 
 			return fmt.Errorf("reading table %q: %w", t.Name(), err)
 		}
 	}
-	// DuckDB gets the columns only: field metadata is Lance's business.
-	fields := plan.Schema().Fields()
-	for j := range fields {
-		fields[j].Metadata = arrow.Metadata{}
-	}
-	schema := arrow.NewSchema(fields, nil)
+	schema := plainSchema(plan.Schema())
 	plain := make([]arrow.RecordBatch, len(recs))
 	for j, r := range recs {
 		plain[j] = array.NewRecordBatch(schema, r.Columns(), r.NumRows())

@@ -126,7 +126,7 @@ func (e *Engine) execDML(ctx context.Context, kind Kind, query string, params []
 			uses++
 		}
 	}
-	s, rewritten, err := e.openWith(ctx, query, func(n string) bool { return kind == KindInsert && n == name && uses == 1 })
+	s, rewritten, err := e.openWith(ctx, query, func(n string) bool { return kind == KindInsert && n == name && uses == 1 }, false)
 	if err != nil {
 		return 0, err
 	}
