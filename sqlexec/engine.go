@@ -274,6 +274,10 @@ func (e *Engine) openWith(ctx context.Context, query string, empty func(table st
 	if err != nil {
 		return nil, "", err
 	}
+	query, calls, err := tableFunctions(query)
+	if err != nil {
+		return nil, "", err
+	}
 	rewritten, refs := tableRefs(query, known)
 	tables := make([]*lsm.Table, 0, len(refs))
 	for _, n := range refs {
@@ -286,19 +290,52 @@ func (e *Engine) openWith(ctx context.Context, query string, empty func(table st
 		}
 		tables = append(tables, t)
 	}
-	snaps := make([]*lsm.Snapshot, len(tables))
-	for i, t := range tables {
-		if !empty(t.Name()) {
-			snaps[i] = t.Snapshot()
+	// The tables and plans of nearest() and search() calls.
+	fnTables := make([]*lsm.Table, len(calls))
+	fnPlans := make([]*lsm.Plan, len(calls))
+	for i, c := range calls {
+		name := known(c.table)
+		if name == "" {
+			name = known(strings.ToLower(c.table))
 		}
+		if name == "" {
+			return nil, "", fmt.Errorf("%w: table %q", lsm.ErrNotFound, c.table)
+		}
+		t, err := e.db.Table(ctx, name)
+		if err != nil {
+			return nil, "", err
+		}
+		if fnPlans[i], err = t.Prepare(c.query); err != nil {
+			return nil, "", fmt.Errorf("table %q: %w", name, err)
+		}
+		fnTables[i] = t
 	}
+	// One snapshot per table, all taken before any is read.
+	snapOf := map[string]*lsm.Snapshot{}
 	defer func() {
-		for _, sn := range snaps {
-			if sn != nil {
-				sn.Release()
-			}
+		for _, sn := range snapOf {
+			sn.Release()
 		}
 	}()
+	snapshot := func(t *lsm.Table) *lsm.Snapshot {
+		if empty(t.Name()) {
+			return nil
+		}
+		if sn, ok := snapOf[t.Name()]; ok {
+			return sn
+		}
+		sn := t.Snapshot()
+		snapOf[t.Name()] = sn
+		return sn
+	}
+	snaps := make([]*lsm.Snapshot, len(tables))
+	for i, t := range tables {
+		snaps[i] = snapshot(t)
+	}
+	fnSnaps := make([]*lsm.Snapshot, len(calls))
+	for i, t := range fnTables {
+		fnSnaps[i] = snapshot(t)
+	}
 	dc, err := e.conn.Connect(ctx)
 	if err != nil {
 		return nil, "", fmt.Errorf("SQL engine: %w", err)
@@ -310,7 +347,7 @@ func (e *Engine) openWith(ctx context.Context, query string, empty func(table st
 	}
 	s := &session{conn: dc, arrow: ar}
 	scans := s.pushdown(ctx, rewritten, tables, known)
-	if mayDirect && scans.direct != "" {
+	if mayDirect && scans.direct != "" && len(calls) == 0 {
 		for i, t := range tables {
 			if t.Name() == scans.direct {
 				rr, err := directScan(ctx, e.mem, t, snaps[i], scans.plans[i])
@@ -324,7 +361,13 @@ func (e *Engine) openWith(ctx context.Context, query string, empty func(table st
 		}
 	}
 	for i, t := range tables {
-		if err := s.load(ctx, e.mem, t, snaps[i], scans.plans[i], i); err != nil {
+		if err := s.load(ctx, e.mem, t.Name(), t, snaps[i], scans.plans[i], i); err != nil {
+			s.close()
+			return nil, "", err
+		}
+	}
+	for i, t := range fnTables {
+		if err := s.load(ctx, e.mem, fnTableName(i), t, fnSnaps[i], fnPlans[i], len(tables)+i); err != nil {
 			s.close()
 			return nil, "", err
 		}
@@ -428,9 +471,9 @@ func plainSchema(s *arrow.Schema) *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
-// load copies a snapshot of t (or none of its rows, if snap is nil) into a
-// temporary table of the connection named as t is.
-func (s *session) load(ctx context.Context, mem memory.Allocator, t *lsm.Table, snap *lsm.Snapshot, plan *lsm.Plan, i int) error {
+// load copies what plan reads of a snapshot of t (or none of its rows, if
+// snap is nil) into a temporary table of the connection named as.
+func (s *session) load(ctx context.Context, mem memory.Allocator, as string, t *lsm.Table, snap *lsm.Snapshot, plan *lsm.Plan, i int) error {
 	var recs []arrow.RecordBatch
 	defer func() {
 		for _, r := range recs {
@@ -468,7 +511,7 @@ func (s *session) load(ctx context.Context, mem memory.Allocator, t *lsm.Table, 
 		return fmt.Errorf("SQL engine: table %q: %w", t.Name(), err)
 	}
 	defer release()
-	if err := s.exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT * FROM %s", quoteIdent(t.Name()), scan)); err != nil {
+	if err := s.exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT * FROM %s", quoteIdent(as), scan)); err != nil {
 		return fmt.Errorf("SQL engine: loading table %q: %w", t.Name(), sqlError(err))
 	}
 	return s.exec(ctx, "DROP VIEW "+scan)
