@@ -105,7 +105,7 @@ type sqlService struct {
 func newSQLService(svc *Service) *sqlService {
 	s := &sqlServer{svc: svc, stmts: map[string]*preparedStmt{}, infos: map[uint32]bool{}}
 	s.Alloc = svc.mem
-	s.eng, s.engErr = sqlexec.New(svc.db, sqlexec.Options{Allocator: svc.mem})
+	s.eng, s.engErr = sqlexec.New(svc.db, sqlexec.Options{Allocator: svc.mem, MemoryLimit: svc.opts.SQLMemoryLimit})
 	if s.engErr != nil {
 		svc.log.Error("SQL engine failed to open; SQL statements fail", "err", s.engErr)
 	}

@@ -7,7 +7,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -22,16 +24,23 @@ const Available = true
 
 // Options configures the engine.
 type Options struct {
-	Allocator   memory.Allocator // for the snapshot reads
-	MemoryLimit string           // DuckDB's memory_limit ("" = DuckDB's default)
-	Threads     int              // DuckDB's threads (0 = DuckDB's default)
+	Allocator memory.Allocator // for the snapshot reads
+	// MemoryLimit bounds the engine's memory in bytes (sql.memory_limit;
+	// 0: DuckDB's default, 80% of RAM). A statement that needs more
+	// spills to TempDir or fails with lsm.ErrResourceExhausted.
+	MemoryLimit int64
+	Threads     int // DuckDB's threads (0 = DuckDB's default)
+	// TempDir is where the engine spills; "" makes a directory under
+	// os.TempDir that Close removes.
+	TempDir string
 }
 
 // Engine runs SQL statements over flightwal tables.
 type Engine struct {
-	db   *lsm.DB
-	mem  memory.Allocator
-	conn *duckdb.Connector
+	db      *lsm.DB
+	mem     memory.Allocator
+	conn    *duckdb.Connector
+	tempDir string // removed by Close
 }
 
 // New opens an in-memory DuckDB for db's tables.
@@ -39,33 +48,62 @@ func New(db *lsm.DB, opts Options) (*Engine, error) {
 	if opts.Allocator == nil {
 		opts.Allocator = memory.DefaultAllocator
 	}
-	// Statements read flightwal tables only: no files, no URLs, no
-	// extensions fetched (a client must not read the server's disk through
-	// read_csv and the like).
-	dsn := "?enable_external_access=false&autoinstall_known_extensions=false&autoload_known_extensions=false"
+	e := &Engine{db: db, mem: opts.Allocator}
+	if opts.TempDir == "" {
+		dir, err := os.MkdirTemp("", "flightwal-sql-")
+		if err != nil {
+			return nil, fmt.Errorf("opening the SQL engine: %w", err)
+		}
+		opts.TempDir, e.tempDir = dir, dir
+	}
+	dsn := "?autoinstall_known_extensions=false&autoload_known_extensions=false"
+	if opts.MemoryLimit > 0 {
+		dsn += fmt.Sprintf("&memory_limit=%dKiB", max(opts.MemoryLimit>>10, 1))
+	}
+	if opts.Threads > 0 {
+		dsn += fmt.Sprintf("&threads=%d", opts.Threads)
+	}
+	// The database is configured once, by its first connection: then
+	// statements read flightwal tables only (no files, no URLs, no
+	// extensions fetched: a client must not read the server's disk
+	// through read_csv and the like), and no statement changes a setting
+	// (memory_limit above all).
+	var once sync.Once
+	var onceErr error
 	c, err := duckdb.NewConnector(dsn, func(ex driver.ExecerContext) error {
-		var sets []string
-		if opts.MemoryLimit != "" {
-			sets = append(sets, fmt.Sprintf("SET memory_limit = '%s'", strings.ReplaceAll(opts.MemoryLimit, "'", "''")))
-		}
-		if opts.Threads > 0 {
-			sets = append(sets, fmt.Sprintf("SET threads = %d", opts.Threads))
-		}
-		for _, s := range sets {
-			if _, err := ex.ExecContext(context.Background(), s, nil); err != nil {
-				return err
+		once.Do(func() {
+			for _, s := range []string{
+				"SET temp_directory = '" + strings.ReplaceAll(opts.TempDir, "'", "''") + "'",
+				"SET enable_external_access = false",
+				"SET lock_configuration = true",
+			} {
+				if _, err := ex.ExecContext(context.Background(), s, nil); err != nil {
+					onceErr = err
+					return
+				}
 			}
-		}
-		return nil
+		})
+		return onceErr
 	})
 	if err != nil {
+		e.removeTemp()
 		return nil, fmt.Errorf("opening the SQL engine: %w", err)
 	}
-	return &Engine{db: db, mem: opts.Allocator, conn: c}, nil
+	e.conn = c
+	return e, nil
+}
+
+func (e *Engine) removeTemp() {
+	if e.tempDir != "" {
+		os.RemoveAll(e.tempDir)
+	}
 }
 
 // Close closes the engine.
-func (e *Engine) Close() error { return e.conn.Close() }
+func (e *Engine) Close() error {
+	defer e.removeTemp()
+	return e.conn.Close()
+}
 
 // Rows is a running statement's result. Close it.
 type Rows struct {
@@ -393,8 +431,8 @@ func (s *session) pushdown(ctx context.Context, query string, tables []*lsm.Tabl
 	}
 	var tree []byte
 	if rr, err := s.arrow.QueryContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)", query); err == nil {
-		if rr.Next() && rr.RecordBatch().NumRows() == 1 {
-			if col, ok := rr.RecordBatch().Column(0).(*array.String); ok {
+		for tree == nil && rr.Next() { // the row may follow empty batches
+			if col, ok := rr.RecordBatch().Column(0).(*array.String); ok && col.Len() == 1 {
 				tree = []byte(col.Value(0))
 			}
 		}
@@ -533,7 +571,7 @@ func sqlError(err error) error {
 			return fmt.Errorf("%w: %s", lsm.ErrNotFound, de.Msg)
 		}
 	case duckdb.ErrorTypeOutOfMemory:
-		return fmt.Errorf("%w: %s", lsm.ErrResourceExhausted, de.Msg)
+		return fmt.Errorf("%w: the statement needs more than the SQL engine's memory (sql.memory_limit): %s", lsm.ErrResourceExhausted, de.Msg)
 	case duckdb.ErrorTypeInterrupt:
 		return fmt.Errorf("%w: %s", context.Canceled, de.Msg)
 	case duckdb.ErrorTypeInternal, duckdb.ErrorTypeFatal, duckdb.ErrorTypeIO, duckdb.ErrorTypeConnection:

@@ -20,8 +20,9 @@ const Available = false
 // Options configures the engine.
 type Options struct {
 	Allocator   memory.Allocator
-	MemoryLimit string
+	MemoryLimit int64
 	Threads     int
+	TempDir     string
 }
 
 // Engine is the SQL engine; without duckdb_arrow every statement fails
