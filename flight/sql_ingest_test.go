@@ -17,7 +17,7 @@ import (
 )
 
 // adbcConn is an ADBC Flight SQL connection to e's server.
-func adbcConn(t *testing.T, e *env, opts map[string]string) adbc.Connection {
+func adbcConn(t testing.TB, e *env, opts map[string]string) adbc.Connection {
 	t.Helper()
 	o := map[string]string{adbc.OptionKeyURI: "grpc://" + e.srv.Addr().String()}
 	for k, v := range opts {

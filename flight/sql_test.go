@@ -65,7 +65,7 @@ func jsonBatch(t testing.TB, mem memory.Allocator, schema *arrow.Schema, rows ..
 	return rec
 }
 
-func sqlClient(t *testing.T, e *env) *flightsql.Client {
+func sqlClient(t testing.TB, e *env) *flightsql.Client {
 	t.Helper()
 	c, err := flightsql.NewClient(e.srv.Addr().String(), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
