@@ -1,7 +1,11 @@
 // Package sqlexec runs SQL over flightwal snapshots with an embedded
 // DuckDB (ARCHITECTURE.md): each table a statement names is read once
-// through an lsm snapshot, taken when the statement starts, and given to
-// DuckDB as Arrow. It imports only lsm of this module.
+// through an lsm snapshot, taken when the statement starts, with the
+// statement's projection and filters pushed down (pushdown.go,
+// fastpath.go), and given to DuckDB as Arrow; nearest() and search() are
+// lsm queries over the same snapshots (tablefn.go); writes go through
+// lsm's write path, never DuckDB's (write.go). It imports only lsm and
+// lsm/filter of this module.
 //
 // The engine needs the build tag duckdb_arrow (DuckDB's Arrow interface);
 // built without it, New returns an engine whose statements fail with
