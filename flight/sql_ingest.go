@@ -95,33 +95,60 @@ func (s *sqlServer) DoPutCommandStatementIngest(ctx context.Context, cmd flights
 	if err != nil {
 		return 0, fmt.Errorf("table %q: %w", p.table, err)
 	}
-	var (
-		rows    int64
-		results []lsm.WriteResult
-	)
+	// Durability is awaited beside the reading, batch by batch, as a
+	// DoPut's acks are: each wait kicks the WAL, so its writes overlap the
+	// stream instead of following it.
+	pending := make(chan lsm.WriteResult, maxPendingAcks)
+	durable := make(chan error, 1)
+	failed := make(chan struct{}) // closed on the first failed wait
+	go func() {
+		var err error
+		i := 0
+		for res := range pending {
+			if err == nil {
+				if err = t.WaitDurable(ctx, res); err != nil {
+					err = fmt.Errorf("table %q: batch %d: %w", p.table, i, err)
+					close(failed)
+				}
+			}
+			i++
+		}
+		durable <- err
+	}()
+	finish := func(err error) error {
+		close(pending)
+		if derr := <-durable; err == nil {
+			err = derr
+		}
+		return err
+	}
+	var rows int64
 	for i := 0; ; i++ {
 		more, err := nextBatch(rdr)
 		if err != nil {
-			return 0, fmt.Errorf("%w: batch %d: %v", errInvalid, i, err)
+			return 0, finish(fmt.Errorf("%w: batch %d: %v", errInvalid, i, err))
 		}
 		if !more {
 			break
 		}
+		select {
+		case <-failed:
+			return 0, finish(nil) // the wait's error
+		default:
+		}
 		res, err := w.Write(ctx, s.svc.mem, rdr.RecordBatch())
 		if err != nil {
-			return 0, fmt.Errorf("table %q: batch %d: %w", p.table, i, err)
+			return 0, finish(fmt.Errorf("table %q: batch %d: %w", p.table, i, err))
 		}
 		releaseReceived(ctx)
 		rows += res.Rows
-		results = append(results, res)
+		pending <- res
 	}
 	if err := rdr.Err(); err != nil {
-		return 0, readError(err)
+		return 0, finish(readError(err))
 	}
-	for i, res := range results {
-		if err := t.WaitDurable(ctx, res); err != nil {
-			return 0, fmt.Errorf("table %q: batch %d: %w", p.table, i, err)
-		}
+	if err := finish(nil); err != nil {
+		return 0, err
 	}
 	return rows, nil
 }
