@@ -189,7 +189,7 @@ func BenchmarkFlightSQL(b *testing.B) {
 	adbcCnxn := adbcConn(b, e, nil)
 	var (
 		pkNative, pkSQL, fragNative, fragSQL, filtNative, filtSQL time.Duration
-		scanNative, scanSQL, gbSQL, gbDuck, ingADBC, ingPut      time.Duration
+		scanNative, scanSQL, gbSQL, gbDuck, ingADBC, ingPut       time.Duration
 	)
 	b.ResetTimer()
 	for it := 0; it < b.N; it++ {
