@@ -48,50 +48,6 @@ func (e *Engine) Exec(ctx context.Context, query string, params [][]any) (int64,
 	return 0, fmt.Errorf("%w: flightwal runs queries, INSERT, DELETE, CREATE TABLE and DROP TABLE", ErrUnimplemented)
 }
 
-// dmlTarget is the table an INSERT INTO or DELETE FROM names, as written.
-func dmlTarget(sql string, kind Kind) (string, error) {
-	toks := lex(sql)
-	verb, prep := "INSERT", "INTO"
-	if kind == KindDelete {
-		verb, prep = "DELETE", "FROM"
-	}
-	depth := 0
-	for i, t := range toks {
-		switch {
-		case t.punct == '(':
-			depth++
-		case t.punct == ')':
-			depth--
-		case depth == 0 && t.is(verb):
-			j := i + 1
-			for j < len(toks) && !toks[j].is(prep) && toks[j].punct == 0 && j < i+4 {
-				j++ // INSERT OR REPLACE INTO
-			}
-			if j >= len(toks) || !toks[j].is(prep) {
-				return "", fmt.Errorf("%w: %s without %s <table>", errInvalid, verb, prep)
-			}
-			var chain []token
-			for j++; j < len(toks) && toks[j].word != ""; j++ {
-				chain = append(chain, toks[j])
-				if j+1 < len(toks) && toks[j+1].punct == '.' {
-					j++
-					continue
-				}
-				break
-			}
-			if len(chain) == 0 {
-				return "", fmt.Errorf("%w: %s %s without a table name", errInvalid, verb, prep)
-			}
-			last := chain[len(chain)-1]
-			if last.quoted {
-				return last.word, nil
-			}
-			return strings.ToLower(last.word), nil
-		}
-	}
-	return "", fmt.Errorf("%w: no %s in the statement", errInvalid, verb)
-}
-
 func (e *Engine) execDML(ctx context.Context, kind Kind, query string, params [][]any) (int64, error) {
 	written, err := dmlTarget(query, kind)
 	if err != nil {
