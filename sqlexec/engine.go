@@ -389,7 +389,7 @@ func (e *Engine) openWith(ctx context.Context, query string, empty func(table st
 		return nil, "", fmt.Errorf("SQL engine: %w", err)
 	}
 	s := &session{conn: dc, arrow: ar}
-	scans := s.pushdown(ctx, rewritten, tables, known)
+	scans := s.pushdown(ctx, rewritten, tables, known, mayDirect && len(calls) == 0)
 	if mayDirect && scans.direct != "" && len(calls) == 0 {
 		for i, t := range tables {
 			if t.Name() == scans.direct {
@@ -428,11 +428,14 @@ type scanPlans struct {
 // pushdown plans each table's scan from the statement's syntax tree
 // (pushdown.go): a request lsm refuses is narrowed (the key lookup
 // dropped, then each conjunct it cannot bind) down to a full scan.
-func (s *session) pushdown(ctx context.Context, query string, tables []*lsm.Table, known func(string) string) scanPlans {
+func (s *session) pushdown(ctx context.Context, query string, tables []*lsm.Table, known func(string) string, mayDirect bool) scanPlans {
 	out := scanPlans{plans: make([]*lsm.Plan, len(tables))}
 	infos := make(map[string]tableInfo, len(tables))
 	for _, t := range tables {
 		infos[t.Name()] = tableInfo{schema: t.Schema(), pk: t.PrimaryKey()}
+	}
+	if Classify(query) == KindDelete {
+		query = deleteAsSelect(query, infos, known)
 	}
 	var tree []byte
 	if rr, err := s.arrow.QueryContext(ctx, "SELECT json_serialize_sql(?::VARCHAR)", query); err == nil {
@@ -444,11 +447,14 @@ func (s *session) pushdown(ctx context.Context, query string, tables []*lsm.Tabl
 		rr.Release()
 	}
 	p := analyze(tree, infos, known)
+	if !mayDirect {
+		p.direct = "" // the engine runs the statement: its scans read what it mentions
+	}
 	for i, t := range tables {
 		req := p.scans[t.Name()]
 		q := lsm.Query{Columns: req.columns, Filter: filterText(req.filter), PK: req.pk}
 		if t.Name() == p.direct {
-			q.Limit = p.directLimit
+			q.Columns, q.Limit = p.directColumns, p.directLimit
 		}
 		plan, err := t.Prepare(q)
 		if err != nil && q.PK != nil {

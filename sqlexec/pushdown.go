@@ -29,6 +29,10 @@ import (
 //     [WHERE pushed conjuncts] [LIMIT n] does not reach DuckDB at all: the
 //     scan is its answer.
 //
+// A DELETE FROM t WHERE ... is planned as SELECT <pk> FROM t WHERE ...:
+// its scan reads the key and the columns the WHERE names, the conjuncts
+// it can, and pk = v as a point lookup.
+//
 // Not pushed: conjuncts of joined tables, of a table read twice, with
 // casts, functions, arithmetic, parameters or subqueries; HAVING,
 // QUALIFY, ORDER BY and LIMIT around anything but the plain select.
@@ -49,10 +53,12 @@ type scanRequest struct {
 // pushdownPlan is the analysis of one statement.
 type pushdownPlan struct {
 	scans map[string]*scanRequest // by stored table name
-	// direct: the statement is a plain select of table direct, answered
-	// by its scan with columns (nil: all) and limit.
-	direct      string
-	directLimit *int64
+	// direct: the statement is a plain select of table direct, which its
+	// scan can answer alone with directColumns (nil: all) and
+	// directLimit.
+	direct        string
+	directColumns []string
+	directLimit   *int64
 }
 
 type jsonNode = map[string]any
@@ -133,10 +139,7 @@ func analyze(tree []byte, tables map[string]tableInfo, known func(string) string
 		}
 		if isRoot && all {
 			if cols, limit, ok := plainSelect(sel, tr); ok {
-				p.direct, p.directLimit = name, limit
-				if cols != nil || req.columns == nil {
-					req.columns = cols
-				}
+				p.direct, p.directColumns, p.directLimit = name, cols, limit
 			}
 		}
 	}
@@ -604,4 +607,29 @@ func filterText(conj []string) string {
 		parts[i] = "(" + c + ")"
 	}
 	return strings.Join(parts, " AND ")
+}
+
+// deleteAsSelect is the SELECT that reads what DELETE FROM t [alias]
+// WHERE ... deletes (the key of the matching rows), for pushdown; a
+// statement of another shape (WITH, USING, no key) is returned as it is,
+// and analyze reads no tree from it.
+func deleteAsSelect(sql string, tables map[string]tableInfo, known func(string) string) string {
+	toks := lex(sql)
+	if len(toks) < 3 || !toks[0].is("DELETE") || !toks[1].is("FROM") {
+		return sql
+	}
+	for _, t := range toks {
+		if t.is("USING") || t.is("RETURNING") {
+			return sql
+		}
+	}
+	written, err := dmlTarget(sql, KindDelete)
+	if err != nil {
+		return sql
+	}
+	ti, ok := tables[known(written)]
+	if !ok || ti.pk == "" {
+		return sql
+	}
+	return "SELECT " + quoteIdent(ti.pk) + " FROM" + sql[toks[1].end:]
 }
