@@ -4,6 +4,7 @@ package flight_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"testing"
@@ -70,6 +71,20 @@ func TestFlightSQLPushdownSameAnswer(t *testing.T) {
 		r.Release()
 	}
 	wantRows(t, "pk lookup", fetchSQL(t, e, c, "SELECT * FROM events WHERE id = 3"), "3|2|replaced|100")
+	// Prepared lookups take the fast path with their parameters as literals.
+	db, err := sql.Open("flightsql", "flightsql://"+e.srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var id int64
+	var amount float64
+	if err := db.QueryRow("SELECT id, amount FROM events WHERE kind = ? AND amount > ?", "it's", 2.5).Scan(&id, &amount); err != nil || id != 51 || amount != 3 {
+		t.Fatalf("prepared lookup: %d %g %v", id, amount, err)
+	}
+	if err := db.QueryRow("SELECT amount FROM events WHERE id = ?", int64(60)).Scan(&amount); err != nil || amount != 7.5 {
+		t.Fatalf("prepared pk lookup: %g %v", amount, err)
+	}
 	wantRows(t, "pk IN", fetchSQL(t, e, c, "SELECT id FROM events WHERE id IN (50, 3, 4000) ORDER BY id"), "3", "50")
 	if got := fetchSQL(t, e, c, "SELECT id, kind FROM events WHERE id < 10 LIMIT 4"); got.NumRows() != 4 || got.NumCols() != 2 {
 		t.Fatalf("LIMIT: %v", rowsOf(got))

@@ -189,10 +189,8 @@ func (e *Engine) Query(ctx context.Context, query string, args ...any) (*Rows, e
 }
 
 func (e *Engine) run(ctx context.Context, query string, empty bool, args []any) (*Rows, error) {
-	if len(args) == 0 {
-		if rr := e.fastSelect(ctx, query, empty); rr != nil {
-			return &Rows{RecordReader: rr, sess: &session{}}, nil
-		}
+	if rr := e.fastSelect(ctx, query, empty, args); rr != nil {
+		return &Rows{RecordReader: rr, sess: &session{}}, nil
 	}
 	s, rewritten, err := e.openWith(ctx, query, func(string) bool { return empty }, len(args) == 0)
 	if err != nil {

@@ -133,7 +133,13 @@ func isKeyword(t token) bool {
 
 // fastSelect answers query by one lsm read if the fast path may (nil
 // otherwise): no rows are read if empty.
-func (e *Engine) fastSelect(ctx context.Context, query string, empty bool) array.RecordReader {
+func (e *Engine) fastSelect(ctx context.Context, query string, empty bool, args []any) array.RecordReader {
+	if len(args) > 0 {
+		var ok bool
+		if query, ok = bindLiterals(query, args); !ok {
+			return nil
+		}
+	}
 	s, ok := parseSimpleSelect(query)
 	if !ok {
 		return nil
@@ -245,4 +251,51 @@ func filterKeys(e filter.Expr, pk string) []any {
 		return out
 	}
 	return nil
+}
+
+// bindLiterals writes args into query's ? placeholders as literals (a
+// prepared point lookup takes the fast path too); it fails for other
+// placeholders, a count that differs, or a value without a literal.
+func bindLiterals(query string, args []any) (string, bool) {
+	var b strings.Builder
+	at, n := 0, 0
+	for _, t := range lex(query) {
+		if t.punct == '$' {
+			return "", false
+		}
+		if t.punct != '?' {
+			continue
+		}
+		if n >= len(args) {
+			return "", false
+		}
+		var lit string
+		switch v := args[n].(type) {
+		case int64:
+			lit = strconv.FormatInt(v, 10)
+		case int32:
+			lit = strconv.FormatInt(int64(v), 10)
+		case int:
+			lit = strconv.Itoa(v)
+		case uint64:
+			lit = strconv.FormatUint(v, 10)
+		case float64:
+			lit = strconv.FormatFloat(v, 'g', -1, 64)
+		case string:
+			lit = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		case bool:
+			lit = strings.ToUpper(strconv.FormatBool(v))
+		default:
+			return "", false
+		}
+		b.WriteString(query[at:t.start])
+		b.WriteString(lit)
+		at = t.end
+		n++
+	}
+	if n != len(args) {
+		return "", false
+	}
+	b.WriteString(query[at:])
+	return b.String(), true
 }

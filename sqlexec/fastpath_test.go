@@ -54,4 +54,24 @@ func TestParseSimpleSelect(t *testing.T) {
 			t.Errorf("keys of %s: %s, want %s", f, got, want)
 		}
 	}
+	for _, tc := range []struct {
+		sql  string
+		args []any
+		want string
+	}{
+		{"SELECT * FROM t WHERE id = ?", []any{int64(5)}, "SELECT * FROM t WHERE id = 5"},
+		{"SELECT * FROM t WHERE name = ? AND '?' = x AND v > ?", []any{"it's", 1.5}, "SELECT * FROM t WHERE name = 'it''s' AND '?' = x AND v > 1.5"},
+		{"SELECT * FROM t WHERE id = ?", nil, ""},
+		{"SELECT * FROM t WHERE id = ?", []any{1, 2}, ""},
+		{"SELECT * FROM t WHERE id = $1", []any{1}, ""},
+		{"SELECT * FROM t WHERE b = ?", []any{[]byte("x")}, ""},
+	} {
+		got, ok := bindLiterals(tc.sql, tc.args)
+		if !ok {
+			got = ""
+		}
+		if got != tc.want {
+			t.Errorf("bindLiterals(%q, %v) = %q, want %q", tc.sql, tc.args, got, tc.want)
+		}
+	}
 }
