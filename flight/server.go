@@ -36,6 +36,7 @@ type Options struct {
 	MaxInflightBytes int64
 	MaxStreams       int64         // calls running at once; 0 is config.Default's
 	LimitWait        time.Duration // how long a message or call waits for room; 0 is DefaultLimitWait
+	SQLMemoryLimit   int64         // the SQL engine's memory in bytes (sql.memory_limit); 0 is config.Default's
 }
 
 // Service implements the Flight RPCs over an lsm.DB.
@@ -72,6 +73,9 @@ func NewService(db *lsm.DB, opts Options) *Service {
 	}
 	if opts.LimitWait <= 0 {
 		opts.LimitWait = DefaultLimitWait
+	}
+	if opts.SQLMemoryLimit <= 0 {
+		opts.SQLMemoryLimit = config.Default().SQL.MemoryLimit
 	}
 	lim := newLimits(opts.MaxInflightBytes, opts.MaxMessageBytes, opts.MaxStreams, opts.LimitWait)
 	svc := &Service{db: db, mem: opts.Allocator, log: opts.Logger, opts: opts, lim: lim}
