@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -364,10 +365,79 @@ func decodePage(mem memory.Allocator, src *pageSource, enc *ep.ArrayEncoding, dt
 			arr, err = nil, corruptf(src.key, "decoding page: %v", rec)
 		}
 	}()
-	arr, err = decodeArray(mem, src, enc, dt, n)
+	if d, ok := dt.(*arrow.DictionaryType); ok {
+		if de := enc.GetDictionary(); de != nil {
+			arr, err = decodeArrowDictionary(mem, src, de, d, n)
+			return arr, err
+		}
+		// else the values are stored decoded
+		vals, err := decodeArray(mem, src, enc, d.ValueType, n)
+		if err != nil {
+			return nil, err
+		}
+		defer vals.Release()
+		arr, err = dictionaryEncode(mem, d, vals)
+	} else {
+		arr, err = decodeArray(mem, src, enc, dt, n)
+	}
 	if err == nil && arr.Len() != n {
 		arr.Release()
 		return nil, corruptf(src.key, "page decoded to %d rows, want %d", arr.Len(), n)
 	}
 	return arr, err
+}
+
+// decodeArrowDictionary decodes the dictionary page of an Arrow
+// dictionary field: 0-based indices into the items (which may hold a
+// null, for the null rows), unlike the 1-based indices of Lance's own
+// low-cardinality string pages.
+func decodeArrowDictionary(mem memory.Allocator, src *pageSource, de *ep.Dictionary, dt *arrow.DictionaryType, n int) (arrow.Array, error) {
+	idx, err := decodeUints(src, de.GetIndices(), n)
+	if err != nil {
+		return nil, err
+	}
+	nItems := int(de.GetNumDictionaryItems())
+	if nItems > 1<<24 {
+		return nil, corruptf(src.key, "dictionary of %d items", nItems)
+	}
+	items, err := decodeArray(mem, src, de.GetItems(), dt.ValueType, nItems)
+	if err != nil {
+		return nil, err
+	}
+	defer items.Release()
+	ib := array.NewBuilder(mem, dt.IndexType)
+	defer ib.Release()
+	for i := range n {
+		k := idx(i)
+		if k >= uint64(nItems) {
+			return nil, corruptf(src.key, "dictionary index %d of %d items at row %d", k, nItems, i)
+		}
+		if items.IsNull(int(k)) {
+			ib.AppendNull()
+			continue
+		}
+		switch b := ib.(type) {
+		case *array.Int8Builder:
+			b.Append(int8(k))
+		case *array.Int16Builder:
+			b.Append(int16(k))
+		case *array.Int32Builder:
+			b.Append(int32(k))
+		case *array.Int64Builder:
+			b.Append(int64(k))
+		case *array.Uint8Builder:
+			b.Append(uint8(k))
+		case *array.Uint16Builder:
+			b.Append(uint16(k))
+		case *array.Uint32Builder:
+			b.Append(uint32(k))
+		case *array.Uint64Builder:
+			b.Append(k)
+		default:
+			return nil, unsupportedf("%s: dictionary index type %s", src.key, dt.IndexType)
+		}
+	}
+	indices := ib.NewArray()
+	defer indices.Release()
+	return array.NewDictionaryArray(dt, indices, items), nil
 }

@@ -1,12 +1,14 @@
 package lance
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/flightwal/flightwal/lance/lancepb/filepb"
 )
 
 // From repetition and definition levels to Arrow arrays (2.1/2.2 files).
@@ -391,4 +393,136 @@ func dictionaryEncode(mem memory.Allocator, d *arrow.DictionaryType, vals arrow.
 		return nil, fmt.Errorf("lance: dictionary of %s: %w", d, err)
 	}
 	return b.NewArray(), nil
+}
+
+// readNested20 decodes a nested field of a 2.0 file whole. A 2.0 file has
+// a column per field: a struct column holds no data (2.0 has no struct
+// validity), a list column holds end offsets like binary's (a null list's
+// end plus null_offset_adjustment), and its item field's column holds the
+// items of all rows.
+func (s columnSource) readNested20(ctx context.Context, mem memory.Allocator, f *filepb.Field, dt arrow.DataType, n int, depth int) (arrow.Array, error) {
+	key := s.file.key
+	if depth > 64 {
+		return nil, unsupportedf("%s: fields nested more than 64 deep", key)
+	}
+	col, ok := s.cols20[f.GetId()]
+	if !ok {
+		return nil, corruptf(key, "no column for field %q (id %d)", f.GetName(), f.GetId())
+	}
+	kids := s.tree.children[f.GetId()]
+	switch t := dt.(type) {
+	case *arrow.StructType:
+		if len(kids) != t.NumFields() {
+			return nil, corruptf(key, "struct %q of %d fields has %d child fields", f.GetName(), t.NumFields(), len(kids))
+		}
+		children := make([]arrow.ArrayData, 0, len(kids))
+		defer func() {
+			for _, c := range children {
+				c.Release()
+			}
+		}()
+		for i, k := range kids {
+			c, err := s.readNested20(ctx, mem, k, t.Field(i).Type, n, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			children = append(children, c.Data())
+			c.Data().Retain()
+			c.Release()
+		}
+		d := array.NewData(dt, n, []*memory.Buffer{nil}, children, 0, 0)
+		defer d.Release()
+		return array.MakeFromData(d), nil
+	case *arrow.ListType, *arrow.LargeListType:
+		if len(kids) != 1 {
+			return nil, corruptf(key, "list %q with %d child fields", f.GetName(), len(kids))
+		}
+		offs := make([]int64, 1, n+1)
+		var valid []bool
+		nulls := 0
+		for pi := range s.file.columns[col].pages {
+			p := &s.file.columns[col].pages[pi]
+			l := p.enc.GetList()
+			if l == nil {
+				return nil, unsupportedf("%s: list page encoding %T", key, p.enc.GetArrayEncoding())
+			}
+			src, err := s.file.readPageBuffers(ctx, s.store, col, pi)
+			if err != nil {
+				return nil, err
+			}
+			rows := int(p.rows)
+			ends, err := decodeUints(src, l.GetOffsets(), rows)
+			if err != nil {
+				return nil, err
+			}
+			base := offs[len(offs)-1]
+			adj := l.GetNullOffsetAdjustment()
+			prev := uint64(0)
+			for i := range rows {
+				v := ends(i)
+				null := adj > 0 && v >= adj
+				if adj > 0 {
+					v %= adj
+				}
+				if v < prev || v > l.GetNumItems() {
+					return nil, corruptf(key, "list end offset %d at row %d (previous %d, %d items)", v, i, prev, l.GetNumItems())
+				}
+				if null {
+					if valid == nil {
+						valid = make([]bool, len(offs)-1, n)
+						for j := range valid {
+							valid[j] = true
+						}
+					}
+					nulls++
+				}
+				if valid != nil {
+					valid = append(valid, !null)
+				}
+				offs = append(offs, base+int64(v))
+				prev = v
+			}
+			if prev != l.GetNumItems() {
+				offs[len(offs)-1] = base + int64(l.GetNumItems())
+				if len(offs) > 1 && offs[len(offs)-1] < offs[len(offs)-2] {
+					return nil, corruptf(key, "list page of %d items ends at %d", l.GetNumItems(), prev)
+				}
+			}
+		}
+		if len(offs) != n+1 {
+			return nil, corruptf(key, "list column of %d rows, want %d", len(offs)-1, n)
+		}
+		items, err := s.readNested20(ctx, mem, kids[0], t.(arrow.ListLikeType).Elem(), int(offs[n]), depth+1)
+		if err != nil {
+			return nil, err
+		}
+		p := &ptree{dt: dt, n: n, offs: offs, nulls: nulls, child: &ptree{leaf: items, n: items.Len(), dt: items.DataType()}}
+		if nulls > 0 {
+			p.valid = boolsToBitmap(valid)
+		}
+		return p.toArrow(mem)
+	}
+	// a leaf: its column's pages, concatenated
+	if s.file.columns[col].rows != uint64(n) {
+		return nil, corruptf(key, "column %d of %d values, want %d", col, s.file.columns[col].rows, n)
+	}
+	parts := make([]arrow.Array, 0, len(s.file.columns[col].pages))
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	for pi := range s.file.columns[col].pages {
+		a, err := s.file.readPage(ctx, s.store, mem, col, pi, dt)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, a)
+	}
+	if len(parts) == 1 {
+		a := parts[0]
+		parts = nil
+		return a, nil
+	}
+	return array.Concatenate(parts, mem)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/flightwal/flightwal/lance/lancepb/filepb"
 	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
 	"github.com/flightwal/flightwal/objstore"
 )
@@ -50,7 +51,15 @@ type columnSource struct {
 	// leaves are the columns of a nested field in a 2.1/2.2 file (one
 	// per leaf field); the field is then decoded whole, not by page.
 	leaves []leafColumn
+	// A nested field in a 2.0 file: the field, the field tree and the
+	// column of each field id in the file.
+	field  *filepb.Field
+	tree   *fieldTree
+	cols20 map[int32]int
 }
+
+// nested reports whether the field is decoded whole (a nested field).
+func (s columnSource) nested() bool { return s.leaves != nil || s.cols20 != nil }
 
 // leafColumn is one leaf field's column in a 2.1/2.2 file.
 type leafColumn struct {
@@ -104,8 +113,18 @@ func (d *Dataset) sources(ctx context.Context, frag Fragment, proj []int) ([]col
 				return col, nil
 			}
 			if nested {
+				out[i].file = r
 				if r.minor == 0 {
-					return nil, unsupportedf("%s: field %q of type %s in a 2.0 file", r.key, d.fields[fi].GetName(), out[i].dt)
+					out[i].field, out[i].tree = d.fields[fi], d.tree
+					out[i].cols20 = make(map[int32]int, len(df.GetFields()))
+					for k, fid := range df.GetFields() {
+						col, err := column(k)
+						if err != nil {
+							return nil, err
+						}
+						out[i].cols20[fid] = col
+					}
+					break
 				}
 				for _, l := range leaves {
 					k := slices.Index(df.GetFields(), l.id)
@@ -138,6 +157,9 @@ func (d *Dataset) sources(ctx context.Context, frag Fragment, proj []int) ([]col
 // readNested decodes a nested field of a 2.1/2.2 file whole: every leaf
 // column's pages, merged into one array of the fragment's rows.
 func (s columnSource) readNested(ctx context.Context, mem memory.Allocator) (arrow.Array, error) {
+	if s.cols20 != nil {
+		return s.readNested20(ctx, mem, s.field, s.dt, int(s.file.numRows), 0)
+	}
 	var tree *ptree
 	defer func() { tree.release() }()
 	for _, l := range s.leaves {
@@ -212,7 +234,7 @@ func (c *columnCursor) read(ctx context.Context, mem memory.Allocator, lo, hi ui
 
 // seek decodes the page holding row.
 func (c *columnCursor) seek(ctx context.Context, mem memory.Allocator, row uint64) error {
-	if c.src.leaves != nil {
+	if c.src.nested() {
 		arr, err := c.src.readNested(ctx, mem)
 		if err != nil {
 			return err

@@ -88,8 +88,9 @@ func isTrue(v string) bool {
 // in schema order, and for each its leaves (the fields a 2.1/2.2 file
 // stores as columns) with their paths.
 type fieldTree struct {
-	top    []*filepb.Field
-	leaves [][]fieldLeaf
+	top      []*filepb.Field
+	leaves   [][]fieldLeaf
+	children map[int32][]*filepb.Field // parent id -> child fields in order
 }
 
 // fieldLeaf is one leaf field of a top-level field.
@@ -110,7 +111,7 @@ func fieldsToSchema(fields []*filepb.Field, meta map[string][]byte) (*arrow.Sche
 func buildFieldTree(fields []*filepb.Field, meta map[string][]byte) (*arrow.Schema, *fieldTree, error) {
 	children := make(map[int32][]*filepb.Field)
 	ids := make(map[int32]bool, len(fields))
-	tree := &fieldTree{}
+	tree := &fieldTree{children: children}
 	for _, f := range fields {
 		if ids[f.GetId()] {
 			return nil, nil, fmt.Errorf("duplicate field id %d", f.GetId())

@@ -98,7 +98,7 @@ func (d *Dataset) Take(ctx context.Context, mem memory.Allocator, fragID uint64,
 			cols[i] = array.MakeArrayOfNull(mem, s.dt, len(rows))
 			continue
 		}
-		if s.leaves != nil {
+		if s.nested() {
 			if cols[i], err = takeNested(ctx, mem, s, rows); err != nil {
 				return nil, err
 			}
