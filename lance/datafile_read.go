@@ -371,8 +371,8 @@ func decodePage(mem memory.Allocator, src *pageSource, enc *ep.ArrayEncoding, dt
 			return arr, err
 		}
 		// else the values are stored decoded
-		vals, err := decodeArray(mem, src, enc, d.ValueType, n)
-		if err != nil {
+		var vals arrow.Array
+		if vals, err = decodeArray(mem, src, enc, d.ValueType, n); err != nil {
 			return nil, err
 		}
 		defer vals.Release()
