@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"reflect"
 	"strconv"
 	"testing"
@@ -162,6 +163,64 @@ func TestInteropLanceReadsEveryTypeWeWrite(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// TestInteropLanceReadsOurAppendToItsTable appends a fragment of ours to
+// the types tables LanceDB wrote in 2.1 and 2.2 (in the table's own
+// version), and LanceDB reads the table back: its rows twice.
+func TestInteropLanceReadsOurAppendToItsTable(t *testing.T) {
+	for _, variant := range []string{"", "v039"} {
+		nm := nodeModules(t, variant)
+		for _, v := range []DataStorageVersion{Version21, Version22} {
+			t.Run(fmt.Sprintf("lancedb%s/%s", variant, v), func(t *testing.T) {
+				ctx := context.Background()
+				mem := checkedMem(t)
+				src := typesFixture(t, "0.39.0", string(v))
+				dir := t.TempDir()
+				if err := os.CopyFS(dir, os.DirFS(src.dir)); err != nil {
+					t.Fatal(err)
+				}
+				schema, recs := fixtureRecords(t, mem, src)
+				defer func() {
+					for _, r := range recs {
+						r.Release()
+					}
+				}()
+				st := newLocalStore(t, dir)
+				d, err := OpenDataset(ctx, st, src.name+".lance")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.DataStorageVersion() != v {
+					t.Fatalf("LanceDB's table is %s, want %s", d.DataStorageVersion(), v)
+				}
+				nf, err := WriteFragmentVersion(ctx, st, src.name+".lance", schema, recs, d.DataStorageVersion())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := d.Commit(ctx, st, Transaction{NewFragments: []NewFragment{nf}}); err != nil {
+					t.Fatal(err)
+				}
+				out := runNode(t, nm, "read_types.mjs", dir, src.name)
+				var got struct {
+					CountRows int64            `json:"countRows"`
+					Rows      []map[string]any `json:"rows"`
+				}
+				if err := json.Unmarshal(out, &got); err != nil {
+					t.Fatalf("node output: %v\n%s", err, out)
+				}
+				if got.CountRows != 2*src.CountRows || len(got.Rows) != 2*len(src.Rows) {
+					t.Fatalf("LanceDB counted %d and read %d rows, want %d", got.CountRows, len(got.Rows), 2*src.CountRows)
+				}
+				for i, row := range got.Rows {
+					delete(row, "big")
+					if want := src.Rows[i/2]; !reflect.DeepEqual(row, want) {
+						t.Fatalf("row %d\n got %v\nwant %v", i, row, want)
+					}
+				}
+			})
 		}
 	}
 }
