@@ -64,7 +64,7 @@ func (f *lanceFixture) String() string {
 }
 
 // lanceFixtures loads every testdata/lance/lancedb-*/<name>.json.
-func lanceFixtures(t *testing.T) []*lanceFixture {
+func lanceFixtures(t testing.TB) []*lanceFixture {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(testdataLance, "lancedb-*", "*.json"))
 	if err != nil {
