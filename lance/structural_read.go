@@ -716,6 +716,27 @@ func decodeMiniValuesC(key string, enc *e21.CompressiveEncoding, bufs [][]byte, 
 		return decodeMiniValuesC(key, e.General.GetValues(), nb, nv, fc)
 	case *e21.CompressiveEncoding_Constant:
 		return constantBlock(key, e.Constant.GetValue(), nv)
+	case *e21.CompressiveEncoding_ByteStreamSplit:
+		// byte j of value i is byte j*n + i of the buffer
+		if err := need(1); err != nil {
+			return nil, err
+		}
+		w := int(e.ByteStreamSplit.GetValues().GetFlat().GetBitsPerValue())
+		if w%8 != 0 || w == 0 || w > 256 {
+			return nil, unsupportedf("%s: byte_stream_split of %d-bit values", key, w)
+		}
+		wb := w / 8
+		if len(bufs[0]) != nv*wb {
+			return nil, corruptf(key, "byte_stream_split of %d bytes for %d values of %d bits", len(bufs[0]), nv, w)
+		}
+		out := make([]byte, nv*wb)
+		for j := range wb {
+			stream := bufs[0][j*nv : (j+1)*nv]
+			for i, b := range stream {
+				out[i*wb+j] = b
+			}
+		}
+		return &block{n: nv, bits: w, dim: 1, data: out}, nil
 	case nil:
 		return nil, corruptf(key, "mini-block page without value compression")
 	}

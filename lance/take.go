@@ -271,7 +271,7 @@ func (t *taker) run(ctx context.Context, mem memory.Allocator, cols []arrow.Arra
 		key = t.pages[lo].src.file.key
 		c, err := buildColumn(mem, t.pages[lo:hi])
 		if err != nil {
-			return err
+			return t.pages[lo].src.fieldErr(err)
 		}
 		cols[t.pages[lo].out] = c
 		lo = hi
