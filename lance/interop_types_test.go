@@ -131,6 +131,9 @@ func TestInteropLanceReadsEveryTypeWeWrite(t *testing.T) {
 		nm := nodeModules(t, variant)
 		for _, v := range []DataStorageVersion{Version20, Version21, Version22} {
 			for _, pageRows := range []int{0, 37} {
+				if pageRows > 0 && variant == "" {
+					continue // many small pages: LanceDB 0.39 only, to keep this short
+				}
 				t.Run(fmt.Sprintf("lancedb%s/%s/pages%d", variant, v, pageRows), func(t *testing.T) {
 					dir := t.TempDir()
 					src := writeTypes(t, dir, v, pageRows)

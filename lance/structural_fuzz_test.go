@@ -190,7 +190,13 @@ func TestCorrupt21DataFile(t *testing.T) {
 	for _, cut := range []int{0, 39, 40, len(good) / 2, len(good) - 41, len(good) - 1} {
 		check("truncated", good[:cut], true)
 	}
-	for i := 0; i < len(good); i += 61 {
+	// Flips: a sample of the pages, and the metadata at the end closely.
+	for i := 0; i < len(good); i += 397 {
+		bad := bytes.Clone(good)
+		bad[i] ^= 0xA5
+		check("flipped", bad, false)
+	}
+	for i := max(0, len(good)-4096); i < len(good); i += 7 {
 		bad := bytes.Clone(good)
 		bad[i] ^= 0xA5
 		check("flipped", bad, false)
