@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -225,5 +226,91 @@ func TestInteropLanceReadsOurAppendToItsTable(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// edgeRecord is rows that make degenerate pages: a column all null, a
+// list column of only null and empty lists, empty strings, a struct null
+// in every row, an all-valid list of lists.
+func edgeRecord(mem memory.Allocator, n int) arrow.RecordBatch {
+	listOfStr := arrow.ListOf(arrow.BinaryTypes.String)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "nulls", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: "nolists", Type: listOfStr, Nullable: true},
+		{Name: "empty", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "st", Type: arrow.StructOf(arrow.Field{Name: "a", Type: arrow.PrimitiveTypes.Int16, Nullable: true}), Nullable: true},
+		{Name: "ll", Type: arrow.ListOf(arrow.ListOf(arrow.PrimitiveTypes.Int64))},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for i := range n {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+		b.Field(1).AppendNull()
+		if i%2 == 0 {
+			b.Field(2).AppendNull()
+		} else {
+			b.Field(2).(*array.ListBuilder).Append(true)
+		}
+		b.Field(3).(*array.StringBuilder).Append("")
+		b.Field(4).AppendNull()
+		lb := b.Field(5).(*array.ListBuilder)
+		lb.Append(true)
+		inner := lb.ValueBuilder().(*array.ListBuilder)
+		for j := range i % 3 {
+			inner.Append(true)
+			for k := range j + 1 {
+				inner.ValueBuilder().(*array.Int64Builder).Append(int64(i*10 + k))
+			}
+		}
+	}
+	return b.NewRecordBatch()
+}
+
+func TestInteropLanceReadsEdgeCases(t *testing.T) {
+	nm := nodeModules(t, "v039")
+	for _, v := range []DataStorageVersion{Version21, Version22} {
+		t.Run(string(v), func(t *testing.T) {
+			ctx := context.Background()
+			mem := checkedMem(t)
+			rec := edgeRecord(mem, 50)
+			defer rec.Release()
+			dir := t.TempDir()
+			st := newLocalStore(t, dir)
+			d, err := WriteDatasetWith(ctx, st, "edge.lance", rec.Schema(), []arrow.RecordBatch{rec}, CreateOptions{DataStorageVersion: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []map[string]any
+			err = d.Scan(ctx, mem, nil, 0, func(_ Fragment, _ uint64, r arrow.RecordBatch) error {
+				for i := range int(r.NumRows()) {
+					want = append(want, typesRow(t, r, i))
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range int(rec.NumRows()) {
+				if got := typesRow(t, rec, i); !reflect.DeepEqual(got, want[i]) {
+					t.Fatalf("read back row %d: %v, wrote %v", i, want[i], got)
+				}
+			}
+			out := runNode(t, nm, "read_types.mjs", dir, "edge")
+			var got struct {
+				Rows []map[string]any `json:"rows"`
+			}
+			if err := json.Unmarshal(out, &got); err != nil {
+				t.Fatalf("node output: %v\n%s", err, out)
+			}
+			if len(got.Rows) != len(want) {
+				t.Fatalf("LanceDB read %d rows, want %d", len(got.Rows), len(want))
+			}
+			for i := range want {
+				if !reflect.DeepEqual(got.Rows[i], want[i]) {
+					t.Fatalf("LanceDB row %d\n got %v\nwant %v", i, got.Rows[i], want[i])
+				}
+			}
+		})
 	}
 }
