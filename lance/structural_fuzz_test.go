@@ -240,6 +240,7 @@ func TestUnsupportedEncodingNamesFileFieldAndEncoding(t *testing.T) {
 			}
 		}
 	}
+	check("CheckReadable", d.CheckReadable(ctx))
 	err = d.Scan(ctx, mem, []string{"id", "u64"}, 0, func(Fragment, uint64, arrow.RecordBatch) error { return nil })
 	check("scan", err)
 	old := takeSmallPage

@@ -47,6 +47,9 @@ func TestTestdataLanceTypesReadEveryValue(t *testing.T) {
 			if !slices.Equal(names, want) {
 				t.Fatalf("columns %v, LanceDB's %v", names, want)
 			}
+			if err := d.CheckReadable(ctx); err != nil {
+				t.Fatalf("CheckReadable: %v", err)
+			}
 			var scanned []map[string]any
 			err := d.Scan(ctx, mem, nil, 0, func(frag Fragment, first uint64, rec arrow.RecordBatch) error {
 				del, err := d.DeletionBitmap(ctx, frag.ID)
