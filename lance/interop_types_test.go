@@ -3,6 +3,7 @@ package lance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -329,5 +330,36 @@ func TestInteropLanceReadsEdgeCases(t *testing.T) {
 				t.Fatalf("%s: LanceDB row %d\n got %v\nwant %v", name, i, tbl.Rows[i], rows[i])
 			}
 		}
+	}
+}
+
+// TestCommitRefusesAnotherDataFileVersion: a 2.0 fragment is not
+// committed to a 2.2 dataset; Dataset.WriteFragment writes the dataset's
+// version.
+func TestCommitRefusesAnotherDataFileVersion(t *testing.T) {
+	ctx := context.Background()
+	mem := checkedMem(t)
+	rec := pkRecord(mem, 0, 10)
+	defer rec.Release()
+	st := newLocalStore(t, t.TempDir())
+	d, err := WriteDatasetWith(ctx, st, "v.lance", rec.Schema(), []arrow.RecordBatch{rec}, CreateOptions{DataStorageVersion: Version22})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nf, err := WriteFragment(ctx, st, "v.lance", rec.Schema(), []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Commit(ctx, st, Transaction{NewFragments: []NewFragment{nf}}); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "2.0") {
+		t.Fatalf("commit of a 2.0 fragment to a 2.2 dataset: %v", err)
+	}
+	if nf, err = d.WriteFragment(ctx, st, rec.Schema(), []arrow.RecordBatch{rec}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = d.Commit(ctx, st, Transaction{NewFragments: []NewFragment{nf}}); err != nil {
+		t.Fatal(err)
+	}
+	if d.CountRows() != 20 || d.Fragments()[1].pb.GetFiles()[0].GetFileMinorVersion() != 2 {
+		t.Fatalf("%d rows, second file %v", d.CountRows(), d.Fragments()[1].pb.GetFiles()[0])
 	}
 }
