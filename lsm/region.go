@@ -318,13 +318,24 @@ func walError(err error) error {
 // live writes do. A freeze happens only after a whole entry, so every
 // replayed memtable ends at an entry boundary and its walPos covers all of
 // its batches (a flush sets the replay position from it).
+//
+// A foreign entry (LanceDB's shard writer put it) carries no sequence
+// numbers: its batches are numbered here, after everything before them,
+// and e.LastSeq is set to the last (a fence's record of it reads that).
 func (r *RegionWriter) applyEntry(e *wal.Entry) {
-	for _, b := range e.Batches {
+	for i := range e.Batches {
+		b := &e.Batches[i]
+		if e.Foreign {
+			b.Seq = r.lastSeq + 1
+		}
 		if b.Seq <= r.lastSeq {
 			continue // already applied (never expected: positions are unique)
 		}
 		r.active.append(b.Rec, b.Seq, b.Op)
 		r.lastSeq = b.Seq
+	}
+	if e.Foreign {
+		e.LastSeq = r.lastSeq
 	}
 	r.lastSeq = max(r.lastSeq, e.LastSeq)
 	r.active.walPos.Store(e.Pos)

@@ -43,7 +43,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := c.decode(data)
+	e, err := c.decode(data, 42)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fe, err := c.decode(fence)
+	fe, err := c.decode(fence, 43)
 	if err != nil || !fe.IsFence() || fe.Epoch != 4 {
 		t.Fatalf("fence: %+v %v", fe, err)
 	}
@@ -158,7 +158,7 @@ func FuzzDecodeEntry(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cmem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-		e, err := testCodec(cmem).decode(data)
+		e, err := testCodec(cmem).decode(data, 1)
 		if err == nil {
 			fence, ferr := testCodec(cmem).isFence(data)
 			if ferr != nil || fence != e.IsFence() {
