@@ -125,7 +125,7 @@ func (s *Snapshot) baseMask(b *baseLayer, frag, first uint64, rec arrow.RecordBa
 		ok := dels == nil || !dels.Contains(uint32(first)+uint32(i))
 		if ok && read != nil {
 			k := read(i)
-			rs := &s.regions[s.t.kt.hash(k)%uint64(len(s.regions))]
+			rs := &s.regions[s.t.layout.keyRegion(k, s.t.kt)]
 			ok = !rs.shadowed(k, rs.layers())
 		}
 		if !ok && mask == nil {
@@ -183,7 +183,7 @@ func (s *Snapshot) lookup(ctx context.Context, mem memory.Allocator, p *Plan, ou
 		}
 	}()
 	for _, k := range p.keys {
-		rs := &s.regions[t.kt.hash(k)%uint64(len(s.regions))]
+		rs := &s.regions[t.layout.keyRegion(k, t.kt)]
 		rec, found, err := rs.lookup(ctx, k)
 		if err == nil && !found && s.base != nil {
 			if err = s.base.load(ctx, t); err == nil {

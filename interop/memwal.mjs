@@ -1,0 +1,80 @@
+// LanceDB 0.39's MemWAL (setLsmWriteSpec, mergeInsert through its shard
+// writers, useLsm reads) against a table flightwal also writes. Usage:
+//
+//   node memwal.mjs <dir> <request.json>
+//
+// Requests (one per run; the answer is JSON on stdout):
+//   {"op":"create","table":t,"key":"int"|"string","buckets":n}
+//       a table (id, text) with primary key id and a bucket spec on it
+//   {"op":"upsert","table":t,"groups":[[{"id","text"}...],...]}
+//       one mergeInsert per group, each through a fresh table handle (a
+//       handle keeps one shard writer open); no flush, no close: the
+//       process exits with the rows only in the WAL. Answers one
+//       {"ok":true} or {"error":msg} per group.
+//   {"op":"read","table":t,"filter":f}
+//       getLsmWriteSpec, countRows, and the rows of a useLsm query
+import { readFileSync } from "node:fs";
+import { lancedb, arrow, toJSONValue } from "./common.mjs";
+
+const [dir, reqFile] = process.argv.slice(2);
+const req = JSON.parse(readFileSync(reqFile, "utf8"));
+const db = await lancedb.connect(dir);
+
+function schemaOf(key) {
+  return new arrow.Schema([
+    new arrow.Field("id", key === "string" ? new arrow.Utf8() : new arrow.Int64(), false),
+    new arrow.Field("text", new arrow.Utf8(), true),
+  ]);
+}
+
+async function rowsTable(t, rows) {
+  const schema = await t.schema();
+  const isInt = schema.fields[0].type.typeId === arrow.Type.Int;
+  return lancedb.makeArrowTable(
+    rows.map((r) => ({ id: isInt ? BigInt(r.id) : String(r.id), text: r.text ?? null })),
+    { schema },
+  );
+}
+
+let out;
+switch (req.op) {
+  case "create": {
+    const t = await db.createEmptyTable(req.table, schemaOf(req.key), {
+      storageOptions: { new_table_data_storage_version: "2.0" },
+    });
+    await t.setUnenforcedPrimaryKey("id");
+    await t.setLsmWriteSpec({ specType: "bucket", column: "id", numBuckets: req.buckets, maintainedIndexes: [] });
+    out = { spec: await t.getLsmWriteSpec() };
+    break;
+  }
+  case "upsert": {
+    out = [];
+    for (const g of req.groups) {
+      const t = await db.openTable(req.table);
+      try {
+        await t.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(await rowsTable(t, g));
+        out.push({ ok: true });
+      } catch (e) {
+        out.push({ error: String(e.message ?? e) });
+      }
+    }
+    break;
+  }
+  case "read": {
+    const t = await db.openTable(req.table);
+    let q = t.query().useLsm(true);
+    if (req.filter) q = q.where(req.filter);
+    out = {
+      spec: (await t.getLsmWriteSpec()) ?? null,
+      countRows: await t.countRows(),
+      rows: toJSONValue((await q.toArray()).map((r) => ({ id: r.id, text: r.text }))),
+    };
+    break;
+  }
+  default:
+    throw new Error("unknown op " + req.op);
+}
+process.stdout.write(JSON.stringify(out, (k, v) => (typeof v === "bigint" ? v.toString() : v)));
+// The shard writers are never closed: what LanceDB acknowledged is only in
+// its WAL, as after a crash.
+process.exit(0);
