@@ -94,7 +94,7 @@ func checkBucketType(t arrow.DataType) error {
 }
 
 // murmur3 (x86, 32-bit, seed 0) as Lance's bucket transform computes it.
-func mixK1(k uint32) uint32 { return bits.RotateLeft32(k*0xcc9e2d51, 15) * 0x1b873593 }
+func mixK1(k uint32) uint32    { return bits.RotateLeft32(k*0xcc9e2d51, 15) * 0x1b873593 }
 func mixH1(h, k uint32) uint32 { return bits.RotateLeft32(h^k, 13)*5 + 0xe6546b64 }
 func fmix32(h, n uint32) uint32 {
 	h ^= n
