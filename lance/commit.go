@@ -69,6 +69,11 @@ type Transaction struct {
 	// Config entries are merged into Manifest.config (an empty value
 	// deletes the key).
 	Config map[string]string
+
+	// indexEdits change the index section (PutIndex, ReplaceIndex,
+	// RemoveIndex, RemoveIndexUUID, UpdateIndex in index.go); every
+	// other index is carried into the new version.
+	indexEdits []indexEdit
 }
 
 // Commit writes version d.Version()+1 = d's manifest with tx applied, using
@@ -80,10 +85,9 @@ func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transacti
 	m := proto.Clone(d.manifest).(*tablepb.Manifest)
 	m.Version = d.Version() + 1
 	m.WriterVersion = &tablepb.Manifest_WriterVersion{Library: writerLibrary, Version: writerVersion}
-	// Sections of the old file do not carry over: the new manifest file
-	// holds only the Manifest (we do not write indexes or transactions).
-	// Dropping the index section also drops indexes, which is safe: Lance
-	// then scans instead of using a stale index.
+	// The index section is rewritten (carried, narrowed and edited) by
+	// buildIndexes; the transaction section of the old file describes the
+	// old commit, not this one.
 	m.IndexSection = nil
 	m.TransactionSection = nil
 	m.TransactionFile = ""
@@ -162,6 +166,14 @@ func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transacti
 		m.MaxFragmentId = &mf
 	}
 	m.Fragments = frags
+	live := make(map[uint64]bool, len(frags))
+	for _, f := range frags {
+		live[f.GetId()] = true
+	}
+	indexes, err := tx.buildIndexes(d.indexes, live)
+	if err != nil {
+		return nil, err
+	}
 
 	if len(tx.Config) > 0 {
 		cfg := maps.Clone(m.GetConfig())
@@ -177,5 +189,5 @@ func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transacti
 		}
 		m.Config = cfg
 	}
-	return commitManifest(ctx, store, d.root, d.scheme, m, d.files)
+	return commitManifest(ctx, store, d.root, d.scheme, m, indexes, d.files)
 }

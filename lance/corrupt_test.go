@@ -142,6 +142,9 @@ func FuzzManifest(f *testing.F) {
 			}
 			return
 		}
+		if _, err := decodeIndexSection("fuzz.manifest", data, m); err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("index section error does not wrap ErrCorrupt: %v", err)
+		}
 		// Whatever decodes must survive building a Dataset.
 		_, _ = newDataset(newTestStore(), "f", namingV2, "fuzz.manifest", m, nil)
 	})
