@@ -33,7 +33,7 @@ type Dataset struct {
 
 	mu        sync.Mutex
 	deletions map[uint64]*roaring.Bitmap
-	files     *FileCache // data files' metadata; shared with versions Commit makes
+	files     *FileCache               // data files' metadata; shared with versions Commit makes
 	indexes   []*tablepb.IndexMetadata // the index section; never modified
 }
 
