@@ -70,6 +70,8 @@ type CompactResult struct {
 	RowsDeleted    int64            `json:"rows_deleted"`
 	BytesWritten   int64            `json:"bytes_written"`
 	FragmentsAdded int              `json:"fragments_added"`
+	Rebases        int              `json:"rebases"` // commits rebased on other Lance writers'
+	Retries        int              `json:"retries"` // redone after a conflict
 }
 
 // SyncResult answers sync: each region's durable watermark.

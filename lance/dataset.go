@@ -35,6 +35,7 @@ type Dataset struct {
 	deletions map[uint64]*roaring.Bitmap
 	files     *FileCache               // data files' metadata; shared with versions Commit makes
 	indexes   []*tablepb.IndexMetadata // the index section; never modified
+	rebases   int                      // Rebases
 }
 
 // Fragment describes one fragment of the dataset version.
