@@ -108,6 +108,7 @@ type IndexStatus struct {
 	Partitions    int    `json:"partitions,omitempty"`
 	SubVectors    int    `json:"sub_vectors,omitempty"`
 	UnindexedRows int64  `json:"unindexed_rows"`
+	State         string `json:"state"` // building, ready
 }
 
 // RegionStats is one region's writer and memtables.

@@ -65,14 +65,27 @@ if (cmd === "create") {
   const t = await db.openTable(name);
   const until = Date.now() + args.seconds * 1000;
   const ops = { add: 0, delete: 0, optimize: 0, index: 0 };
+  // Lance's "retryable" conflicts (say, an optimize whose fragments a
+  // concurrent commit deleted from) are retried here, as Lance asks the
+  // application to: up to 8 times with a growing pause, each counted.
+  const conflicts = { add: 0, delete: 0, optimize: 0, index: 0 };
   const errors = [];
   let next = args.keyBase, round = 0, indexed = false;
   const attempt = async (op, fn) => {
-    try {
-      await fn();
-      ops[op]++;
-    } catch (e) {
-      errors.push(`${op}: ${e.message.split("\n")[0]}`);
+    for (let i = 0; ; i++) {
+      try {
+        await fn();
+        ops[op]++;
+        return;
+      } catch (e) {
+        if (/Retryable commit conflict/.test(e.message) && i < 8) {
+          conflicts[op]++;
+          await new Promise((r) => setTimeout(r, 100 * (i + 1)));
+          continue;
+        }
+        errors.push(`${op}: ${e.message.split("\n")[0]}`);
+        return;
+      }
     }
   };
   while (Date.now() < until) {
@@ -95,6 +108,7 @@ if (cmd === "create") {
     if (round % 4 === 0) await attempt("optimize", () => t.optimize());
   }
   out.ops = ops;
+  out.conflicts = conflicts;
   out.errors = errors;
   out.rounds = round;
   out.nextKey = next;
