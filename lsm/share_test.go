@@ -2,6 +2,7 @@ package lsm
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -258,4 +259,58 @@ func TestShareWithLanceWriter(t *testing.T) {
 	put([]int64{50}, 6)
 	flushCompact()
 	wantKV(t, "after one more compaction", scanKV(t, tbl, mem), want)
+}
+
+// TestCompactionConflictIsNotAFence: a compaction that every attempt finds
+// rewritten under it fails with ErrConflict naming the other commit (not
+// ErrFenced: no flightwal writer is involved), and the next compaction,
+// without the other writer, just works.
+func TestCompactionConflictIsNotAFence(t *testing.T) {
+	ctx := context.Background()
+	under := objstore.NewMem()
+	store := objstore.NewFaulty(under, objstore.FaultOptions{})
+	db, mem := testDB(t, store, Options{CompactAfterGenerations: -1})
+	defer db.Close()
+	tbl, err := db.CreateTable(ctx, TableSpec{Name: "c", Schema: testSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := otherWriter{t: t, store: under, root: tableRoot("c"), mem: mem}
+	put := func(ids []int64, v int64) {
+		rec := kvBatch(mem, ids, v)
+		writeAll(t, tbl, mem, rec)
+		rec.Release()
+		if _, err := tbl.Flush(ctx, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(seqIDs(0, 10), 1)
+	if _, err := tbl.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	put(seqIDs(0, 5), 2)
+	store.SetOptions(objstore.FaultOptions{Hook: func(_ context.Context, op objstore.Op, key string) error {
+		if op == objstore.OpPutIfAbsent && strings.Contains(key, "c.lance/_versions/") {
+			other.rewriteAll()
+		}
+		return nil
+	}})
+	_, err = tbl.Compact(ctx)
+	if !errors.Is(err, ErrConflict) || errors.Is(err, ErrFenced) || !strings.Contains(err.Error(), "rewritten") && !strings.Contains(err.Error(), "removed") {
+		t.Fatalf("compaction rewritten under it every time: %v", err)
+	}
+	t.Logf("the conflict: %v", err)
+	if m := db.Metrics(); m.CompactConflicts != 1 || m.CompactRetries != compactAttempts-1 {
+		t.Fatalf("metrics: %d conflicts, %d retries", m.CompactConflicts, m.CompactRetries)
+	}
+	store.SetOptions(objstore.FaultOptions{})
+	if _, err := tbl.Compact(ctx); err != nil {
+		t.Fatalf("the compaction after a conflict: %v", err)
+	}
+	got := scanKV(t, tbl, mem)
+	for id := int64(0); id < 10; id++ {
+		if want := map[bool]int64{true: 2, false: 1}[id < 5]; got[id] != want {
+			t.Fatalf("key %d = %d, want %d", id, got[id], want)
+		}
+	}
 }
