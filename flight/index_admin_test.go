@@ -139,6 +139,9 @@ func TestCreateDropIndex(t *testing.T) {
 // config) gets flightwal indexes with create_index, and flightwal then
 // serves nearest and search on it.
 func TestCreateIndexOnLanceDBTable(t *testing.T) {
+	if onMinIO() {
+		t.Skip("runs once, on a local directory")
+	}
 	nm := lancejs.NodeModules(t, "v039")
 	e, dir := localEnv(t)
 	var out map[string]any
