@@ -5,6 +5,16 @@
 // newest-wins across every layer. The write-ahead log itself (entries,
 // group commit, fences, replay, truncation) is package lsm/wal.
 //
+// The base table is shared with other Lance writers (base.go, compact.go,
+// index_admin.go; README, "Sharing a table with other Lance writers"): it
+// is re-read every Options.LanceRefreshInterval and at each compaction,
+// whose commit rebases on other writers' commits (package lance) and is
+// redone on the latest version after a retryable conflict; what still
+// conflicts is ErrConflict, never a fence. Rows other writers add count as
+// older than every generation not yet compacted. Pinned by
+// TestShareWithLanceWriter (share_test.go), TestShareLanceDBLoop and
+// TestCreateDropIndex (flight/).
+//
 // It knows nothing of gRPC: package flight translates wire requests into
 // calls here and maps the errors below to status codes.
 //

@@ -25,6 +25,11 @@ type Metrics struct {
 	FlushDuration   time.Duration
 	Compactions     int64 // compactions that merged generations into the base table
 	CompactDuration time.Duration
+	// CommitRebases counts base-table commits rebased on another Lance
+	// writer's commit; CompactRetries compactions redone on the latest
+	// version after a conflict; CompactConflicts compactions that failed
+	// with one (ErrConflict).
+	CommitRebases, CompactRetries, CompactConflicts int64
 
 	BackpressureWaits int64 // writes that waited for room (backpressure.max_unflushed_bytes)
 	FencedWriters     int64 // region writers stopped because a newer writer fenced them
@@ -56,6 +61,7 @@ type dbMetrics struct {
 	walPuts, walBytes, walNanos  atomic.Int64
 	flushes, flushNanos          atomic.Int64
 	compactions, compactNanos    atomic.Int64
+	rebases, retries, conflicts  atomic.Int64
 	backpressureWaits, fenced    atomic.Int64
 	tablesMu                     sync.Mutex
 	tables                       map[string]*ingestCounters
@@ -119,6 +125,24 @@ func (m *dbMetrics) compacted(d time.Duration) {
 	}
 }
 
+// rebased counts one commit's rebases.
+func (m *dbMetrics) rebased(n int) {
+	if m != nil {
+		m.rebases.Add(int64(n))
+	}
+}
+
+// compactEnded counts a compaction's retries and whether it failed with a
+// conflict.
+func (m *dbMetrics) compactEnded(retries int, conflict bool) {
+	if m != nil {
+		m.retries.Add(int64(retries))
+		if conflict {
+			m.conflicts.Add(1)
+		}
+	}
+}
+
 func (m *dbMetrics) waited() {
 	if m != nil {
 		m.backpressureWaits.Add(1)
@@ -145,6 +169,9 @@ func (db *DB) Metrics() Metrics {
 		FlushDuration:     time.Duration(m.flushNanos.Load()),
 		Compactions:       m.compactions.Load(),
 		CompactDuration:   time.Duration(m.compactNanos.Load()),
+		CommitRebases:     m.rebases.Load(),
+		CompactRetries:    m.retries.Load(),
+		CompactConflicts:  m.conflicts.Load(),
 		BackpressureWaits: m.backpressureWaits.Load(),
 		FencedWriters:     m.fenced.Load(),
 	}

@@ -37,8 +37,9 @@ type Table struct {
 
 	compactMu   sync.Mutex // one compaction at a time
 	compactKick kicker
-	compactStop chan struct{}
+	compactStop chan struct{} // also stops the refresher
 	compactDone chan struct{}
+	refreshDone chan struct{}
 
 	idx *tableIndexes // search indexes (ivf_pq, fts)
 
@@ -109,6 +110,8 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 		t.regions[i] = r
 	}
 	go background(t.compactStop, t.compactKick, t.compactDone, t.maybeCompact)
+	t.refreshDone = make(chan struct{})
+	go t.refreshLoop(t.compactStop, t.refreshDone)
 	t.idx.start()
 	return t, nil
 }
@@ -256,7 +259,8 @@ func (t *Table) close() {
 	t.closed = true
 	close(t.compactStop)
 	t.mu.Unlock()
-	<-t.compactDone  // a running compaction finishes first
+	<-t.compactDone // a running compaction finishes first
+	<-t.refreshDone
 	t.idx.close()    // index builder and model trainers
 	t.claimMu.Lock() // no claim or reopen is half done
 	defer t.claimMu.Unlock()
