@@ -41,7 +41,7 @@ func toStatus(err error) error {
 		code = codes.NotFound
 	case errors.Is(err, lsm.ErrAlreadyExists):
 		code = codes.AlreadyExists
-	case errors.Is(err, lsm.ErrFenced), errors.Is(err, lsm.ErrReadOnly):
+	case errors.Is(err, lsm.ErrFenced), errors.Is(err, lsm.ErrReadOnly), errors.Is(err, lsm.ErrFailedPrecondition):
 		code = codes.FailedPrecondition
 	case errors.Is(err, lsm.ErrConflict):
 		code = codes.Aborted

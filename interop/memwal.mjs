@@ -11,6 +11,10 @@
 //       handle keeps one shard writer open); no flush, no close: the
 //       process exits with the rows only in the WAL. Answers one
 //       {"ok":true} or {"error":msg} per group.
+//   {"op":"hold","table":t,"first":[rows],"second":[rows],"ready":f,"go":g}
+//       one handle: mergeInsert first, create file ready, wait for file
+//       go, mergeInsert second (its shard writer still open); answers
+//       {"first":..., "second":...} as upsert does
 //   {"op":"read","table":t,"filter":f}
 //       getLsmWriteSpec, countRows, and the rows of a useLsm query
 import { readFileSync } from "node:fs";
@@ -58,6 +62,24 @@ switch (req.op) {
         out.push({ error: String(e.message ?? e) });
       }
     }
+    break;
+  }
+  case "hold": {
+    const { writeFileSync, existsSync } = await import("node:fs");
+    const t = await db.openTable(req.table);
+    const put = async (rows) => {
+      try {
+        await t.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(await rowsTable(t, rows));
+        return { ok: true };
+      } catch (e) {
+        return { error: String(e.message ?? e) };
+      }
+    };
+    out = { first: await put(req.first) };
+    writeFileSync(req.ready, "ready");
+    const deadline = Date.now() + 60000;
+    while (!existsSync(req.go) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    out.second = await put(req.second);
     break;
   }
   case "read": {

@@ -25,6 +25,9 @@ const configMergedPrefix = "flightwal.merged."
 type baseLayer struct {
 	ds         *lance.Dataset
 	mergedUpTo map[int]uint64 // region -> highest generation merged; immutable
+	// mergedUUID is Lance's record of the same (the MemWAL index's
+	// compacted_sstables), by region id; immutable.
+	mergedUUID map[string]uint64
 
 	loaded onceOK
 	keys   map[Key]genRow // live rows only
@@ -39,7 +42,12 @@ type baseLayer struct {
 }
 
 func newBaseLayer(ds *lance.Dataset) *baseLayer {
-	b := &baseLayer{ds: ds, mergedUpTo: map[int]uint64{}}
+	b := &baseLayer{ds: ds, mergedUpTo: map[int]uint64{}, mergedUUID: map[string]uint64{}}
+	if det, err := ds.MemWalIndex(); err == nil && det != nil {
+		for _, c := range det.GetCompactedSstables() {
+			b.mergedUUID[string(c.GetShardId().GetUuid())] = c.GetGeneration()
+		}
+	}
 	for k, v := range ds.Config() {
 		if r, ok := strings.CutPrefix(k, configMergedPrefix); ok {
 			region, err1 := strconv.Atoi(r)
@@ -52,9 +60,16 @@ func newBaseLayer(ds *lance.Dataset) *baseLayer {
 	return b
 }
 
-// merged returns the highest generation of region merged into this version
-// (every snapshot asks, so it is parsed once per version).
-func (b *baseLayer) merged(region int) uint64 { return b.mergedUpTo[region] }
+// merged returns the highest generation of a region merged into this
+// version, by flightwal's record or Lance's (every snapshot asks, so it is
+// parsed once per version).
+func (b *baseLayer) merged(id regionIdent) uint64 {
+	m := b.mergedUpTo[id.index]
+	if id.uuid != nil {
+		m = max(m, b.mergedUUID[string(id.uuid)])
+	}
+	return m
+}
 
 // load reads the deletion bitmaps and, for tables with a primary key,
 // indexes every live row, so point lookups never scan fragments.

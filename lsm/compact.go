@@ -88,7 +88,7 @@ func (t *Table) compactOnce(ctx context.Context) (CompactResult, error) {
 	gens := make([][]*Generation, len(regions))
 	total := 0
 	for i, r := range regions {
-		merged := base.merged(i)
+		merged := base.merged(r.ident)
 		for _, g := range r.generations() {
 			if g.number <= merged {
 				g.unref()
@@ -127,6 +127,18 @@ func (t *Table) compactOnce(ctx context.Context) (CompactResult, error) {
 		if len(gs) > 0 {
 			tx.Config[configMergedPrefix+strconv.Itoa(i)] = strconv.FormatUint(gs[len(gs)-1].number, 10)
 		}
+	}
+	if t.layout.indexed {
+		// Lance's record of the same, which LanceDB's readers and
+		// compactors go by: compacted_sstables of the MemWAL index.
+		tx.UpdateMemWalIndex(func(det *tablepb.MemWalIndexDetails) error {
+			for i, gs := range gens {
+				if id := regions[i].ident.uuid; len(gs) > 0 && id != nil {
+					setCompacted(det, id, gs[len(gs)-1].number)
+				}
+			}
+			return nil
+		})
 	}
 	for _, r := range recs {
 		res.RowsWritten += r.NumRows()
@@ -168,12 +180,12 @@ func (t *Table) retire(ctx context.Context, base *baseLayer) error {
 		t.mu.Lock()
 		r := t.regions[i]
 		t.mu.Unlock()
-		if !r.holdsGenerationsUpTo(base.merged(i)) {
+		if !r.holdsGenerationsUpTo(base.merged(r.ident)) {
 			continue
 		}
 		r, err := t.region(ctx, i, true)
 		if err == nil {
-			err = r.retireGenerations(ctx, base.merged(i))
+			err = r.retireGenerations(ctx, base.merged(r.ident))
 		}
 		if err != nil {
 			return fmt.Errorf("compacting %q: retiring generations of region %d: %w", t.name, i, err)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flightwal/flightwal/lance"
 	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
 	"github.com/flightwal/flightwal/objstore"
 )
@@ -60,11 +61,15 @@ func TestRegionsAreLanceShaped(t *testing.T) {
 func TestLegacyLayoutKeepsIntegerRegions(t *testing.T) {
 	ctx := context.Background()
 	store := objstore.NewMem()
-	db, _ := testDB(t, store, Options{CompactAfterGenerations: -1})
-	if _, err := db.CreateTable(ctx, TableSpec{Name: "old", Schema: testSchema, Regions: 2}); err != nil {
+	// The table as an old server created it: flightwal.regions in the
+	// base manifest's config, no MemWAL index.
+	schema, _, err := normalizeSchema(testSchema, "")
+	if err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
+	if _, err := lance.CreateDataset(ctx, store, "old.lance", schema, map[string]string{configRegions: "2", configPrimaryKey: "id"}); err != nil {
+		t.Fatal(err)
+	}
 	// What the first write of an old server left: region 0's manifest.
 	rs := objstore.Prefixed(store, "old.lance")
 	if err := commitRegionManifest(ctx, rs, objstore.RetryPolicy{}, regionPaths{dir: "_mem_wal/0"}, &tablepb.RegionManifest{Version: 1, WriterEpoch: 1}); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -12,6 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/flightwal/flightwal/lance"
+	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
 	"github.com/flightwal/flightwal/objstore"
 )
 
@@ -237,10 +240,17 @@ type regionLayout struct {
 	// (Key.hash) mod the number of regions.
 	legacy bool
 	n      int
+	// indexed: the base table's MemWAL index holds the spec (and takes
+	// merge progress); else it came from flightwal's config.
+	indexed bool
+	idents  []regionIdent
 }
 
 // ident names region i.
 func (l regionLayout) ident(i int) regionIdent {
+	if i < len(l.idents) {
+		return l.idents[i]
+	}
 	if l.legacy {
 		return regionIdent{index: i, dir: "_mem_wal/" + strconv.Itoa(i)}
 	}
@@ -280,15 +290,36 @@ func legacyLayout(ctx context.Context, store objstore.Store) (bool, error) {
 	return len(objs) > 0, nil
 }
 
-// openLayout is the region layout of a table with n regions configured:
-// legacy if its files say so, else the default spec.
-func openLayout(ctx context.Context, store objstore.Store, schema *arrow.Schema, pkCol, n int) (regionLayout, error) {
+// openLayout is the region layout of a table: the spec of its MemWAL
+// index if the base table has one, else legacy if its files say so, else
+// the default spec for the n regions of flightwal's config.
+func openLayout(ctx context.Context, store objstore.Store, ds *lance.Dataset, schema *arrow.Schema, pkCol, n int) (regionLayout, error) {
+	det, err := ds.MemWalIndex()
+	if err != nil {
+		if errors.Is(err, lance.ErrMemWalIndex) {
+			return regionLayout{}, fmt.Errorf("%w: %w", ErrFailedPrecondition, err)
+		}
+		return regionLayout{}, fmt.Errorf("%w: %w", ErrDataLoss, err)
+	}
+	if det != nil {
+		spec, err := specFromIndex(det, ds, schema, pkCol)
+		if err != nil {
+			return regionLayout{}, err
+		}
+		l := newLayout(schema, pkCol, spec)
+		l.indexed = true
+		return l, nil
+	}
 	legacy, err := legacyLayout(ctx, store)
 	if err != nil {
 		return regionLayout{}, wrapStoreErr(err)
 	}
 	if legacy {
-		return regionLayout{legacy: true, n: n}, nil
+		l := regionLayout{legacy: true, n: n}
+		for i := range n {
+			l.idents = append(l.idents, l.ident(i))
+		}
+		return l, nil
 	}
 	spec, err := defaultSpec(schema, pkCol, n)
 	if err != nil {
@@ -297,11 +328,97 @@ func openLayout(ctx context.Context, store objstore.Store, schema *arrow.Schema,
 	return newLayout(schema, pkCol, spec), nil
 }
 
+// specFromIndex is the spec of a MemWAL index flightwal can serve: one
+// sharding spec, bucket on the primary key or unsharded. Anything else
+// (identity, several fields or specs, a bucket on another column or of a
+// type the transform cannot hash) is ErrFailedPrecondition naming it.
+func specFromIndex(det *tablepb.MemWalIndexDetails, ds *lance.Dataset, schema *arrow.Schema, pkCol int) (shardSpec, error) {
+	refuse := func(format string, args ...any) (shardSpec, error) {
+		return shardSpec{}, fmt.Errorf("%w: the table's MemWAL spec cannot be served: %s", ErrFailedPrecondition, fmt.Sprintf(format, args...))
+	}
+	specs := det.GetShardingSpecs()
+	if len(specs) != 1 {
+		return refuse("%d sharding specs (flightwal serves one)", len(specs))
+	}
+	sp := specs[0]
+	if len(sp.GetFields()) != 1 {
+		return refuse("spec %d has %d sharding fields (flightwal serves one)", sp.GetSpecId(), len(sp.GetFields()))
+	}
+	f := sp.GetFields()[0]
+	switch f.GetTransform() {
+	case transformUnsharded:
+		return shardSpec{id: sp.GetSpecId(), transform: transformUnsharded}, nil
+	case transformBucket:
+	default:
+		col := "?"
+		if ids := f.GetSourceIds(); len(ids) == 1 {
+			col = columnOfField(ds, schema, ids[0])
+		}
+		return refuse("transform %q on column %s (flightwal serves bucket on the primary key, and unsharded)", f.GetTransform(), col)
+	}
+	ids := f.GetSourceIds()
+	if len(ids) != 1 {
+		return refuse("bucket over %d columns", len(ids))
+	}
+	if fid, ok := ds.FieldID(schema.Field(max(pkCol, 0)).Name); pkCol < 0 || !ok || fid != ids[0] {
+		return refuse("bucket on column %s, not the primary key", columnOfField(ds, schema, ids[0]))
+	}
+	if err := checkBucketType(schema.Field(pkCol).Type); err != nil {
+		return refuse("%v", err)
+	}
+	nb, err := strconv.Atoi(f.GetParameters()["num_buckets"])
+	if err != nil || nb < 1 || nb > MaxRegions {
+		return refuse("num_buckets %q (flightwal serves 1 to %d)", f.GetParameters()["num_buckets"], MaxRegions)
+	}
+	return shardSpec{id: sp.GetSpecId(), transform: transformBucket, col: pkCol, buckets: nb}, nil
+}
+
+// columnOfField names the column with Lance field id id ("field <id>" if
+// none has it).
+func columnOfField(ds *lance.Dataset, schema *arrow.Schema, id int32) string {
+	for _, f := range schema.Fields() {
+		if fid, ok := ds.FieldID(f.Name); ok && fid == id {
+			return fmt.Sprintf("%q (%s)", f.Name, f.Type)
+		}
+	}
+	return fmt.Sprintf("field %d", id)
+}
+
+// memWalIndex is the MemWAL index details of spec on a table whose
+// primary key has Lance field id pkField, as LanceDB's setLsmWriteSpec
+// writes them (no maintained indexes, no writer defaults).
+func (s shardSpec) memWalIndex(pkField int32) *tablepb.MemWalIndexDetails {
+	f := &tablepb.ShardingField{FieldId: "bucket", Transform: s.transform, ResultType: "int32"}
+	if s.transform == transformBucket {
+		f.SourceIds = []int32{pkField}
+		f.Parameters = map[string]string{"num_buckets": strconv.Itoa(s.buckets)}
+	}
+	return &tablepb.MemWalIndexDetails{
+		NumShards:     uint32(s.regions()),
+		ShardingSpecs: []*tablepb.ShardingSpec{{SpecId: s.id, Fields: []*tablepb.ShardingField{f}}},
+	}
+}
+
+// setCompacted records in det that region id merged up to generation gen
+// into the base table (Lance's compacted_sstables; it never goes back).
+func setCompacted(det *tablepb.MemWalIndexDetails, id []byte, gen uint64) {
+	for _, c := range det.GetCompactedSstables() {
+		if string(c.GetShardId().GetUuid()) == string(id) {
+			c.Generation = max(c.Generation, gen)
+			return
+		}
+	}
+	det.CompactedSstables = append(det.CompactedSstables, &tablepb.CompactedSsTable{ShardId: &tablepb.UUID{Uuid: id}, Generation: gen})
+}
+
 // newLayout is the layout of spec for a table of schema.
 func newLayout(schema *arrow.Schema, pkCol int, spec shardSpec) regionLayout {
 	l := regionLayout{spec: spec, n: spec.regions()}
 	if spec.transform == transformBucket && pkCol >= 0 && spec.col == pkCol {
 		l.keyHash = keyHasher(schema.Field(pkCol).Type)
+	}
+	for i := range l.n {
+		l.idents = append(l.idents, l.ident(i))
 	}
 	return l
 }
@@ -336,4 +453,14 @@ func (l regionLayout) keyRegion(k Key, kt keyType) int {
 		return bucketOf(l.keyHash(k), l.n)
 	}
 	return 0
+}
+
+// Buckets returns the bucket, of n, that Lance's bucket transform gives
+// each value of col: the region of each key under a bucket spec with n
+// buckets (clients pre-shard LanceDB's mergeInsert calls by it).
+func Buckets(col arrow.Array, n int) ([]int, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("%w: %d buckets", ErrInvalidArgument, n)
+	}
+	return shardSpec{transform: transformBucket, buckets: n}.route(col)
 }

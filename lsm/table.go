@@ -85,7 +85,7 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 			return nil, fmt.Errorf("table %q: %w", name, err)
 		}
 	}
-	if t.layout, err = openLayout(ctx, t.store, schema, pkCol, n); err != nil {
+	if t.layout, err = openLayout(ctx, t.store, ds, schema, pkCol, n); err != nil {
 		return nil, fmt.Errorf("table %q: %w", name, err)
 	}
 	base := newBaseLayer(ds)
@@ -100,7 +100,7 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 		// Opened for reading: nothing is written until the first write
 		// claims the region (Table.region), so read-only storage serves
 		// reads.
-		r, err := openRegion(ctx, t.store, t.layout.ident(i), schema, pkCol, t.opts, base.merged(i), t.afterFlush, t.idx, false)
+		r, err := openRegion(ctx, t.store, t.layout.ident(i), schema, pkCol, t.opts, base.merged(t.layout.ident(i)), t.afterFlush, t.idx, false)
 		if err != nil {
 			for _, o := range t.regions[:i] {
 				o.Close()
@@ -201,7 +201,7 @@ func (t *Table) region(ctx context.Context, i int, write bool) (*RegionWriter, e
 		}
 	}
 	// The old region serves reads until its successor is in place.
-	nr, oerr := openRegion(ctx, t.store, t.layout.ident(i), t.schema, t.pkCol, t.opts, t.base.Load().merged(i), t.afterFlush, t.idx, write)
+	nr, oerr := openRegion(ctx, t.store, t.layout.ident(i), t.schema, t.pkCol, t.opts, t.base.Load().merged(t.layout.ident(i)), t.afterFlush, t.idx, write)
 	if oerr != nil {
 		return nil, fmt.Errorf("reopening region %d of %q after %v: %w", i, t.name, err, oerr)
 	}
