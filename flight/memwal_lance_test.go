@@ -1,18 +1,23 @@
 package flight_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 
 	"github.com/flightwal/flightwal/internal/lancejs"
+	"github.com/flightwal/flightwal/lance"
+	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
 	"github.com/flightwal/flightwal/lsm"
+	"github.com/flightwal/flightwal/objstore"
 )
 
 // The tests here share one table between flightwal and LanceDB 0.39's own
@@ -273,5 +278,57 @@ func TestMemWALFencesAcrossEngines(t *testing.T) {
 	memwalJS(t, nm, dir, map[string]any{"op": "read", "table": "f"}, &rd)
 	if rd.CountRows != int64(len(want)) {
 		t.Fatalf("LanceDB counts %d rows after flightwal's compaction, want %d", rd.CountRows, len(want))
+	}
+}
+
+// TestUnservableMemWALSpec: a table whose MemWAL index flightwal cannot
+// serve (an index_version it does not know, an identity spec on a float
+// column) answers FailedPrecondition naming what it is, on reads and
+// writes; other tables are unaffected.
+func TestUnservableMemWALSpec(t *testing.T) {
+	ctx := context.Background()
+	e, dir := localEnv(t)
+	store, err := objstore.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Metadata: arrow.NewMetadata([]string{"lance-schema:unenforced-primary-key"}, []string{"true"})},
+		{Name: "score", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
+	}, nil)
+	put := func(name string, det *tablepb.MemWalIndexDetails, version int32) {
+		ds, err := lance.CreateDataset(ctx, store, name+".lance", schema, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := lance.NewMemWalIndex(det, ds.Version())
+		if err != nil {
+			t.Fatal(err)
+		}
+		im.IndexVersion = &version
+		var tx lance.Transaction
+		tx.PutIndex(im)
+		if _, err := ds.Commit(ctx, store, tx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bucket := &tablepb.MemWalIndexDetails{NumShards: 1, ShardingSpecs: []*tablepb.ShardingSpec{{SpecId: 1, Fields: []*tablepb.ShardingField{
+		{FieldId: "bucket", SourceIds: []int32{0}, Transform: "bucket", ResultType: "int32", Parameters: map[string]string{"num_buckets": "1"}}}}}}
+	put("future", bucket, 7)
+	identity := &tablepb.MemWalIndexDetails{ShardingSpecs: []*tablepb.ShardingSpec{{SpecId: 1, Fields: []*tablepb.ShardingField{
+		{FieldId: "bucket", SourceIds: []int32{1}, Transform: "identity", ResultType: "float"}}}}}
+	put("ident", identity, 0)
+	put("fine", bucket, 0)
+
+	_, err = e.get(map[string]any{"table": "future"})
+	wantCode(t, err, codes.FailedPrecondition, "index_version 7")
+	_, err = e.get(map[string]any{"table": "ident"})
+	wantCode(t, err, codes.FailedPrecondition, `transform "identity" on column "score" (float32)`)
+	rec := textBatch(e.mem, []int64{1}, "x")
+	defer rec.Release()
+	_, err = e.put(pathDesc("ident"), rec)
+	wantCode(t, err, codes.FailedPrecondition, "identity")
+	if got := e.mustGet(map[string]any{"table": "fine"}); got.NumRows() != 0 {
+		t.Fatalf("fine: %d rows", got.NumRows())
 	}
 }
