@@ -15,6 +15,11 @@
 //       one handle: mergeInsert first, create file ready, wait for file
 //       go, mergeInsert second (its shard writer still open); answers
 //       {"first":..., "second":...} as upsert does
+//   {"op":"bench","table":t,"dim":d,"rows":n,"batch":b,"lsm":bool}
+//       a table (id, vector d floats, text) with an unsharded spec (lsm)
+//       or none; n rows of random vectors and ~100-character texts, in
+//       mergeInsert calls of b rows, one after another through one handle;
+//       answers {"seconds": s} (the calls only)
 //   {"op":"read","table":t,"filter":f}
 //       getLsmWriteSpec, countRows, and the rows of a useLsm query
 import { readFileSync } from "node:fs";
@@ -80,6 +85,35 @@ switch (req.op) {
     const deadline = Date.now() + 60000;
     while (!existsSync(req.go) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     out.second = await put(req.second);
+    break;
+  }
+  case "bench": {
+    const schema = new arrow.Schema([
+      new arrow.Field("id", new arrow.Int64(), false),
+      new arrow.Field("vector", new arrow.FixedSizeList(req.dim, new arrow.Field("item", new arrow.Float32(), true)), true),
+      new arrow.Field("text", new arrow.Utf8(), true),
+    ]);
+    const t = await db.createEmptyTable(req.table, schema, { storageOptions: { new_table_data_storage_version: "2.0" } });
+    await t.setUnenforcedPrimaryKey("id");
+    if (req.lsm) await t.setLsmWriteSpec({ specType: "unsharded", maintainedIndexes: [] });
+    const words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"];
+    const batches = [];
+    for (let first = 0; first < req.rows; first += req.batch) {
+      const rows = [];
+      for (let id = first; id < Math.min(first + req.batch, req.rows); id++) {
+        const v = new Float32Array(req.dim);
+        for (let i = 0; i < req.dim; i++) v[i] = Math.random() * 2 - 1;
+        let text = "";
+        while (text.length < 100) text += (text ? " " : "") + words[(id * 7 + text.length) % words.length];
+        rows.push({ id: BigInt(id), vector: Array.from(v), text });
+      }
+      batches.push(lancedb.makeArrowTable(rows, { schema }));
+    }
+    const start = process.hrtime.bigint();
+    for (const b of batches) {
+      await t.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(b);
+    }
+    out = { seconds: Number(process.hrtime.bigint() - start) / 1e9 };
     break;
   }
   case "read": {
