@@ -314,6 +314,11 @@ func (db *DB) openSlot(ctx context.Context, name string, sl *tableSlot) (*Table,
 	if err != nil {
 		return nil, err
 	}
+	if t.layout.legacy && t.pkCol >= 0 {
+		if t, err = db.migrateLegacy(ctx, name, t); err != nil {
+			return nil, err
+		}
+	}
 	db.mu.Lock()
 	if db.closed {
 		// Close is waiting for this slot; it must find nothing open.

@@ -56,18 +56,20 @@ func TestRegionsAreLanceShaped(t *testing.T) {
 }
 
 // A table written before flightwal spoke Lance's MemWAL layout (integer
-// region directories) keeps its layout: its regions are still found and
-// its keys routed as before.
-func TestLegacyLayoutKeepsIntegerRegions(t *testing.T) {
+// region directories, FNV-1a routing, flightwal.regions) migrates once,
+// on open: its rows, flushed or only in the WAL, end up in the base
+// table, its MemWAL index holds a bucket spec with as many buckets, the
+// old directories and config keys are gone, and new writes land in UUID
+// regions.
+func TestLegacyLayoutMigratesOnOpen(t *testing.T) {
 	ctx := context.Background()
 	store := objstore.NewMem()
-	// The table as an old server created it: flightwal.regions in the
-	// base manifest's config, no MemWAL index.
 	schema, _, err := normalizeSchema(testSchema, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := lance.CreateDataset(ctx, store, "old.lance", schema, map[string]string{configRegions: "2", configPrimaryKey: "id"}); err != nil {
+	ds, err := lance.CreateDataset(ctx, store, "old.lance", schema, map[string]string{configRegions: "2", configPrimaryKey: "id"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	// What the first write of an old server left: region 0's manifest.
@@ -75,25 +77,63 @@ func TestLegacyLayoutKeepsIntegerRegions(t *testing.T) {
 	if err := commitRegionManifest(ctx, rs, objstore.RetryPolicy{}, regionPaths{dir: "_mem_wal/0"}, &tablepb.RegionManifest{Version: 1, WriterEpoch: 1}); err != nil {
 		t.Fatal(err)
 	}
+	// The old server's writes, through the legacy layout: a flushed
+	// generation, then rows only in the WAL.
 	db, mem := testDB(t, store, Options{CompactAfterGenerations: -1})
+	old, err := openTable(ctx, db, "old", ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !old.layout.legacy || old.NumRegions() != 2 {
+		t.Fatalf("layout %+v", old.layout)
+	}
+	if err := writeIDs(t, old, mem, 1, 1, 2, 3, 4, 5, 6); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Flush(ctx, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeIDs(t, old, mem, 2, 4, 5, 6, 7, 8); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"old.lance/_mem_wal/0/wal/", "old.lance/_mem_wal/1/wal/"} {
+		if objs, _ := store.List(ctx, dir); len(objs) == 0 {
+			t.Fatalf("the legacy layout wrote nothing under %s", dir)
+		}
+	}
+	old.close()
+	db.Close()
+
+	db, mem = testDB(t, store, Options{CompactAfterGenerations: -1})
 	tbl, err := db.Table(ctx, "old")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tbl.layout.legacy || tbl.NumRegions() != 2 {
-		t.Fatalf("layout %+v", tbl.layout)
-	}
-	if err := writeIDs(t, tbl, mem, 1, 1, 2, 3, 4, 5, 6); err != nil {
-		t.Fatal(err)
+	if tbl.layout.legacy || !tbl.layout.indexed || tbl.NumRegions() != 2 {
+		t.Fatalf("after the migration: layout %+v", tbl.layout)
 	}
 	got, err := scanState(ctx, tbl, mem, "")
-	if err != nil || len(got) != 6 {
-		t.Fatalf("scan %v %v", got, err)
+	if err != nil || len(got) != 8 {
+		t.Fatalf("after the migration: %v %v", got, err)
+	}
+	for id, v := range map[int64]int64{1: 1, 3: 1, 4: 2, 8: 2} {
+		if got[id] != v {
+			t.Fatalf("after the migration: id %d has %d, want %d (all %v)", id, got[id], v, got)
+		}
+	}
+	cfg := tbl.base.Load().ds.Config()
+	if _, ok := cfg[configRegions]; ok {
+		t.Fatalf("flightwal.regions kept: %v", cfg)
+	}
+	if objs, _ := store.List(ctx, "old.lance/_mem_wal/0/"); len(objs) != 0 {
+		t.Fatalf("legacy region 0 kept %d objects", len(objs))
+	}
+	if err := writeIDs(t, tbl, mem, 3, 9); err != nil {
+		t.Fatal(err)
 	}
 	db.Close()
-	for _, dir := range []string{"old.lance/_mem_wal/0/wal/", "old.lance/_mem_wal/1/wal/"} {
-		if objs, _ := store.List(ctx, dir); len(objs) == 0 {
-			t.Fatalf("nothing under %s", dir)
-		}
+	objs, _ := store.List(ctx, "old.lance/_mem_wal/")
+	if len(objs) == 0 || !strings.Contains(objs[0].Key, "-") {
+		t.Fatalf("new writes: %v", objs)
 	}
 }
