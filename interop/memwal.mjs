@@ -10,7 +10,9 @@
 //       one mergeInsert per group, each through a fresh table handle (a
 //       handle keeps one shard writer open); no flush, no close: the
 //       process exits with the rows only in the WAL. Answers one
-//       {"ok":true} or {"error":msg} per group.
+//       {"ok":true} or {"error":msg} per group. With "flush": true, one
+//       handle writes every group (all in one bucket) and then
+//       closeLsmWriters flushes its memtable as a generation.
 //   {"op":"hold","table":t,"first":[rows],"second":[rows],"ready":f,"go":g}
 //       one handle: mergeInsert first, create file ready, wait for file
 //       go, mergeInsert second (its shard writer still open); answers
@@ -58,8 +60,9 @@ switch (req.op) {
   }
   case "upsert": {
     out = [];
+    const shared = req.flush ? await db.openTable(req.table) : null;
     for (const g of req.groups) {
-      const t = await db.openTable(req.table);
+      const t = shared ?? (await db.openTable(req.table));
       try {
         await t.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(await rowsTable(t, g));
         out.push({ ok: true });
@@ -67,6 +70,7 @@ switch (req.op) {
         out.push({ error: String(e.message ?? e) });
       }
     }
+    if (shared) await shared.closeLsmWriters();
     break;
   }
   case "hold": {

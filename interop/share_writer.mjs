@@ -59,7 +59,11 @@ if (cmd === "create") {
   } catch (e) {
     if (!/already set/.test(e.message)) throw e; // flightwal's schema marks id
   }
-  await t.setLsmWriteSpec({ specType: "bucket", column: "id", numBuckets: 1, maintainedIndexes: [] });
+  // A table flightwal created already carries its spec (a bucket spec on
+  // id in the MemWAL index): LanceDB refuses to replace it.
+  if (!(await t.getLsmWriteSpec())) {
+    await t.setLsmWriteSpec({ specType: "bucket", column: "id", numBuckets: 1, maintainedIndexes: [] });
+  }
   out.spec = await t.getLsmWriteSpec();
 } else if (cmd === "loop") {
   const t = await db.openTable(name);
@@ -127,11 +131,15 @@ if (cmd === "create") {
   out.indices = (await t.listIndices()).map((i) => ({ name: i.name, indexType: i.indexType, columns: i.columns }));
   const q = [];
   for (let j = 0; j < args.dim; j++) q.push(Math.sin(args.probe * 0.37 + j * 1.3));
-  const near = await t.vectorSearch(q).column("vec").refineFactor(50).limit(3).select(["id"]).toArray();
+  // flightwal's table carries a MemWAL spec (0.39 reads it through its LSM
+  // scanner by default, which refuses indexes the spec does not maintain):
+  // read the base table, which flightwal compacted everything into.
+  const base = (q) => (typeof q.useLsm === "function" ? q.useLsm(false) : q);
+  const near = await base(t.vectorSearch(q).column("vec").refineFactor(50).limit(3).select(["id"])).toArray();
   out.nearest = near.map((r) => String(r.id));
-  const fts = await t.search("zebra", "fts", "text").limit(100000).select(["id"]).toArray();
+  const fts = await base(t.search("zebra", "fts", "text").limit(100000).select(["id"])).toArray();
   out.ftsCount = fts.length;
-  const all = await t.query().select(["id", "text"]).toArray();
+  const all = await base(t.query().select(["id", "text"])).toArray();
   out.rows = all.map((r) => [String(r.id), r.text]);
   out.stats = {};
   for (const ix of out.indices) {

@@ -67,8 +67,13 @@ func NewMemWalIndex(det *tablepb.MemWalIndexDetails, version uint64) (*tablepb.I
 	}
 	iv := int32(MemWalIndexVersion)
 	created := uint64(time.Now().UnixMilli())
+	bitmap, err := FragmentBitmap()
+	if err != nil {
+		return nil, err
+	}
 	return &tablepb.IndexMetadata{
 		Uuid:           &tablepb.UUID{Uuid: NewIndexUUID()},
+		FragmentBitmap: bitmap,
 		Name:           MemWalIndexName,
 		DatasetVersion: version,
 		IndexDetails:   &anypb.Any{TypeUrl: memWalTypeURL, Value: value},

@@ -232,12 +232,16 @@ func (t *Table) mergeGenerations(ctx context.Context, base *baseLayer, gens [][]
 		}
 		for gi, g := range gs {
 			li := len(gs) - 1 - gi
-			err := g.ds.Scan(ctx, t.opts.Allocator, nil, scanBatchRows, func(_ lance.Fragment, _ uint64, rec arrow.RecordBatch) error {
+			// The table's columns only: a generation LanceDB flushed
+			// also holds _tombstone, and rows that are not the live
+			// version of their key (Generation.dups).
+			err := g.ds.Scan(ctx, t.opts.Allocator, t.columnNames(), scanBatchRows, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
 				var keep []int32
 				if t.pkCol >= 0 {
 					read := keyReader(rec.Column(t.pkCol))
 					for i := 0; i < int(rec.NumRows()); i++ {
-						if !rs.shadowed(read(i), li) {
+						k := read(i)
+						if !rs.shadowed(k, li) && (!g.dups || g.live(frag.ID, uint32(first)+uint32(i), k)) {
 							keep = append(keep, int32(i))
 						}
 					}
@@ -420,4 +424,13 @@ func (t *Table) maybeCompact() {
 	if _, err := t.Compact(context.Background()); err != nil {
 		t.opts.Logger.Error("background compaction failed", "table", t.name, "err", err)
 	}
+}
+
+// columnNames are the names of the table's columns, in order.
+func (t *Table) columnNames() []string {
+	names := make([]string, t.schema.NumFields())
+	for i, f := range t.schema.Fields() {
+		names[i] = f.Name
+	}
+	return names
 }

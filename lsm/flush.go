@@ -59,7 +59,7 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 	if err := r.WaitDurable(ctx, m.lastSeq); err != nil {
 		return fg, false, err
 	}
-	rel := fmt.Sprintf("%s_gen_%d", randomHex(8), m.generation)
+	rel := fmt.Sprintf("%s_gen_%d", randomHex(4), m.generation) // Lance: 8 hex characters
 	root := path.Join(r.paths.dir, rel)
 	rows, err := writeGeneration(ctx, r.store, r.mem, root, m)
 	if err != nil {

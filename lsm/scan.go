@@ -78,11 +78,16 @@ func (s *Snapshot) scan(ctx context.Context, mem memory.Allocator, p *Plan, out 
 			}
 			li := len(rs.mems) + gi
 			pkCol := -1
-			err := g.ds.Scan(ctx, mem, p.scanColumns, scanBatchRows, func(_ lance.Fragment, _ uint64, rec arrow.RecordBatch) error {
+			err := g.ds.Scan(ctx, mem, p.scanColumns, scanBatchRows, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
 				if g.pkCol >= 0 && pkCol < 0 {
 					pkCol = rec.Schema().FieldIndices(s.t.PrimaryKey())[0]
 				}
-				mask := rs.liveMask(rec.NumRows(), pkCol, rec, nil, li)
+				var live func(int) bool
+				if g.dups && pkCol >= 0 {
+					read := keyReader(rec.Column(pkCol))
+					live = func(i int) bool { return g.live(frag.ID, uint32(first)+uint32(i), read(i)) }
+				}
+				mask := rs.liveMask(rec.NumRows(), pkCol, rec, live, li)
 				return out.add(ctx, rec, mask)
 			})
 			if err != nil {
