@@ -43,6 +43,14 @@ func memwalJS(t testing.TB, nm, dir string, req map[string]any, out any) {
 	}
 }
 
+// skipOnMinIO: these tests share a local directory with LanceDB, so the
+// MinIO pass would only repeat them.
+func skipOnMinIO(t *testing.T) {
+	if onMinIO() {
+		t.Skip("runs once, on a local directory LanceDB shares (the MinIO pass would repeat it)")
+	}
+}
+
 type jsRow = map[string]any
 
 // shardRows groups rows {id, text} by the bucket (of n) of their id: one
@@ -133,6 +141,7 @@ type jsRead struct {
 // after its own flush and compaction and a restart. Then LanceDB reads
 // the spec back, counts the rows and its useLsm query returns them.
 func TestLanceDBMemWALServed(t *testing.T) {
+	skipOnMinIO(t)
 	nm := lancejs.NodeModules(t, "v039")
 	e, dir := localEnv(t, withLSM(lsm.Options{CompactAfterGenerations: -1}))
 	var created map[string]any
@@ -193,6 +202,7 @@ func TestLanceDBMemWALServed(t *testing.T) {
 // LanceDB reads it back and its mergeInsert writes the regions flightwal
 // serves.
 func TestFlightwalTableSpecForLanceDB(t *testing.T) {
+	skipOnMinIO(t)
 	nm := lancejs.NodeModules(t, "v039")
 	e, dir := localEnv(t, withLSM(lsm.Options{CompactAfterGenerations: -1}))
 	e.createTable("t", textSchema, map[string]any{"regions": 4})
@@ -220,6 +230,7 @@ func TestFlightwalTableSpecForLanceDB(t *testing.T) {
 // claim, fails its next put with FailedPrecondition; no WAL entry is
 // overwritten and every acknowledged row of both survives.
 func TestMemWALFencesAcrossEngines(t *testing.T) {
+	skipOnMinIO(t)
 	nm := lancejs.NodeModules(t, "v039")
 	e, dir := localEnv(t, withLSM(lsm.Options{CompactAfterGenerations: -1}))
 	var created map[string]any
@@ -286,6 +297,7 @@ func TestMemWALFencesAcrossEngines(t *testing.T) {
 // column) answers FailedPrecondition naming what it is, on reads and
 // writes; other tables are unaffected.
 func TestUnservableMemWALSpec(t *testing.T) {
+	skipOnMinIO(t)
 	ctx := context.Background()
 	e, dir := localEnv(t)
 	store, err := objstore.NewLocal(dir)
@@ -339,6 +351,7 @@ func TestUnservableMemWALSpec(t *testing.T) {
 // flightwal compacts it into the base table, and LanceDB then counts the
 // same rows.
 func TestLanceDBFlushedGenerationServed(t *testing.T) {
+	skipOnMinIO(t)
 	nm := lancejs.NodeModules(t, "v039")
 	e, dir := localEnv(t, withLSM(lsm.Options{CompactAfterGenerations: -1}))
 	var created map[string]any
