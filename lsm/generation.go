@@ -229,10 +229,13 @@ func (g *Generation) has(key Key) bool {
 // writeGeneration writes a frozen memtable's newest rows as a Lance dataset
 // at root, with its tombstones beside it. The tombstone sidecar is written
 // first, so a dataset that exists always has its tombstones.
-func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Allocator, root string, m *MemTable) (rows int64, err error) {
+//
+// pkBytes is the payload size of the primary-key column over its rows
+// (Lance's primary_key_bytes: values, not offsets or validity).
+func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Allocator, root string, m *MemTable) (rows, pkBytes int64, err error) {
 	recs, tombs, err := m.flushContent(ctx, mem)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() {
 		for _, r := range recs {
@@ -247,23 +250,28 @@ func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Alloc
 		w := ipc.NewWriter(&buf, ipc.WithSchema(tombs[0].Schema()), ipc.WithAllocator(mem))
 		for _, t := range tombs {
 			if err := w.Write(t); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
 		if err := w.Close(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if err := store.Put(ctx, path.Join(root, tombstoneFile), buf.Bytes()); err != nil {
-			return 0, wrapStoreErr(err)
+			return 0, 0, wrapStoreErr(err)
 		}
 	}
 	for _, r := range recs {
 		rows += r.NumRows()
 	}
-	if _, err := lance.WriteDataset(ctx, store, root, m.schema, recs, nil); err != nil {
-		return 0, wrapStoreErr(fmt.Errorf("writing flushed generation %s: %w", root, err))
+	if m.pkCol >= 0 {
+		for _, r := range recs {
+			pkBytes += payloadBytes(r.Column(m.pkCol))
+		}
 	}
-	return rows, nil
+	if _, err := lance.WriteDataset(ctx, store, root, m.schema, recs, nil); err != nil {
+		return 0, 0, wrapStoreErr(fmt.Errorf("writing flushed generation %s: %w", root, err))
+	}
+	return rows, pkBytes, nil
 }
 
 // flushContent returns the memtable's newest upserted rows (one per key)
@@ -324,4 +332,23 @@ func (g *Generation) lookupRow(ctx context.Context, key Key) (arrow.RecordBatch,
 	out := array.NewRecordBatch(g.schema, rec.Columns(), rec.NumRows())
 	rec.Release()
 	return out, true, nil
+}
+
+// payloadBytes is the size of a column's values: width × rows for fixed
+// width types, the bytes of the values for strings and binaries.
+func payloadBytes(col arrow.Array) int64 {
+	switch a := col.(type) {
+	case *array.String:
+		return int64(a.ValueOffset(a.Len()) - a.ValueOffset(0))
+	case *array.LargeString:
+		return a.ValueOffset(a.Len()) - a.ValueOffset(0)
+	case *array.Binary:
+		return int64(a.ValueOffset(a.Len()) - a.ValueOffset(0))
+	case *array.LargeBinary:
+		return a.ValueOffset(a.Len()) - a.ValueOffset(0)
+	}
+	if fw, ok := col.DataType().(arrow.FixedWidthDataType); ok {
+		return int64(col.Len()) * int64(fw.BitWidth()/8)
+	}
+	return 0
 }

@@ -29,6 +29,9 @@ func TestRegionsAreLanceShaped(t *testing.T) {
 	if err := writeIDs(t, tbl, mem, 1, ids...); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := tbl.Flush(ctx, -1); err != nil {
+		t.Fatal(err)
+	}
 	db.Close()
 	spec := shardSpec{id: 1, transform: transformBucket, buckets: 4}
 	for b := range 4 {
@@ -39,11 +42,17 @@ func TestRegionsAreLanceShaped(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m.Version != 1 || m.WriterEpoch != 1 || m.CurrentGeneration != 1 || m.RegionSpecId != 1 || string(m.GetRegionId().GetUuid()) != string(u[:]) {
+		// Claimed (version 1), then flushed generation 1 (version 2).
+		if m.Version != 2 || m.WriterEpoch != 1 || m.CurrentGeneration != 2 || m.RegionSpecId != 1 || string(m.GetRegionId().GetUuid()) != string(u[:]) {
 			t.Fatalf("bucket %d: region manifest %v", b, m)
 		}
+		fg := m.GetFlushedGenerations()
+		if len(fg) != 1 || fg[0].Generation != 1 || len(strings.Split(fg[0].Path, "_gen_")[0]) != 8 ||
+			fg[0].PhysicalRows == nil || fg[0].GetPrimaryKeyBytes() != 8*fg[0].GetPhysicalRows() || fg[0].GetInMemoryBytes() == 0 {
+			t.Fatalf("bucket %d: flushed generations %v", b, fg)
+		}
 		hint, err := rs.Get(ctx, p.versionHint())
-		if err != nil || string(hint) != `{"version":1}` {
+		if err != nil || string(hint) != `{"version":2}` {
 			t.Fatalf("bucket %d: version hint %q, %v", b, hint, err)
 		}
 	}

@@ -73,9 +73,16 @@ type FlushedGeneration struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Generation uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
 	// Path of the generation's Lance dataset, relative to the region directory.
-	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// What the generation holds, as its writer's memtable accounted for it
+	// (Lance's sstable accounting; optional: absent is unknown, not zero):
+	// payload bytes of its rows, rows held (older duplicates of a key that a
+	// deletion vector masks included), payload bytes of the primary key.
+	InMemoryBytes   *uint64 `protobuf:"varint,3,opt,name=in_memory_bytes,json=inMemoryBytes,proto3,oneof" json:"in_memory_bytes,omitempty"`
+	PhysicalRows    *uint64 `protobuf:"varint,4,opt,name=physical_rows,json=physicalRows,proto3,oneof" json:"physical_rows,omitempty"`
+	PrimaryKeyBytes *uint64 `protobuf:"varint,5,opt,name=primary_key_bytes,json=primaryKeyBytes,proto3,oneof" json:"primary_key_bytes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *FlushedGeneration) Reset() {
@@ -120,6 +127,27 @@ func (x *FlushedGeneration) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *FlushedGeneration) GetInMemoryBytes() uint64 {
+	if x != nil && x.InMemoryBytes != nil {
+		return *x.InMemoryBytes
+	}
+	return 0
+}
+
+func (x *FlushedGeneration) GetPhysicalRows() uint64 {
+	if x != nil && x.PhysicalRows != nil {
+		return *x.PhysicalRows
+	}
+	return 0
+}
+
+func (x *FlushedGeneration) GetPrimaryKeyBytes() uint64 {
+	if x != nil && x.PrimaryKeyBytes != nil {
+		return *x.PrimaryKeyBytes
+	}
+	return 0
 }
 
 type RegionManifest struct {
@@ -572,12 +600,18 @@ const file_mem_wal_proto_rawDesc = "" +
 	"\n" +
 	"\rmem_wal.proto\x12\vlance.table\"\x1a\n" +
 	"\x04UUID\x12\x12\n" +
-	"\x04uuid\x18\x01 \x01(\fR\x04uuid\"G\n" +
+	"\x04uuid\x18\x01 \x01(\fR\x04uuid\"\x8b\x02\n" +
 	"\x11FlushedGeneration\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\"\xa9\x03\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12+\n" +
+	"\x0fin_memory_bytes\x18\x03 \x01(\x04H\x00R\rinMemoryBytes\x88\x01\x01\x12(\n" +
+	"\rphysical_rows\x18\x04 \x01(\x04H\x01R\fphysicalRows\x88\x01\x01\x12/\n" +
+	"\x11primary_key_bytes\x18\x05 \x01(\x04H\x02R\x0fprimaryKeyBytes\x88\x01\x01B\x12\n" +
+	"\x10_in_memory_bytesB\x10\n" +
+	"\x0e_physical_rowsB\x14\n" +
+	"\x12_primary_key_bytes\"\xa9\x03\n" +
 	"\x0eRegionManifest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12!\n" +
 	"\fwriter_epoch\x18\x02 \x01(\x04R\vwriterEpoch\x12D\n" +
@@ -675,6 +709,7 @@ func file_mem_wal_proto_init() {
 	if File_mem_wal_proto != nil {
 		return
 	}
+	file_mem_wal_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
