@@ -26,6 +26,7 @@ type Config struct {
 	MemTable     MemTable     // memtable.*
 	Backpressure Backpressure // backpressure.*
 	Compaction   Compaction   // compaction.*
+	Lance        Lance        // lance.*
 	Shutdown     Shutdown     // shutdown.*
 	Auth         Auth         // auth.*
 	TLS          TLS          // tls.*
@@ -118,6 +119,14 @@ type Compaction struct {
 	AfterGenerations int
 }
 
+// Lance holds the settings of sharing tables with other Lance writers.
+type Lance struct {
+	// RefreshInterval (lance.refresh_interval) is how soon other Lance
+	// writers' commits become visible: the base table version is
+	// re-read this often (and at every compaction).
+	RefreshInterval time.Duration
+}
+
 // Backpressure holds the write-stall threshold.
 type Backpressure struct {
 	MaxUnflushedBytes int64 // backpressure.max_unflushed_bytes
@@ -139,6 +148,7 @@ func Default() Config {
 		MemTable:      MemTable{MaxBytes: 256 * MiB, MaxRows: 1_000_000},
 		Backpressure:  Backpressure{MaxUnflushedBytes: 1 * GiB},
 		Compaction:    Compaction{AfterGenerations: 8},
+		Lance:         Lance{RefreshInterval: time.Second},
 		Shutdown:      Shutdown{Timeout: 30 * time.Second},
 		MetricsListen: "127.0.0.1:9815",
 		LogLevel:      "info",
@@ -208,6 +218,7 @@ var keys = []struct{ key, help string }{
 	{"memtable.max_rows", "freeze the active memtable at this many rows"},
 	{"backpressure.max_unflushed_bytes", "writes wait while active + frozen memtables exceed this"},
 	{"compaction.after_generations", "compact in the background once a region holds this many flushed generations (0: never)"},
+	{"lance.refresh_interval", "how soon other Lance writers' commits to a table become visible (the base version is re-read this often)"},
 	{"shutdown.timeout", "how long SIGTERM lets streams in flight finish before they are cut"},
 	{"auth.tokens_file", "YAML list of {name, token, role} (role read, write or admin); empty: no tokens"},
 	{"auth.allow_anonymous", "allow a server with no tokens and no client CA on an address other than loopback"},
@@ -247,6 +258,7 @@ func defaultsMap(c Config) map[string]string {
 		"memtable.max_rows":                fmt.Sprint(c.MemTable.MaxRows),
 		"backpressure.max_unflushed_bytes": formatBytes(c.Backpressure.MaxUnflushedBytes),
 		"compaction.after_generations":     strconv.Itoa(c.Compaction.AfterGenerations),
+		"lance.refresh_interval":           c.Lance.RefreshInterval.String(),
 		"shutdown.timeout":                 c.Shutdown.Timeout.String(),
 		"auth.tokens_file":                 c.Auth.TokensFile,
 		"auth.allow_anonymous":             strconv.FormatBool(c.Auth.AllowAnonymous),
@@ -372,6 +384,10 @@ func fromViper(v *viper.Viper) (Config, error) {
 		errs = append(errs, fmt.Errorf("wal.flush_interval: %w", err))
 	}
 	c.WAL.FlushInterval = d
+	c.Lance.RefreshInterval, err = time.ParseDuration(v.GetString("lance.refresh_interval"))
+	if err != nil || c.Lance.RefreshInterval <= 0 {
+		errs = append(errs, fmt.Errorf("lance.refresh_interval: want a positive duration, got %q", v.GetString("lance.refresh_interval")))
+	}
 	c.Shutdown.Timeout, err = time.ParseDuration(v.GetString("shutdown.timeout"))
 	if err != nil {
 		errs = append(errs, fmt.Errorf("shutdown.timeout: %w", err))

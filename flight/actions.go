@@ -24,6 +24,8 @@ var actions = []actionSpec{
 	{"compact", `merge flushed generations into the base Lance table: {"table"}`, (*Service).actCompact},
 	{"sync", `wait until everything acknowledged so far is durable: {"table"}`, (*Service).actSync},
 	{"stats", `schema, primary key, base version and per-region writer state: {"table"}`, (*Service).actStats},
+	{"create_index", `build an index on an existing table, every layer, in the background: {"table", "name", "column", "type": "btree"/"fts"/"ivf_pq", ...params}`, (*Service).actCreateIndex},
+	{"drop_index", `remove an index: {"table", "name"}`, (*Service).actDropIndex},
 }
 
 // ListActions lists every action with a one-line description.
@@ -177,4 +179,32 @@ func (s *Service) actStats(ctx context.Context, body []byte) (any, error) {
 		IndexStatus: convertAll(st.IndexStatus, func(x lsm.IndexStatus) IndexStatus { return IndexStatus(x) }),
 		Regions:     convertAll(st.Regions, func(r lsm.RegionStats) RegionStats { return RegionStats(r) }),
 	}, nil
+}
+
+func (s *Service) actCreateIndex(ctx context.Context, body []byte) (any, error) {
+	req := &CreateIndex{}
+	if err := decodeJSON("create_index body", body, req); err != nil {
+		return nil, err
+	}
+	if req.Table == "" || req.Column == "" || req.Type == "" {
+		return nil, fmt.Errorf("%w: create_index needs \"table\", \"column\" and \"type\"", errInvalid)
+	}
+	def, err := s.db.CreateIndex(ctx, req.Table, lsm.IndexDef(req.IndexSpec))
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		Name string `json:"name"`
+	}{def.Name}, nil
+}
+
+func (s *Service) actDropIndex(ctx context.Context, body []byte) (any, error) {
+	req := &DropIndex{}
+	if err := decodeJSON("drop_index body", body, req); err != nil {
+		return nil, err
+	}
+	if req.Table == "" || req.Name == "" {
+		return nil, fmt.Errorf("%w: drop_index needs \"table\" and \"name\"", errInvalid)
+	}
+	return struct{}{}, s.db.DropIndex(ctx, req.Table, req.Name)
 }

@@ -72,7 +72,7 @@ func TestCorruptRegionManifestIsDataLoss(t *testing.T) {
 	e.mustAction("flush", map[string]any{"table": "m"}) // a manifest naming a generation
 
 	e.stop()
-	key := newestObject(t, e, "m.lance/_mem_wal/0/manifest/", ".binpb")
+	key := newestObject(t, e, "m.lance/_mem_wal/4a388480-a25b-59a8-b058-24217f980256/manifest/", ".binpb")
 	corruptObject(t, e, key)
 	e.start()
 
@@ -101,7 +101,7 @@ func TestCorruptWALEntryIsDataLoss(t *testing.T) {
 	e.mustPut(pathDesc("w"), rec)
 
 	e.stop()
-	key := newestObject(t, e, "w.lance/_mem_wal/0/wal/", ".arrow")
+	key := newestObject(t, e, "w.lance/_mem_wal/4a388480-a25b-59a8-b058-24217f980256/wal/", ".arrow")
 	corruptObject(t, e, key)
 	e.start()
 

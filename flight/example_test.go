@@ -49,6 +49,8 @@ func Example() {
 	defer client.Close()
 
 	// create_table takes the schema as a base64 Arrow IPC schema message.
+	// The table is at version 2: the dataset, then its MemWAL index (the
+	// regions' bucket spec, as LanceDB's setLsmWriteSpec commits it).
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "text", Type: arrow.BinaryTypes.String, Nullable: true},
@@ -112,7 +114,7 @@ func Example() {
 		stats.PrimaryKey, len(stats.Regions), stats.Regions[0].ActiveRows, stats.Regions[0].DurableWatermark)
 
 	// Output:
-	// {"name":"events","version":1}
+	// {"name":"events","version":2}
 	// {"batch":0,"rows":3,"durable":true,"regions":{"0":1}}
 	// {"batch":1,"rows":1,"durable":true,"regions":{"0":2}}
 	// {"id":1,"text":"one"}

@@ -177,7 +177,7 @@ func TestFlushLayersNewestWins(t *testing.T) {
 	// Flushed WAL entries were collected: each region keeps only the entries
 	// from its replay position on, and the fences of its two opens (fences
 	// are never collected: see lsm collectWAL).
-	objs, err := local.List(context.Background(), "L.lance/_mem_wal/0/wal/")
+	objs, err := local.List(context.Background(), "L.lance/_mem_wal/4a388480-a25b-59a8-b058-24217f980256/wal/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestLanceReadsFlushedGenerations(t *testing.T) {
 	if len(gens) != 1 {
 		t.Fatalf("flush: %v", out)
 	}
-	genPath := filepath.Join(dir, "g.lance", "_mem_wal", "0", gens[0].(map[string]any)["path"].(string))
+	genPath := filepath.Join(dir, "g.lance", "_mem_wal", "4a388480-a25b-59a8-b058-24217f980256", gens[0].(map[string]any)["path"].(string))
 	query := make([]float32, dim)
 	datagen.Vector(query, 8, 120)
 	res := lancejs.ReadDataset(t, nm, genPath, lancejs.Query{

@@ -374,6 +374,19 @@ type CreateTable struct {
 	Indexes    []IndexSpec `json:"indexes,omitempty"`
 }
 
+// CreateIndex is the create_index action body: the table and one index
+// as create_table's "indexes" take it.
+type CreateIndex struct {
+	Table string `json:"table"`
+	IndexSpec
+}
+
+// DropIndex is the drop_index action body.
+type DropIndex struct {
+	Table string `json:"table"`
+	Name  string `json:"name"`
+}
+
 // tableSpec is the table c describes, named name, with the given schema.
 func (c *CreateTable) tableSpec(name string, schema *arrow.Schema) lsm.TableSpec {
 	return lsm.TableSpec{

@@ -226,7 +226,7 @@ func TestDropRemovesDirectory(t *testing.T) {
 		e.mustAction("flush", map[string]any{"table": "d"})
 	}
 	e.mustAction("compact", map[string]any{"table": "d"})
-	orphan := filepath.Join(dir, "d.lance", "_mem_wal", "0", "wal", ".tmp-123")
+	orphan := filepath.Join(dir, "d.lance", "_mem_wal", "4a388480-a25b-59a8-b058-24217f980256", "wal", ".tmp-123") // bucket 0
 	if err := os.WriteFile(orphan, []byte("partial"), 0o644); err != nil {
 		t.Fatal(err)
 	}

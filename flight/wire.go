@@ -70,6 +70,8 @@ type CompactResult struct {
 	RowsDeleted    int64            `json:"rows_deleted"`
 	BytesWritten   int64            `json:"bytes_written"`
 	FragmentsAdded int              `json:"fragments_added"`
+	Rebases        int              `json:"rebases"` // commits rebased on other Lance writers'
+	Retries        int              `json:"retries"` // redone after a conflict
 }
 
 // SyncResult answers sync: each region's durable watermark.
@@ -106,6 +108,7 @@ type IndexStatus struct {
 	Partitions    int    `json:"partitions,omitempty"`
 	SubVectors    int    `json:"sub_vectors,omitempty"`
 	UnindexedRows int64  `json:"unindexed_rows"`
+	State         string `json:"state"` // building, ready
 }
 
 // RegionStats is one region's writer and memtables.

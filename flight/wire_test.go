@@ -111,10 +111,10 @@ func TestActionAnswersJSON(t *testing.T) {
 		tail   = `,"wal_position":num,"replay_after_wal_position":num,"last_seq":num,"durable_watermark":num,"visible_watermark":num,"writing":bool}`
 		stats  = `{"table":str,"schema":[` + field + `,` + field + `,` + field + `],"primary_key":str,"base_version":num,"base_rows":num,"base_fragments":num,"base_deleted_rows":num,` +
 			`"indexes":[{"name":str,"column":str,"type":str,"metric":str,"partitions":num,"sub_vectors":num,"train_after":num},{"name":str,"column":str,"type":str,"stem":bool,"stop_words":bool},{"name":str,"column":str,"type":str}],` +
-			`"index_status":[{"name":str,"type":str,"unindexed_rows":num},{"name":str,"type":str,"unindexed_rows":num}],"regions":[`
+			`"index_status":[{"name":str,"type":str,"unindexed_rows":num,"state":str},{"name":str,"type":str,"unindexed_rows":num,"state":str}],"regions":[`
 		flushed = `{"region":num,"generation":num,"path":str,"rows":num}`
 		froze   = `{"region":num,"active_generation":num,"frozen_generation":num,"frozen_rows":num}`
-		result  = `,"rows_written":num,"rows_deleted":num,"bytes_written":num,"fragments_added":num}`
+		result  = `,"rows_written":num,"rows_deleted":num,"bytes_written":num,"fragments_added":num,"rebases":num,"retries":num}`
 	)
 	want := map[string]string{
 		"create_table":    `{"name":str,"version":num}`,

@@ -53,41 +53,52 @@ type Transaction struct {
 	// Config entries are merged into Manifest.config (an empty value
 	// deletes the key).
 	Config map[string]string
+
+	// Rebase, if set, is called when another writer committed since the
+	// version tx was built from and Commit is about to rebuild tx on
+	// latest (after checking that the other commits do not conflict): it
+	// may add to tx what the other commits call for (such as deletions of
+	// rows they appended that tx supersedes). An error fails the commit.
+	Rebase func(ctx context.Context, latest *Dataset, tx *Transaction) error
+
+	// indexEdits change the index section (PutIndex, ReplaceIndex,
+	// RemoveIndex, RemoveIndexUUID, UpdateIndex in index.go); every
+	// other index is carried into the new version.
+	indexEdits []indexEdit
 }
 
-// Commit writes version d.Version()+1 = d's manifest with tx applied, using
-// put-if-absent. If that version exists it returns an error wrapping
-// ErrConflict: re-open the dataset, re-validate and retry. Deletion files
-// and data files written before a failed commit are left unreferenced.
-// The new Dataset shares d's FileCache.
-func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transaction) (*Dataset, error) {
-	if err := d.checkNewFragments(tx.NewFragments); err != nil {
-		return nil, err
-	}
+// build returns d's manifest with tx applied as version d.Version()+1,
+// its index section, and the Lance transaction describing it. read is the
+// version tx was built from (d itself, or an older version when rebasing):
+// a row tx deletes that another writer deleted since read is a conflict.
+// Deletion files are written here; the manifest is not.
+func (d *Dataset) build(ctx context.Context, store objstore.Store, tx *Transaction, read *Dataset) (*tablepb.Manifest, []*tablepb.IndexMetadata, *tablepb.Transaction, error) {
 	m := proto.Clone(d.manifest).(*tablepb.Manifest)
 	m.Version = d.Version() + 1
 	m.WriterVersion = &tablepb.Manifest_WriterVersion{Library: writerLibrary, Version: writerVersion}
-	// Sections of the old file do not carry over: the new manifest file
-	// holds only the Manifest (we do not write indexes or transactions).
-	// Dropping the index section also drops indexes, which is safe: Lance
-	// then scans instead of using a stale index.
+	// The index section is rewritten (carried, narrowed and edited) by
+	// buildIndexes; the transaction section of the old file describes the
+	// old commit, not this one.
 	m.IndexSection = nil
 	m.TransactionSection = nil
 	m.TransactionFile = ""
+	ltx := &tablepb.Transaction{ReadVersion: d.Version()}
+	var updated []*tablepb.DataFragment
+	var dropped []uint64
 
 	remove := make(map[uint64]bool, len(tx.RemoveFragments))
 	for _, id := range tx.RemoveFragments {
 		if _, ok := d.fragment(id); !ok {
-			return nil, fmt.Errorf("lance: commit: remove of unknown fragment %d", id)
+			return nil, nil, nil, fmt.Errorf("lance: commit: remove of unknown fragment %d", id)
 		}
 		remove[id] = true
 	}
 	for id := range tx.Deletions {
 		if _, ok := d.fragment(id); !ok {
-			return nil, fmt.Errorf("lance: commit: deletion in unknown fragment %d", id)
+			return nil, nil, nil, fmt.Errorf("lance: commit: deletion in unknown fragment %d", id)
 		}
 		if remove[id] {
-			return nil, fmt.Errorf("lance: commit: fragment %d both removed and deleted from", id)
+			return nil, nil, nil, fmt.Errorf("lance: commit: fragment %d both removed and deleted from", id)
 		}
 	}
 
@@ -100,7 +111,10 @@ func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transacti
 		if ok && len(rows) > 0 {
 			bm, err := d.DeletionBitmap(ctx, f.GetId())
 			if err != nil {
-				return nil, err
+				return nil, nil, nil, err
+			}
+			if err := checkDeleteOverlap(ctx, read, d, f, bm, rows); err != nil {
+				return nil, nil, nil, err
 			}
 			merged := roaring.New()
 			if bm != nil {
@@ -108,19 +122,21 @@ func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transacti
 			}
 			for _, r := range rows {
 				if uint64(r) >= f.GetPhysicalRows() {
-					return nil, fmt.Errorf("lance: commit: delete of row %d in fragment %d of %d rows", r, f.GetId(), f.GetPhysicalRows())
+					return nil, nil, nil, fmt.Errorf("lance: commit: delete of row %d in fragment %d of %d rows", r, f.GetId(), f.GetPhysicalRows())
 				}
 				merged.Add(r)
 			}
 			if merged.GetCardinality() == f.GetPhysicalRows() {
+				dropped = append(dropped, f.GetId())
 				continue // every row deleted: drop the fragment, as Lance does
 			}
 			if bm == nil || merged.GetCardinality() != bm.GetCardinality() {
 				del, err := writeDeletionFile(ctx, store, d.root, f.GetId(), d.Version(), merged)
 				if err != nil {
-					return nil, err
+					return nil, nil, nil, err
 				}
 				f.DeletionFile = del
+				updated = append(updated, f)
 			}
 		}
 		frags = append(frags, f)
@@ -133,22 +149,32 @@ func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transacti
 			next = max(next, f.GetId()+1)
 		}
 	}
+	var added []*tablepb.DataFragment
 	for _, nf := range tx.NewFragments {
 		pf, err := nf.toProto(next, m.GetFields())
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		frags = append(frags, pf)
+		added = append(added, pf)
 		next++
 	}
 	if next > 0 {
 		if next-1 > uint64(^uint32(0)) {
-			return nil, fmt.Errorf("lance: commit: fragment id %d overflows max_fragment_id", next-1)
+			return nil, nil, nil, fmt.Errorf("lance: commit: fragment id %d overflows max_fragment_id", next-1)
 		}
 		mf := uint32(next - 1)
 		m.MaxFragmentId = &mf
 	}
 	m.Fragments = frags
+	live := make(map[uint64]bool, len(frags))
+	for _, f := range frags {
+		live[f.GetId()] = true
+	}
+	indexes, err := tx.buildIndexes(d.indexes, live)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 
 	if len(tx.Config) > 0 {
 		cfg := maps.Clone(m.GetConfig())
@@ -164,5 +190,7 @@ func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transacti
 		}
 		m.Config = cfg
 	}
-	return commitManifest(ctx, store, d.root, d.scheme, m, d.files)
+	dropped = append(dropped, tx.RemoveFragments...)
+	describe(ltx, tx, added, updated, dropped, d.indexes, indexes)
+	return m, indexes, ltx, nil
 }

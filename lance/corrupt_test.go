@@ -12,6 +12,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
 )
@@ -134,6 +135,8 @@ func FuzzManifest(f *testing.F) {
 	good, _ := encodeManifest(d.manifest)
 	f.Add(good)
 	f.Add(good[:len(good)-1])
+	withIndex, _ := encodeManifestFile(proto.Clone(d.manifest).(*tablepb.Manifest), []*tablepb.IndexMetadata{{Uuid: &tablepb.UUID{Uuid: NewIndexUUID()}, Name: "i", FragmentBitmap: []byte{0x3a, 0x30, 0, 0, 0, 0, 0, 0}}})
+	f.Add(withIndex)
 	f.Add([]byte("LANC"))
 	f.Add(append(make([]byte, 12), 0, 0, 2, 0, 'L', 'A', 'N', 'C'))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -143,6 +146,9 @@ func FuzzManifest(f *testing.F) {
 				t.Fatalf("error does not wrap ErrCorrupt: %v", err)
 			}
 			return
+		}
+		if _, err := decodeIndexSection("fuzz.manifest", data, m); err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("index section error does not wrap ErrCorrupt: %v", err)
 		}
 		// Whatever decodes must survive building a Dataset.
 		_, _ = newDataset(newTestStore(), "f", namingV2, "fuzz.manifest", m, nil)

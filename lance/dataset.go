@@ -33,7 +33,9 @@ type Dataset struct {
 
 	mu        sync.Mutex
 	deletions map[uint64]*roaring.Bitmap
-	files     *FileCache // data files' metadata; shared with versions Commit makes
+	files     *FileCache               // data files' metadata; shared with versions Commit makes
+	indexes   []*tablepb.IndexMetadata // the index section; never modified
+	rebases   int                      // Rebases
 }
 
 // Fragment describes one fragment of the dataset version.
@@ -111,7 +113,7 @@ func WriteDatasetWith(ctx context.Context, store objstore.Store, root string, sc
 		m.Fragments = []*tablepb.DataFragment{frag}
 		m.MaxFragmentId = new(uint32) // 0; unset while the table has never had a fragment
 	}
-	d, err := commitManifest(ctx, store, root, namingV2, m, nil)
+	d, err := commitManifest(ctx, store, root, namingV2, m, nil, nil)
 	if errors.Is(err, ErrConflict) {
 		return nil, fmt.Errorf("lance: create %s: %w", root, errors.Join(err, objstore.ErrExists))
 	}
@@ -133,13 +135,13 @@ func schemaMetadata(schema *arrow.Schema) map[string][]byte {
 // commitManifest stamps m (timestamp, feature flags) and writes it as its
 // version with put-if-absent. ErrConflict if the version exists.
 // The new Dataset uses files as its FileCache (nil: a private one).
-func commitManifest(ctx context.Context, store objstore.Store, root string, scheme namingScheme, m *tablepb.Manifest, files *FileCache) (*Dataset, error) {
+func commitManifest(ctx context.Context, store objstore.Store, root string, scheme namingScheme, m *tablepb.Manifest, indexes []*tablepb.IndexMetadata, files *FileCache) (*Dataset, error) {
 	m.Timestamp = timestamppb.New(time.Now())
 	m.ReaderFeatureFlags, m.WriterFeatureFlags = featureFlags(m)
 	if len(m.Config) == 0 {
 		m.Config = nil
 	}
-	data, err := encodeManifest(m)
+	data, err := encodeManifestFile(m, indexes)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +152,11 @@ func commitManifest(ctx context.Context, store objstore.Store, root string, sche
 		}
 		return nil, fmt.Errorf("lance: commit %s: %w", key, err)
 	}
-	return newDataset(store, root, scheme, key, m, files)
+	d, err := newDataset(store, root, scheme, key, m, files)
+	if d != nil {
+		d.indexes = indexes
+	}
+	return d, err
 }
 
 // OpenDataset opens the latest version at root. It returns an error
@@ -200,14 +206,18 @@ func OpenDatasetWith(ctx context.Context, store objstore.Store, root string, opt
 }
 
 func openEntry(ctx context.Context, store objstore.Store, root string, e versionEntry, files *FileCache) (*Dataset, error) {
-	m, err := readManifest(ctx, store, e.key)
+	m, indexes, err := readManifest(ctx, store, e.key)
 	if err != nil {
 		return nil, err
 	}
 	if m.GetVersion() != e.version {
 		return nil, corruptf(e.key, "manifest holds version %d", m.GetVersion())
 	}
-	return newDataset(store, root, e.scheme, e.key, m, files)
+	d, err := newDataset(store, root, e.scheme, e.key, m, files)
+	if d != nil {
+		d.indexes = indexes
+	}
+	return d, err
 }
 
 func newDataset(store objstore.Store, root string, scheme namingScheme, key string, m *tablepb.Manifest, files *FileCache) (*Dataset, error) {

@@ -76,7 +76,8 @@ func TestCreateOpenSchemaConfig(t *testing.T) {
 	if d2.Version() != 2 || d2.Config()["a"] != "b" || len(d2.Config()) != 1 {
 		t.Fatalf("v%d config %v", d2.Version(), d2.Config())
 	}
-	if _, err := d.Commit(ctx, st, Transaction{}); !errors.Is(err, ErrConflict) {
+	// Same key from the stale snapshot: a conflict (another key rebases).
+	if _, err := d.Commit(ctx, st, Transaction{Config: map[string]string{"a": "c"}}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("stale commit: %v", err)
 	}
 	vs, err := ListVersions(ctx, st, "t.lance")

@@ -18,7 +18,7 @@ import (
 
 // Manifest file bytes (little-endian), shared/LANCE_FORMAT.md section 2:
 //
-//	[optional u32 len][IndexSection]           (Lance-written only)
+//	[optional u32 len][IndexSection]           Manifest.index_section = 0
 //	[u32 len][Manifest protobuf]               P = offset of this u32
 //	[i64 P][u16 major=0][u16 minor=2]["LANC"]  footer
 //
@@ -131,20 +131,68 @@ func ListVersions(ctx context.Context, store objstore.Store, root string) ([]uin
 	return out, nil
 }
 
-// encodeManifest serializes m with its footer (no index section).
-func encodeManifest(m *tablepb.Manifest) ([]byte, error) {
-	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+// encodeManifest serializes m with its footer and no index section.
+func encodeManifest(m *tablepb.Manifest) ([]byte, error) { return encodeManifestFile(m, nil) }
+
+// encodeManifestFile serializes a manifest file: the index section (if
+// indexes is not empty) at offset 0, then m, then the footer. It sets
+// m.IndexSection to match.
+func encodeManifestFile(m *tablepb.Manifest, indexes []*tablepb.IndexMetadata) ([]byte, error) {
+	det := proto.MarshalOptions{Deterministic: true}
+	var sec []byte
+	m.IndexSection = nil
+	if len(indexes) > 0 {
+		var err error
+		sec, err = det.Marshal(&tablepb.IndexSection{Indices: indexes})
+		if err != nil {
+			return nil, fmt.Errorf("lance: marshal index section: %w", err)
+		}
+		m.IndexSection = new(uint64) // offset 0, as Lance writes it
+	}
+	body, err := det.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("lance: marshal manifest: %w", err)
 	}
-	buf := make([]byte, 0, 4+len(body)+manifestFooterLen)
+	buf := make([]byte, 0, 8+len(sec)+len(body)+manifestFooterLen)
+	if sec != nil {
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(sec)))
+		buf = append(buf, sec...)
+	}
+	p := uint64(len(buf))
 	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(body)))
 	buf = append(buf, body...)
-	buf = binary.LittleEndian.AppendUint64(buf, 0) // P: the manifest starts the file
+	buf = binary.LittleEndian.AppendUint64(buf, p)
 	buf = binary.LittleEndian.AppendUint16(buf, manifestMajor)
 	buf = binary.LittleEndian.AppendUint16(buf, manifestMinor)
 	buf = append(buf, magic...)
 	return buf, nil
+}
+
+// decodeIndexSection parses the index section m points at in the manifest
+// file data (nil if it has none). Entries keep the fields this package
+// does not declare, so they are written back unchanged.
+func decodeIndexSection(key string, data []byte, m *tablepb.Manifest) ([]*tablepb.IndexMetadata, error) {
+	if m.IndexSection == nil {
+		return nil, nil
+	}
+	off := m.GetIndexSection()
+	if off > uint64(len(data)) || uint64(len(data))-off < 4 {
+		return nil, corruptf(key, "index section at %d of %d bytes", off, len(data))
+	}
+	n := uint64(binary.LittleEndian.Uint32(data[off:]))
+	if n > uint64(len(data))-off-4 {
+		return nil, corruptf(key, "index section of %d bytes at %d overruns the file", n, off)
+	}
+	sec := &tablepb.IndexSection{}
+	if err := proto.Unmarshal(data[off+4:off+4+n], sec); err != nil {
+		return nil, corruptf(key, "index section protobuf: %v", err)
+	}
+	for _, im := range sec.GetIndices() {
+		if len(im.GetUuid().GetUuid()) != 16 {
+			return nil, corruptf(key, "index %q: uuid of %d bytes", im.GetName(), len(im.GetUuid().GetUuid()))
+		}
+	}
+	return sec.GetIndices(), nil
 }
 
 // decodeManifest parses manifest file bytes; key names the file in errors.
@@ -233,21 +281,25 @@ func featureFlags(m *tablepb.Manifest) (reader, writer uint64) {
 	return reader, writer
 }
 
-// readManifest loads and parses one manifest file.
-func readManifest(ctx context.Context, store objstore.Store, key string) (*tablepb.Manifest, error) {
+// readManifest loads and parses one manifest file and its index section.
+func readManifest(ctx context.Context, store objstore.Store, key string) (*tablepb.Manifest, []*tablepb.IndexMetadata, error) {
 	data, err := store.Get(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("lance: read %s: %w", key, err)
+		return nil, nil, fmt.Errorf("lance: read %s: %w", key, err)
 	}
 	if len(data) > maxManifestBytes {
-		return nil, corruptf(key, "manifest of %d bytes is too large", len(data))
+		return nil, nil, corruptf(key, "manifest of %d bytes is too large", len(data))
 	}
 	m, err := decodeManifest(key, data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkFeatureFlags(key, m); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return m, nil
+	indexes, err := decodeIndexSection(key, data, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, indexes, nil
 }

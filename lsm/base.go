@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -24,16 +25,29 @@ const configMergedPrefix = "flightwal.merged."
 type baseLayer struct {
 	ds         *lance.Dataset
 	mergedUpTo map[int]uint64 // region -> highest generation merged; immutable
+	// mergedUUID is Lance's record of the same (the MemWAL index's
+	// compacted_sstables), by region id; immutable.
+	mergedUUID map[string]uint64
 
 	loaded onceOK
-	keys   map[Key]genRow             // live rows only
-	dels   map[uint64]*roaring.Bitmap // deletion bitmap per fragment (nil: none)
+	keys   map[Key]genRow // live rows only
+	// dels is the deletion bitmap per fragment (nil: none), with the
+	// losers added: the rows a reader of the base must skip.
+	dels map[uint64]*roaring.Bitmap
+	// losers are rows that another writer's appends left as older
+	// duplicates of a key (see doLoad); compaction deletes them.
+	losers map[uint64]*roaring.Bitmap
 	// rowKeys[frag][row] is the key of a row, deleted rows included.
 	rowKeys map[uint64][]Key
 }
 
 func newBaseLayer(ds *lance.Dataset) *baseLayer {
-	b := &baseLayer{ds: ds, mergedUpTo: map[int]uint64{}}
+	b := &baseLayer{ds: ds, mergedUpTo: map[int]uint64{}, mergedUUID: map[string]uint64{}}
+	if det, err := ds.MemWalIndex(); err == nil && det != nil {
+		for _, c := range det.GetCompactedSstables() {
+			b.mergedUUID[string(c.GetShardId().GetUuid())] = c.GetGeneration()
+		}
+	}
 	for k, v := range ds.Config() {
 		if r, ok := strings.CutPrefix(k, configMergedPrefix); ok {
 			region, err1 := strconv.Atoi(r)
@@ -46,9 +60,16 @@ func newBaseLayer(ds *lance.Dataset) *baseLayer {
 	return b
 }
 
-// merged returns the highest generation of region merged into this version
-// (every snapshot asks, so it is parsed once per version).
-func (b *baseLayer) merged(region int) uint64 { return b.mergedUpTo[region] }
+// merged returns the highest generation of a region merged into this
+// version, by flightwal's record or Lance's (every snapshot asks, so it is
+// parsed once per version).
+func (b *baseLayer) merged(id regionIdent) uint64 {
+	m := b.mergedUpTo[id.index]
+	if id.uuid != nil {
+		m = max(m, b.mergedUUID[string(id.uuid)])
+	}
+	return m
+}
 
 // load reads the deletion bitmaps and, for tables with a primary key,
 // indexes every live row, so point lookups never scan fragments.
@@ -76,7 +97,87 @@ func (b *baseLayer) doLoad(ctx context.Context, t *Table) error {
 	if err != nil {
 		return wrapStoreErr(fmt.Errorf("indexing base table %q: %w", t.name, err))
 	}
+	// flightwal's compactions leave one live row per key, but another
+	// Lance writer may append a key the base already holds. Of a key's
+	// live rows the one latest in fragment order (an append's: the
+	// newest) is its row; the others are losers, hidden from readers
+	// and deleted by the next compaction.
+	for frag, rk := range b.rowKeys {
+		del := b.dels[frag]
+		for row, k := range rk {
+			if del != nil && del.Contains(uint32(row)) {
+				continue
+			}
+			if loc := b.keys[k]; loc.frag != frag || loc.row != uint32(row) {
+				if b.losers == nil {
+					b.losers = map[uint64]*roaring.Bitmap{}
+				}
+				deadOf(b.losers, frag).Add(uint32(row))
+			}
+		}
+	}
+	for frag, bm := range b.losers {
+		d := roaring.New()
+		if old := b.dels[frag]; old != nil {
+			d.Or(old) // a clone: the Dataset caches old
+		}
+		d.Or(bm)
+		b.dels[frag] = d
+	}
 	return nil
+}
+
+// publishBase makes nb the table's base unless a newer version is
+// already published (the refresher and compaction race).
+func (t *Table) publishBase(nb *baseLayer) *baseLayer {
+	for {
+		cur := t.base.Load()
+		if cur.ds.Version() >= nb.ds.Version() {
+			return cur
+		}
+		if t.base.CompareAndSwap(cur, nb) {
+			t.idx.kick.kick() // index the new fragments
+			return nb
+		}
+	}
+}
+
+// refreshBase publishes the base table's latest version if another
+// writer committed since the published one, and returns the base.
+func (t *Table) refreshBase(ctx context.Context) (*baseLayer, error) {
+	cur := t.base.Load()
+	ds, err := cur.ds.Latest(ctx)
+	if err != nil {
+		return cur, wrapStoreErr(fmt.Errorf("refreshing base table %q: %w", t.name, err))
+	}
+	if ds == cur.ds {
+		return cur, nil
+	}
+	return t.publishBase(newBaseLayer(ds)), nil
+}
+
+// refreshLoop re-reads the base table's latest version every
+// Options.LanceRefreshInterval, so other Lance writers' commits become
+// visible, until stop is closed; then it closes done.
+func (t *Table) refreshLoop(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(t.opts.LanceRefreshInterval)
+	defer tick.Stop()
+	failing := false
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*t.opts.LanceRefreshInterval+10*time.Second)
+		_, err := t.refreshBase(ctx)
+		cancel()
+		if err != nil && !failing {
+			t.opts.Logger.Warn("cannot refresh the base table; readers keep the version they have", "table", t.name, "err", err)
+		}
+		failing = err != nil
+	}
 }
 
 // lookupRow reads the live row of key, if any, in the table's schema.

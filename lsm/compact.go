@@ -25,7 +25,17 @@ type CompactResult struct {
 	RowsDeleted    int64
 	BytesWritten   int64
 	FragmentsAdded int
+	// Rebases counts how often the commit was rebased on other Lance
+	// writers' commits; Retries how often the whole compaction was redone
+	// on the latest version after a conflict rebasing could not resolve.
+	Rebases int
+	Retries int
 }
+
+// compactAttempts bounds how often one compaction is redone after a
+// retryable conflict (Lance's "retryable": another writer rewrote or
+// deleted from a fragment this one deletes from).
+const compactAttempts = 4
 
 // Compact merges every flushed generation into the base Lance table in one
 // commit: newest rows become a new fragment, and the rows they supersede or
@@ -46,7 +56,28 @@ func (t *Table) Compact(ctx context.Context) (CompactResult, error) {
 func (t *Table) compact(ctx context.Context) (CompactResult, error) {
 	t.compactMu.Lock()
 	defer t.compactMu.Unlock()
-	base := t.base.Load()
+	for attempt := 0; ; attempt++ {
+		res, err := t.compactOnce(ctx)
+		res.Retries = attempt
+		var ce *lance.ConflictError
+		if !errors.As(err, &ce) {
+			t.opts.metrics.compactEnded(attempt, false)
+			return res, err
+		}
+		if !ce.Retryable || attempt+1 == compactAttempts {
+			t.opts.metrics.compactEnded(attempt, true)
+			return res, fmt.Errorf("%w: compacting %q (attempt %d): %w", ErrConflict, t.name, attempt+1, err)
+		}
+		t.opts.Logger.Info("compaction conflicts with another writer's commit; redoing it on the latest version", "table", t.name, "conflict", err)
+	}
+}
+
+// compactOnce compacts onto the base table's latest version.
+func (t *Table) compactOnce(ctx context.Context) (CompactResult, error) {
+	base, err := t.refreshBase(ctx)
+	if err != nil {
+		return CompactResult{Generations: map[int][]uint64{}}, err
+	}
 	res := CompactResult{BaseVersion: base.ds.Version(), Generations: map[int][]uint64{}}
 
 	t.mu.Lock()
@@ -57,7 +88,7 @@ func (t *Table) compact(ctx context.Context) (CompactResult, error) {
 	gens := make([][]*Generation, len(regions))
 	total := 0
 	for i, r := range regions {
-		merged := base.merged(i)
+		merged := base.merged(r.ident)
 		for _, g := range r.generations() {
 			if g.number <= merged {
 				g.unref()
@@ -82,7 +113,7 @@ func (t *Table) compact(ctx context.Context) (CompactResult, error) {
 		return res, err
 	}
 
-	recs, deletions, err := t.mergeGenerations(ctx, base, gens)
+	recs, deletions, keys, err := t.mergeGenerations(ctx, base, gens)
 	defer func() {
 		for _, r := range recs {
 			r.Release()
@@ -91,11 +122,23 @@ func (t *Table) compact(ctx context.Context) (CompactResult, error) {
 	if err != nil {
 		return res, err
 	}
-	tx := lance.Transaction{Deletions: deletions, Config: map[string]string{}}
+	tx := lance.Transaction{Deletions: deletions, Config: map[string]string{}, Rebase: t.rebaser(base.ds, keys)}
 	for i, gs := range gens {
 		if len(gs) > 0 {
 			tx.Config[configMergedPrefix+strconv.Itoa(i)] = strconv.FormatUint(gs[len(gs)-1].number, 10)
 		}
+	}
+	if t.layout.indexed {
+		// Lance's record of the same, which LanceDB's readers and
+		// compactors go by: compacted_sstables of the MemWAL index.
+		tx.UpdateMemWalIndex(func(det *tablepb.MemWalIndexDetails) error {
+			for i, gs := range gens {
+				if id := regions[i].ident.uuid; len(gs) > 0 && id != nil {
+					setCompacted(det, id, gs[len(gs)-1].number)
+				}
+			}
+			return nil
+		})
 	}
 	for _, r := range recs {
 		res.RowsWritten += r.NumRows()
@@ -113,16 +156,18 @@ func (t *Table) compact(ctx context.Context) (CompactResult, error) {
 		res.BytesWritten = int64(nf.SizeBytes)
 	}
 	next, err := base.ds.Commit(ctx, t.db.store, tx)
-	if errors.Is(err, lance.ErrConflict) {
-		return res, fmt.Errorf("%w: base table %q changed during compaction (another writer?): %w", ErrFenced, t.name, err)
+	var ce *lance.ConflictError
+	if errors.As(err, &ce) {
+		return res, err // compact redoes or reports it
 	}
 	if err != nil {
 		return res, wrapStoreErr(fmt.Errorf("compacting %q: commit: %w", t.name, err))
 	}
+	res.Rebases = next.Rebases()
+	t.opts.metrics.rebased(next.Rebases())
 	nb := newBaseLayer(next)
 	// Publish the new base before retiring: see Table.Snapshot.
-	t.base.Store(nb)
-	t.idx.kick.kick() // index the new fragment
+	t.publishBase(nb)
 	res.BaseVersion = next.Version()
 	return res, t.retire(ctx, nb)
 }
@@ -135,12 +180,12 @@ func (t *Table) retire(ctx context.Context, base *baseLayer) error {
 		t.mu.Lock()
 		r := t.regions[i]
 		t.mu.Unlock()
-		if !r.holdsGenerationsUpTo(base.merged(i)) {
+		if !r.holdsGenerationsUpTo(base.merged(r.ident)) {
 			continue
 		}
 		r, err := t.region(ctx, i, true)
 		if err == nil {
-			err = r.retireGenerations(ctx, base.merged(i))
+			err = r.retireGenerations(ctx, base.merged(r.ident))
 		}
 		if err != nil {
 			return fmt.Errorf("compacting %q: retiring generations of region %d: %w", t.name, i, err)
@@ -152,15 +197,16 @@ func (t *Table) retire(ctx context.Context, base *baseLayer) error {
 // mergeGenerations computes the newest version of every key across the
 // generations (a later generation wins) and returns the rows to append and
 // the base rows to mask.
-func (t *Table) mergeGenerations(ctx context.Context, base *baseLayer, gens [][]*Generation) ([]arrow.RecordBatch, map[uint64][]uint32, error) {
+func (t *Table) mergeGenerations(ctx context.Context, base *baseLayer, gens [][]*Generation) ([]arrow.RecordBatch, map[uint64][]uint32, map[Key]struct{}, error) {
 	deletions := map[uint64][]uint32{}
 	var recs []arrow.RecordBatch
-	fail := func(err error) ([]arrow.RecordBatch, map[uint64][]uint32, error) {
+	fail := func(err error) ([]arrow.RecordBatch, map[uint64][]uint32, map[Key]struct{}, error) {
 		for _, r := range recs {
 			r.Release()
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	keySet := map[Key]struct{}{} // every key the generations hold, tombstones included
 	dead := map[uint64]*roaring.Bitmap{}
 	for _, gs := range gens {
 		// The region's generations as a stack, newest first: the rule of
@@ -178,17 +224,24 @@ func (t *Table) mergeGenerations(ctx context.Context, base *baseLayer, gens [][]
 			var keys [][]Key
 			for li := range rs.layers() {
 				keys = append(keys, rs.keysOf(li))
+				for _, k := range keys[len(keys)-1] {
+					keySet[k] = struct{}{}
+				}
 			}
 			shadowedBaseRows(base, keys, func(frag uint64) *roaring.Bitmap { return deadOf(dead, frag) })
 		}
 		for gi, g := range gs {
 			li := len(gs) - 1 - gi
-			err := g.ds.Scan(ctx, t.opts.Allocator, nil, scanBatchRows, func(_ lance.Fragment, _ uint64, rec arrow.RecordBatch) error {
+			// The table's columns only: a generation LanceDB flushed
+			// also holds _tombstone, and rows that are not the live
+			// version of their key (Generation.dups).
+			err := g.ds.Scan(ctx, t.opts.Allocator, t.columnNames(), scanBatchRows, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
 				var keep []int32
 				if t.pkCol >= 0 {
 					read := keyReader(rec.Column(t.pkCol))
 					for i := 0; i < int(rec.NumRows()); i++ {
-						if !rs.shadowed(read(i), li) {
+						k := read(i)
+						if !rs.shadowed(k, li) && (!g.dups || g.live(frag.ID, uint32(first)+uint32(i), k)) {
 							keep = append(keep, int32(i))
 						}
 					}
@@ -215,10 +268,62 @@ func (t *Table) mergeGenerations(ctx context.Context, base *baseLayer, gens [][]
 			}
 		}
 	}
+	for f, bm := range base.losers {
+		deadOf(dead, f).Or(bm)
+	}
 	for f, bm := range dead {
 		deletions[f] = bm.ToArray() // ascending
 	}
-	return recs, deletions, nil
+	return recs, deletions, keySet, nil
+}
+
+// rebaser is a compaction's lance.Transaction.Rebase: rows other writers
+// appended count as older than every generation being merged, so the
+// rows of the new fragments whose keys the generations hold are deleted
+// with the merge (newest wins). read is the version the merge was
+// computed on; keys the keys the generations hold.
+func (t *Table) rebaser(read *lance.Dataset, keys map[Key]struct{}) func(context.Context, *lance.Dataset, *lance.Transaction) error {
+	known := map[uint64]bool{}
+	for _, f := range read.Fragments() {
+		known[f.ID] = true
+	}
+	return func(ctx context.Context, latest *lance.Dataset, tx *lance.Transaction) error {
+		var added []uint64
+		for _, f := range latest.Fragments() {
+			if !known[f.ID] {
+				added = append(added, f.ID)
+				known[f.ID] = true
+			}
+		}
+		if t.pkCol < 0 || len(keys) == 0 || len(added) == 0 {
+			return nil
+		}
+		dels := map[uint64]*roaring.Bitmap{}
+		for _, id := range added {
+			bm, err := latest.DeletionBitmap(ctx, id)
+			if err != nil {
+				return wrapStoreErr(err)
+			}
+			dels[id] = bm
+		}
+		if tx.Deletions == nil {
+			tx.Deletions = map[uint64][]uint32{}
+		}
+		err := latest.ScanFragments(ctx, t.opts.Allocator, added, []string{t.PrimaryKey()}, scanBatchRows, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
+			read := keyReader(rec.Column(0))
+			for i := 0; i < int(rec.NumRows()); i++ {
+				row := uint32(first) + uint32(i)
+				if del := dels[frag.ID]; del != nil && del.Contains(row) {
+					continue
+				}
+				if _, ok := keys[read(i)]; ok {
+					tx.Deletions[frag.ID] = append(tx.Deletions[frag.ID], row)
+				}
+			}
+			return nil
+		})
+		return wrapStoreErr(err)
+	}
 }
 
 // newTableRecord presents rec's columns under the table's schema (Lance
@@ -319,4 +424,13 @@ func (t *Table) maybeCompact() {
 	if _, err := t.Compact(context.Background()); err != nil {
 		t.opts.Logger.Error("background compaction failed", "table", t.name, "err", err)
 	}
+}
+
+// columnNames are the names of the table's columns, in order.
+func (t *Table) columnNames() []string {
+	names := make([]string, t.schema.NumFields())
+	for i, f := range t.schema.Fields() {
+		names[i] = f.Name
+	}
+	return names
 }

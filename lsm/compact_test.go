@@ -33,7 +33,7 @@ func TestAppendOnlyCompactionRetireFails(t *testing.T) {
 		}
 	}
 	// Retiring writes region manifests: fail that, after the base commit.
-	store.SetOptions(failTimes(1, objstore.OpPutIfAbsent, "_mem_wal/0/manifest", errors.New("injected permanent failure")))
+	store.SetOptions(failTimes(1, objstore.OpPutIfAbsent, "_mem_wal/aa48498d-ac91-59e2-8452-69f46010ace2/manifest", errors.New("injected permanent failure")))
 	if _, err := tbl.Compact(ctx); err == nil {
 		t.Fatal("compaction with a failing retire succeeded")
 	}

@@ -168,9 +168,19 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 	if err := checkIndexes(schema, pkCol, spec.Indexes); err != nil {
 		return nil, err
 	}
-	cfg := map[string]string{configRegions: strconv.Itoa(spec.Regions)}
+	// A table with a primary key records its regions as Lance does: a
+	// MemWAL index whose spec buckets the key into spec.Regions regions
+	// (written right after the table, below). Append-only tables, which
+	// Lance's MemWAL does not serve, keep flightwal's config.
+	shard, err := defaultSpec(schema, pkCol, spec.Regions)
+	if err != nil {
+		return nil, err
+	}
+	cfg := map[string]string{}
 	if pkCol >= 0 {
 		cfg[configPrimaryKey] = schema.Field(pkCol).Name
+	} else {
+		cfg[configRegions] = strconv.Itoa(spec.Regions)
 	}
 	if len(spec.Indexes) > 0 {
 		cfg[configIndexes] = encodeIndexConfig(spec.Indexes)
@@ -186,12 +196,17 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 	if err := db.clearRemnants(ctx, spec.Name); err != nil {
 		return nil, err
 	}
-	_, err = lance.CreateDataset(ctx, db.store, tableRoot(spec.Name), schema, cfg)
+	ds, err := lance.CreateDataset(ctx, db.store, tableRoot(spec.Name), schema, cfg)
 	if errors.Is(err, objstore.ErrExists) {
 		return nil, fmt.Errorf("%w: table %q", ErrAlreadyExists, spec.Name)
 	}
 	if err != nil {
 		return nil, wrapStoreErr(fmt.Errorf("creating table %q: %w", spec.Name, err))
+	}
+	if pkCol >= 0 {
+		if err := putMemWalIndex(ctx, db.store, ds, shard, schema.Field(pkCol).Name); err != nil {
+			return nil, wrapStoreErr(fmt.Errorf("creating table %q: %w", spec.Name, err))
+		}
 	}
 	return db.openSlot(ctx, spec.Name, sl)
 }
@@ -298,6 +313,11 @@ func (db *DB) openSlot(ctx context.Context, name string, sl *tableSlot) (*Table,
 	t, err := openTable(ctx, db, name, ds)
 	if err != nil {
 		return nil, err
+	}
+	if t.layout.legacy && t.pkCol >= 0 {
+		if t, err = db.migrateLegacy(ctx, name, t); err != nil {
+			return nil, err
+		}
 	}
 	db.mu.Lock()
 	if db.closed {
@@ -406,4 +426,21 @@ func (db *DB) Close() error {
 		db.release(names[i], sl)
 	}
 	return nil
+}
+
+// putMemWalIndex commits the MemWAL index of spec into a new table (its
+// version 2, as LanceDB's setLsmWriteSpec does).
+func putMemWalIndex(ctx context.Context, store objstore.Store, ds *lance.Dataset, spec shardSpec, pk string) error {
+	fid, ok := ds.FieldID(pk)
+	if !ok {
+		return fmt.Errorf("no field id for primary key %q", pk)
+	}
+	im, err := lance.NewMemWalIndex(spec.memWalIndex(fid), ds.Version())
+	if err != nil {
+		return err
+	}
+	var tx lance.Transaction
+	tx.PutIndex(im)
+	_, err = ds.Commit(ctx, store, tx)
+	return err
 }

@@ -5,6 +5,30 @@
 // newest-wins across every layer. The write-ahead log itself (entries,
 // group commit, fences, replay, truncation) is package lsm/wal.
 //
+// The base table is shared with other Lance writers (base.go, compact.go,
+// index_admin.go; README, "Sharing a table with other Lance writers"): it
+// is re-read every Options.LanceRefreshInterval and at each compaction,
+// whose commit rebases on other writers' commits (package lance) and is
+// redone on the latest version after a retryable conflict; what still
+// conflicts is ErrConflict, never a fence. Rows other writers add count as
+// older than every generation not yet compacted. Pinned by
+// TestShareWithLanceWriter (share_test.go), TestShareLanceDBLoop and
+// TestCreateDropIndex (flight/).
+//
+// Regions are Lance's MemWAL regions (sharding.go): the base table's
+// MemWAL index holds the sharding spec (bucket on the primary key by
+// Lance's murmur3, or unsharded), region ids are the UUIDs LanceDB's shard
+// writers derive, and region manifests, version hints, WAL entries and
+// merge progress (compacted_sstables) are written as LanceDB 0.39 writes
+// them, so its shard writers and flightwal replay and fence each other.
+// Tables of the older layout migrate on open (migrate.go). Pinned by
+// TestBucketsAgreeWithLanceDB (sharding_lance_test.go),
+// TestRegionsAreLanceShaped and TestLegacyLayoutMigratesOnOpen
+// (layout_test.go), TestDecodeLanceEntries (wal/), and
+// TestLanceDBMemWALServed, TestFlightwalTableSpecForLanceDB,
+// TestMemWALFencesAcrossEngines and TestUnservableMemWALSpec
+// (flight/memwal_lance_test.go).
+//
 // It knows nothing of gRPC: package flight translates wire requests into
 // calls here and maps the errors below to status codes.
 //
@@ -63,7 +87,9 @@
 //     TestOpenForReadingWritesNothing (claim_test.go),
 //     TestClaimAfterAnotherWriterFlushed (claim_test.go),
 //     TestFencedServerRefusesReads (flight/robust_test.go),
-//     TestTwoServersFencing (cmd/flightwal/fence_test.go).
+//     TestTwoServersFencing (cmd/flightwal/fence_test.go),
+//     TestMemWALFencesAcrossEngines (flight/memwal_lance_test.go: with
+//     LanceDB's shard writer, both ways).
 //  5. TestModelRandomized (model_test.go),
 //     TestLifecycleStages (lifecycle_test.go),
 //     TestAppendOnlyCompactionRetireFails (compact_test.go),

@@ -24,6 +24,13 @@ var (
 	// entry, a region manifest) fails its checksum, does not parse or
 	// does not validate. The error's message names the object.
 	ErrDataLoss = errors.New("data loss")
+	// ErrConflict: another Lance writer's commit conflicts with this
+	// one's, even after rebasing and retrying (the message names both).
+	ErrConflict = errors.New("commit conflict")
+	// ErrFailedPrecondition: the table is in a state this server cannot
+	// serve (a MemWAL index of an unknown version, a sharding spec it does
+	// not implement); the message names it.
+	ErrFailedPrecondition = errors.New("failed precondition")
 	// ErrReadOnly: the storage refuses writes; reads still work.
 	ErrReadOnly = errors.New("storage is read-only")
 )

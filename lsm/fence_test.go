@@ -41,7 +41,7 @@ func TestFencing(t *testing.T) {
 	if err := writeIDs(t, t1, mem1, 1, 1, 2); err != nil {
 		t.Fatal(err)
 	}
-	walBefore, _ := store.List(ctx, "f.lance/_mem_wal/0/wal/")
+	walBefore, _ := store.List(ctx, "f.lance/_mem_wal/4a388480-a25b-59a8-b058-24217f980256/wal/")
 
 	// db1 acknowledges a write after db2 listed the WAL but before db2's
 	// fence: db2 must replay it, not lose it.
@@ -155,7 +155,7 @@ func TestFenceSurvivesWALGC(t *testing.T) {
 	if _, err := t2.Flush(ctx, -1); err != nil {
 		t.Fatal(err)
 	}
-	wal, _ := store.List(ctx, "g.lance/_mem_wal/0/wal/")
+	wal, _ := store.List(ctx, "g.lance/_mem_wal/4a388480-a25b-59a8-b058-24217f980256/wal/")
 	if len(wal) > 3 {
 		t.Fatalf("WAL not collected: %d entries left", len(wal))
 	}

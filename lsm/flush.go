@@ -59,9 +59,9 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 	if err := r.WaitDurable(ctx, m.lastSeq); err != nil {
 		return fg, false, err
 	}
-	rel := fmt.Sprintf("%s_gen_%d", randomHex(8), m.generation)
+	rel := fmt.Sprintf("%s_gen_%d", randomHex(4), m.generation) // Lance: 8 hex characters
 	root := path.Join(r.paths.dir, rel)
-	rows, err := writeGeneration(ctx, r.store, r.mem, root, m)
+	rows, pkBytes, err := writeGeneration(ctx, r.store, r.mem, root, m)
 	if err != nil {
 		// A failed flush leaves nothing behind: retries (after a full
 		// disk, say) need no more space than the generation they write.
@@ -75,7 +75,12 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 	activeGen := r.active.generation
 	r.mu.Unlock()
 	next.Version++
-	next.FlushedGenerations = append(next.FlushedGenerations, &tablepb.FlushedGeneration{Generation: m.generation, Path: rel})
+	fgen := &tablepb.FlushedGeneration{Generation: m.generation, Path: rel,
+		InMemoryBytes: proto.Uint64(uint64(m.Bytes())), PhysicalRows: proto.Uint64(uint64(rows))}
+	if r.pkCol >= 0 {
+		fgen.PrimaryKeyBytes = proto.Uint64(uint64(pkBytes))
+	}
+	next.FlushedGenerations = append(next.FlushedGenerations, fgen)
 	next.ReplayAfterWalEntryPosition = m.walPos.Load()
 	next.WalEntryPositionLastSeen = r.walPos.Load()
 	next.CurrentGeneration = activeGen

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/flightwal/flightwal/lance"
+	"github.com/flightwal/flightwal/lsm/wal"
 	"github.com/flightwal/flightwal/objstore"
 )
 
@@ -47,6 +48,11 @@ type Generation struct {
 	ds     *lance.Dataset
 	keys   map[Key]genRow   // newest row of each key
 	tombs  map[Key]struct{} // keys deleted by this generation
+	// dups: the generation holds rows that are not the live version of
+	// their key (LanceDB's shard writer flushes every row, hides older
+	// duplicates with a deletion vector and logs deletes as _tombstone
+	// rows); reads check each row against keys.
+	dups bool
 	// rowKeys[frag][row] is the key of a row (searches check a
 	// candidate's liveness by it).
 	rowKeys map[uint64][]Key
@@ -120,7 +126,11 @@ func (g *Generation) doLoad(ctx context.Context) error {
 	if g.pkCol < 0 {
 		return nil
 	}
-	g.keys, g.rowKeys, err = indexKeys(ctx, ds, g.mem, g.schema.Field(g.pkCol).Name, nil)
+	dead, err := g.lanceDead(ctx, ds)
+	if err != nil {
+		return wrapStoreErr(fmt.Errorf("reading flushed generation %s: %w", g.root, err))
+	}
+	g.keys, g.rowKeys, err = indexKeys(ctx, ds, g.mem, g.schema.Field(g.pkCol).Name, dead)
 	if err != nil {
 		return wrapStoreErr(fmt.Errorf("indexing flushed generation %s: %w", g.root, err))
 	}
@@ -146,6 +156,67 @@ func (g *Generation) doLoad(ctx context.Context) error {
 	return r.Err()
 }
 
+// lanceDead reads what a generation LanceDB's shard writer flushed keeps
+// beside its rows: a deletion vector hiding older duplicates of a key and
+// rows whose _tombstone is true. It returns, per fragment, the rows that
+// are not the live version of their key (nil for a generation flightwal
+// wrote: one row per key, tombstones in the sidecar), adds the tombstoned
+// keys to g.tombs and sets g.dups.
+func (g *Generation) lanceDead(ctx context.Context, ds *lance.Dataset) (map[uint64]*roaring.Bitmap, error) {
+	tomb := len(ds.Schema().FieldIndices(wal.TombstoneColumn)) > 0
+	dead := map[uint64]*roaring.Bitmap{}
+	for _, f := range ds.Fragments() {
+		if f.DeletedRows == 0 {
+			continue
+		}
+		bm, err := ds.DeletionBitmap(ctx, f.ID)
+		if err != nil {
+			return nil, err
+		}
+		if bm != nil {
+			dead[f.ID] = bm.Clone()
+		}
+	}
+	if !tomb && len(dead) == 0 {
+		return nil, nil
+	}
+	g.dups = true
+	if !tomb {
+		return dead, nil
+	}
+	pk := g.schema.Field(g.pkCol).Name
+	err := ds.Scan(ctx, g.mem, []string{pk, wal.TombstoneColumn}, 0, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
+		read := keyReader(rec.Column(0))
+		ts, ok := rec.Column(1).(*array.Boolean)
+		if !ok {
+			return fmt.Errorf("column %s is %s, want bool", wal.TombstoneColumn, rec.Column(1).DataType())
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			row := uint32(first) + uint32(i)
+			if d := dead[frag.ID]; (d != nil && d.Contains(row)) || !ts.IsValid(i) || !ts.Value(i) {
+				continue
+			}
+			if g.tombs == nil {
+				g.tombs = map[Key]struct{}{}
+			}
+			g.tombs[read(i)] = struct{}{}
+			if dead[frag.ID] == nil {
+				dead[frag.ID] = roaring.New()
+			}
+			dead[frag.ID].Add(row)
+		}
+		return nil
+	})
+	return dead, err
+}
+
+// live reports whether row (of fragment frag) holding key k is the live
+// version of k in the generation.
+func (g *Generation) live(frag uint64, row uint32, k Key) bool {
+	loc, ok := g.keys[k]
+	return ok && loc == genRow{frag: frag, row: row}
+}
+
 // has reports whether the generation holds a version (row or tombstone) of key.
 func (g *Generation) has(key Key) bool {
 	if _, ok := g.keys[key]; ok {
@@ -158,10 +229,13 @@ func (g *Generation) has(key Key) bool {
 // writeGeneration writes a frozen memtable's newest rows as a Lance dataset
 // at root, with its tombstones beside it. The tombstone sidecar is written
 // first, so a dataset that exists always has its tombstones.
-func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Allocator, root string, m *MemTable) (rows int64, err error) {
+//
+// pkBytes is the payload size of the primary-key column over its rows
+// (Lance's primary_key_bytes: values, not offsets or validity).
+func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Allocator, root string, m *MemTable) (rows, pkBytes int64, err error) {
 	recs, tombs, err := m.flushContent(ctx, mem)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer func() {
 		for _, r := range recs {
@@ -176,23 +250,28 @@ func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Alloc
 		w := ipc.NewWriter(&buf, ipc.WithSchema(tombs[0].Schema()), ipc.WithAllocator(mem))
 		for _, t := range tombs {
 			if err := w.Write(t); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
 		if err := w.Close(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if err := store.Put(ctx, path.Join(root, tombstoneFile), buf.Bytes()); err != nil {
-			return 0, wrapStoreErr(err)
+			return 0, 0, wrapStoreErr(err)
 		}
 	}
 	for _, r := range recs {
 		rows += r.NumRows()
 	}
-	if _, err := lance.WriteDataset(ctx, store, root, m.schema, recs, nil); err != nil {
-		return 0, wrapStoreErr(fmt.Errorf("writing flushed generation %s: %w", root, err))
+	if m.pkCol >= 0 {
+		for _, r := range recs {
+			pkBytes += payloadBytes(r.Column(m.pkCol))
+		}
 	}
-	return rows, nil
+	if _, err := lance.WriteDataset(ctx, store, root, m.schema, recs, nil); err != nil {
+		return 0, 0, wrapStoreErr(fmt.Errorf("writing flushed generation %s: %w", root, err))
+	}
+	return rows, pkBytes, nil
 }
 
 // flushContent returns the memtable's newest upserted rows (one per key)
@@ -253,4 +332,23 @@ func (g *Generation) lookupRow(ctx context.Context, key Key) (arrow.RecordBatch,
 	out := array.NewRecordBatch(g.schema, rec.Columns(), rec.NumRows())
 	rec.Release()
 	return out, true, nil
+}
+
+// payloadBytes is the size of a column's values: width × rows for fixed
+// width types, the bytes of the values for strings and binaries.
+func payloadBytes(col arrow.Array) int64 {
+	switch a := col.(type) {
+	case *array.String:
+		return int64(a.ValueOffset(a.Len()) - a.ValueOffset(0))
+	case *array.LargeString:
+		return a.ValueOffset(a.Len()) - a.ValueOffset(0)
+	case *array.Binary:
+		return int64(a.ValueOffset(a.Len()) - a.ValueOffset(0))
+	case *array.LargeBinary:
+		return a.ValueOffset(a.Len()) - a.ValueOffset(0)
+	}
+	if fw, ok := col.DataType().(arrow.FixedWidthDataType); ok {
+		return int64(col.Len()) * int64(fw.BitWidth()/8)
+	}
+	return 0
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -126,10 +127,11 @@ type tableIndexes struct {
 	mu    sync.Mutex
 	frags map[string]*fragIndex // by dataset root, data file and index name
 
-	kick kicker // wakes the fragment index builder
-	stop chan struct{}
-	done chan struct{}
-	wg   sync.WaitGroup // model trainers
+	kick   kicker      // wakes the fragment index builder
+	passed atomic.Bool // the builder went over every layer once
+	stop   chan struct{}
+	done   chan struct{}
+	wg     sync.WaitGroup // model trainers
 	// trainMu orders starting a trainer against close (see maybeTrain).
 	trainMu sync.Mutex
 }

@@ -211,4 +211,5 @@ func (x *tableIndexes) buildFragments() {
 	for _, ix := range x.all {
 		ix.indexedFragments(rows)
 	}
+	x.passed.Store(true)
 }

@@ -29,7 +29,8 @@ const fnvOffset, fnvPrime = 14695981039346656037, 1099511628211
 
 // hash is FNV-1a over the key's canonical bytes: 8 little-endian bytes of
 // the integer value (two's complement for signed types), or the bytes of a
-// string or binary value. Region routing uses hash mod regions, so it must
+// string or binary value. Legacy tables routed keys by hash mod regions (a
+// table migrating from that layout reads its regions by it), so it must
 // never change for existing tables.
 func (kt keyType) hash(k Key) uint64 {
 	h := uint64(fnvOffset)

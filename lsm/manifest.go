@@ -24,6 +24,17 @@ func (p regionPaths) manifest(version uint64) string {
 }
 func (p regionPaths) manifestPrefix() string { return path.Join(p.dir, "manifest") + "/" }
 
+// versionHint is Lance's hint of the newest region manifest version.
+func (p regionPaths) versionHint() string { return path.Join(p.dir, "manifest", "version_hint.json") }
+
+// writeVersionHint updates the region's version_hint.json after a
+// manifest commit, as Lance's shard writer does. It is a hint (readers
+// list the manifests), so a failure is ignored: the next commit writes
+// it again.
+func writeVersionHint(ctx context.Context, store objstore.Store, p regionPaths, version uint64) {
+	_ = store.Put(ctx, p.versionHint(), fmt.Appendf(nil, `{"version":%d}`, version))
+}
+
 // loadRegionManifest returns the newest region manifest, or an empty one
 // (version 0) for a region never opened.
 func loadRegionManifest(ctx context.Context, store objstore.Store, p regionPaths) (*tablepb.RegionManifest, error) {
@@ -133,6 +144,7 @@ func commitRegionManifest(ctx context.Context, store objstore.Store, retry objst
 			return fmt.Errorf("region manifest %s exists and cannot be read: %w", key, rerr)
 		}
 		if proto.Equal(other, next) {
+			writeVersionHint(ctx, store, p, next.Version)
 			return nil // our own earlier attempt landed
 		}
 		return fmt.Errorf("%w: region manifest version %d was written by epoch %d (ours %d)", ErrFenced, next.Version, other.WriterEpoch, next.WriterEpoch)
@@ -140,5 +152,6 @@ func commitRegionManifest(ctx context.Context, store objstore.Store, retry objst
 	if err != nil {
 		return fmt.Errorf("writing region manifest %s: %w", key, err)
 	}
+	writeVersionHint(ctx, store, p, next.Version)
 	return nil
 }

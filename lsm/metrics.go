@@ -25,6 +25,11 @@ type Metrics struct {
 	FlushLatency   Histogram // their durations
 	Compactions    int64     // compactions that merged generations into the base table
 	CompactLatency Histogram // their durations
+	// CommitRebases counts base-table commits rebased on another Lance
+	// writer's commit; CompactRetries compactions redone on the latest
+	// version after a conflict; CompactConflicts compactions that failed
+	// with one (ErrConflict).
+	CommitRebases, CompactRetries, CompactConflicts int64
 
 	BackpressureWaits int64 // writes that waited for room (backpressure.max_unflushed_bytes)
 	FencedWriters     int64 // region writers stopped because a newer writer fenced them
@@ -56,6 +61,7 @@ type dbMetrics struct {
 	walPuts, walBytes            atomic.Int64
 	flushes, compactions         atomic.Int64
 	walLat, flushLat, compactLat *latency
+	rebases, retries, conflicts  atomic.Int64
 	backpressureWaits, fenced    atomic.Int64
 	tablesMu                     sync.Mutex
 	tables                       map[string]*ingestCounters
@@ -121,6 +127,24 @@ func (m *dbMetrics) compacted(d time.Duration) {
 	}
 }
 
+// rebased counts one commit's rebases.
+func (m *dbMetrics) rebased(n int) {
+	if m != nil {
+		m.rebases.Add(int64(n))
+	}
+}
+
+// compactEnded counts a compaction's retries and whether it failed with a
+// conflict.
+func (m *dbMetrics) compactEnded(retries int, conflict bool) {
+	if m != nil {
+		m.retries.Add(int64(retries))
+		if conflict {
+			m.conflicts.Add(1)
+		}
+	}
+}
+
 func (m *dbMetrics) waited() {
 	if m != nil {
 		m.backpressureWaits.Add(1)
@@ -147,6 +171,9 @@ func (db *DB) Metrics() Metrics {
 		FlushLatency:      m.flushLat.snapshot(),
 		Compactions:       m.compactions.Load(),
 		CompactLatency:    m.compactLat.snapshot(),
+		CommitRebases:     m.rebases.Load(),
+		CompactRetries:    m.retries.Load(),
+		CompactConflicts:  m.conflicts.Load(),
 		BackpressureWaits: m.backpressureWaits.Load(),
 		FencedWriters:     m.fenced.Load(),
 	}

@@ -31,7 +31,11 @@ type Options struct {
 	// background compaction once a region holds this many flushed
 	// generations; 0 or less: never.
 	CompactAfterGenerations int
-	Retry                   objstore.RetryPolicy
+	// LanceRefreshInterval (lance.refresh_interval) is how often the base
+	// table's latest version is re-read, so other Lance writers' commits
+	// become visible.
+	LanceRefreshInterval time.Duration
+	Retry                objstore.RetryPolicy
 
 	// metrics is the DB's live counters (metrics.go); Open sets it.
 	metrics *dbMetrics
@@ -64,6 +68,9 @@ func (o Options) Or(d Options) Options {
 	if o.CompactAfterGenerations == 0 {
 		o.CompactAfterGenerations = d.CompactAfterGenerations
 	}
+	if o.LanceRefreshInterval == 0 {
+		o.LanceRefreshInterval = d.LanceRefreshInterval
+	}
 	if o.Retry == (objstore.RetryPolicy{}) {
 		o.Retry = d.Retry
 	}
@@ -82,6 +89,7 @@ func (o Options) prepare() (Options, error) {
 		{o.MemTableMaxBytes > 0, "memtable.max_bytes"},
 		{o.MemTableMaxRows > 0, "memtable.max_rows"},
 		{o.MaxUnflushedBytes > 0, "backpressure.max_unflushed_bytes"},
+		{o.LanceRefreshInterval > 0, "lance.refresh_interval"},
 	} {
 		if !f.ok {
 			unset = append(unset, f.key)

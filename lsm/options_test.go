@@ -13,5 +13,6 @@ func testOptions(o Options) Options {
 		MemTableMaxRows:         c.MemTable.MaxRows,
 		MaxUnflushedBytes:       c.Backpressure.MaxUnflushedBytes,
 		CompactAfterGenerations: c.Compaction.AfterGenerations,
+		LanceRefreshInterval:    c.Lance.RefreshInterval,
 	})
 }

@@ -31,7 +31,7 @@ func TestOpenRemovesOrphanTemp(t *testing.T) {
 	}
 	db.Close()
 
-	wal := filepath.Join(dir, "o.lance", "_mem_wal", "0", "wal")
+	wal := filepath.Join(dir, "o.lance", "_mem_wal", "4a388480-a25b-59a8-b058-24217f980256", "wal") // bucket 0
 	old, young := filepath.Join(wal, ".tmp-1"), filepath.Join(wal, ".tmp-2")
 	for _, p := range []string{old, young} {
 		if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {

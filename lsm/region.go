@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +32,7 @@ import (
 // holding none of its locks.
 type RegionWriter struct {
 	id     int
+	ident  regionIdent
 	paths  regionPaths
 	store  objstore.Store // rooted at the table directory
 	schema *arrow.Schema
@@ -112,10 +112,10 @@ type readState struct {
 // mergedUpTo is the highest generation of this region that the base table
 // already holds (compaction committed it): such generations are not read
 // again, even if a crash kept them in the region manifest.
-func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow.Schema, pkCol int, opts *Options, mergedUpTo uint64, onFlush func(), tidx *tableIndexes, write bool) (*RegionWriter, error) {
-	dir := "_mem_wal/" + strconv.Itoa(id)
+func openRegion(ctx context.Context, store objstore.Store, ident regionIdent, schema *arrow.Schema, pkCol int, opts *Options, mergedUpTo uint64, onFlush func(), tidx *tableIndexes, write bool) (*RegionWriter, error) {
+	id, dir := ident.index, ident.dir
 	r := &RegionWriter{
-		id: id, paths: regionPaths{dir: dir}, store: store,
+		id: id, ident: ident, paths: regionPaths{dir: dir}, store: store,
 		schema: schema, pkCol: pkCol, mem: opts.Allocator, opts: opts,
 		log:       opts.Logger.With("region", id),
 		onFlush:   onFlush,
@@ -136,9 +136,11 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 		}
 		r.manifest, r.epoch = m, m.WriterEpoch
 	}
-	gen := r.manifest.CurrentGeneration
+	// current_generation is the generation the active memtable becomes
+	// (Lance's meaning; 1 in a new region, 0 in one never claimed).
+	gen := max(r.manifest.CurrentGeneration, 1)
 	for _, g := range r.manifest.FlushedGenerations {
-		gen = max(gen, g.Generation)
+		gen = max(gen, g.Generation+1)
 	}
 	for i := len(r.manifest.FlushedGenerations) - 1; i >= 0; i-- {
 		fg := r.manifest.FlushedGenerations[i]
@@ -147,7 +149,7 @@ func openRegion(ctx context.Context, store objstore.Store, id int, schema *arrow
 		}
 		r.gens = append(r.gens, newGeneration(store, r.paths.dir, fg.Path, fg.Generation, schema, pkCol, r.mem))
 	}
-	r.active = r.newMemTable(gen + 1)
+	r.active = r.newMemTable(gen)
 	if err := r.replay(ctx); err != nil {
 		r.releaseMemtables()
 		return nil, err
@@ -262,7 +264,14 @@ func (r *RegionWriter) commitClaim(ctx context.Context, cur *tablepb.RegionManif
 	next := proto.Clone(cur).(*tablepb.RegionManifest)
 	next.Version++
 	next.WriterEpoch++
-	next.RegionSpecId = 0
+	if cur.Version == 0 {
+		// A new region, as Lance's shard writer creates one.
+		next.CurrentGeneration = 1
+		next.RegionSpecId = r.ident.specID
+		if r.ident.uuid != nil {
+			next.RegionId = &tablepb.UUID{Uuid: r.ident.uuid}
+		}
+	}
 	return next, commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next)
 }
 
@@ -318,13 +327,24 @@ func walError(err error) error {
 // live writes do. A freeze happens only after a whole entry, so every
 // replayed memtable ends at an entry boundary and its walPos covers all of
 // its batches (a flush sets the replay position from it).
+//
+// A foreign entry (LanceDB's shard writer put it) carries no sequence
+// numbers: its batches are numbered here, after everything before them,
+// and e.LastSeq is set to the last (a fence's record of it reads that).
 func (r *RegionWriter) applyEntry(e *wal.Entry) {
-	for _, b := range e.Batches {
+	for i := range e.Batches {
+		b := &e.Batches[i]
+		if e.Foreign {
+			b.Seq = r.lastSeq + 1
+		}
 		if b.Seq <= r.lastSeq {
 			continue // already applied (never expected: positions are unique)
 		}
 		r.active.append(b.Rec, b.Seq, b.Op)
 		r.lastSeq = b.Seq
+	}
+	if e.Foreign {
+		e.LastSeq = r.lastSeq
 	}
 	r.lastSeq = max(r.lastSeq, e.LastSeq)
 	r.active.walPos.Store(e.Pos)

@@ -78,11 +78,16 @@ func (s *Snapshot) scan(ctx context.Context, mem memory.Allocator, p *Plan, out 
 			}
 			li := len(rs.mems) + gi
 			pkCol := -1
-			err := g.ds.Scan(ctx, mem, p.scanColumns, scanBatchRows, func(_ lance.Fragment, _ uint64, rec arrow.RecordBatch) error {
+			err := g.ds.Scan(ctx, mem, p.scanColumns, scanBatchRows, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
 				if g.pkCol >= 0 && pkCol < 0 {
 					pkCol = rec.Schema().FieldIndices(s.t.PrimaryKey())[0]
 				}
-				mask := rs.liveMask(rec.NumRows(), pkCol, rec, nil, li)
+				var live func(int) bool
+				if g.dups && pkCol >= 0 {
+					read := keyReader(rec.Column(pkCol))
+					live = func(i int) bool { return g.live(frag.ID, uint32(first)+uint32(i), read(i)) }
+				}
+				mask := rs.liveMask(rec.NumRows(), pkCol, rec, live, li)
 				return out.add(ctx, rec, mask)
 			})
 			if err != nil {
@@ -125,7 +130,7 @@ func (s *Snapshot) baseMask(b *baseLayer, frag, first uint64, rec arrow.RecordBa
 		ok := dels == nil || !dels.Contains(uint32(first)+uint32(i))
 		if ok && read != nil {
 			k := read(i)
-			rs := &s.regions[s.t.kt.hash(k)%uint64(len(s.regions))]
+			rs := &s.regions[s.t.layout.keyRegion(k, s.t.kt)]
 			ok = !rs.shadowed(k, rs.layers())
 		}
 		if !ok && mask == nil {
@@ -183,7 +188,7 @@ func (s *Snapshot) lookup(ctx context.Context, mem memory.Allocator, p *Plan, ou
 		}
 	}()
 	for _, k := range p.keys {
-		rs := &s.regions[t.kt.hash(k)%uint64(len(s.regions))]
+		rs := &s.regions[t.layout.keyRegion(k, t.kt)]
 		rec, found, err := rs.lookup(ctx, k)
 		if err == nil && !found && s.base != nil {
 			if err = s.base.load(ctx, t); err == nil {

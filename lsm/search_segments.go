@@ -220,7 +220,7 @@ func (s *Snapshot) segmentsLive(ctx context.Context) ([]*segment, error) {
 					return true
 				}
 				k := rk[pos]
-				rs := &s.regions[t.kt.hash(k)%uint64(len(s.regions))]
+				rs := &s.regions[t.layout.keyRegion(k, t.kt)]
 				return !rs.shadowed(k, rs.layers())
 			}
 			segs = append(segs, sg)

@@ -75,7 +75,7 @@ func (t *Table) Snapshot() *Snapshot {
 	// not be read twice: tables without a primary key would show its rows
 	// twice.
 	for i := range s.regions {
-		s.regions[i].dropMerged(s.base.merged(i))
+		s.regions[i].dropMerged(s.base.merged(s.t.layout.ident(i)))
 	}
 	return s
 }

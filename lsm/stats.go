@@ -27,6 +27,10 @@ type IndexStatus struct {
 	// UnindexedRows counts memtable rows the index does not cover yet
 	// (searched exactly meanwhile).
 	UnindexedRows int64
+	// State is "building" until the index builder has been over every
+	// layer once since the table opened (create_index) and no memtable
+	// row is unindexed, then "ready".
+	State string
 }
 
 // FieldInfo names one column and its Arrow type.
@@ -92,7 +96,12 @@ func (t *Table) indexStatus(regions []*RegionWriter) []IndexStatus {
 	defer unrefMemTables(mts)
 	var out []IndexStatus
 	for _, ix := range t.idx.all {
-		out = append(out, ix.status(mts))
+		st := ix.status(mts)
+		st.State = "building"
+		if t.idx.passed.Load() && st.UnindexedRows == 0 {
+			st.State = "ready"
+		}
+		out = append(out, st)
 	}
 	return out
 }

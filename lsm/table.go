@@ -37,10 +37,13 @@ type Table struct {
 
 	compactMu   sync.Mutex // one compaction at a time
 	compactKick kicker
-	compactStop chan struct{}
+	compactStop chan struct{} // also stops the refresher
 	compactDone chan struct{}
+	refreshDone chan struct{}
 
 	idx *tableIndexes // search indexes (ivf_pq, fts)
+
+	layout regionLayout // region names and key routing (sharding.go)
 
 	// Lock order: claimMu, then mu, then a RegionWriter's locks.
 	//
@@ -82,6 +85,9 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 			return nil, fmt.Errorf("table %q: %w", name, err)
 		}
 	}
+	if t.layout, err = openLayout(ctx, t.store, ds, schema, pkCol, n); err != nil {
+		return nil, fmt.Errorf("table %q: %w", name, err)
+	}
 	base := newBaseLayer(ds)
 	t.base.Store(base)
 	if t.idx, err = newTableIndexes(ctx, t); err != nil {
@@ -89,12 +95,12 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	}
 	t.removeOrphanTemp(ctx)
 	t.compactKick, t.compactStop, t.compactDone = newKicker(), make(chan struct{}), make(chan struct{})
-	t.regions = make([]*RegionWriter, n)
+	t.regions = make([]*RegionWriter, t.layout.n)
 	for i := range t.regions {
 		// Opened for reading: nothing is written until the first write
 		// claims the region (Table.region), so read-only storage serves
 		// reads.
-		r, err := openRegion(ctx, t.store, i, schema, pkCol, t.opts, base.merged(i), t.afterFlush, t.idx, false)
+		r, err := openRegion(ctx, t.store, t.layout.ident(i), schema, pkCol, t.opts, base.merged(t.layout.ident(i)), t.afterFlush, t.idx, false)
 		if err != nil {
 			for _, o := range t.regions[:i] {
 				o.Close()
@@ -104,6 +110,8 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 		t.regions[i] = r
 	}
 	go background(t.compactStop, t.compactKick, t.compactDone, t.maybeCompact)
+	t.refreshDone = make(chan struct{})
+	go t.refreshLoop(t.compactStop, t.refreshDone)
 	t.idx.start()
 	return t, nil
 }
@@ -193,7 +201,7 @@ func (t *Table) region(ctx context.Context, i int, write bool) (*RegionWriter, e
 		}
 	}
 	// The old region serves reads until its successor is in place.
-	nr, oerr := openRegion(ctx, t.store, i, t.schema, t.pkCol, t.opts, t.base.Load().merged(i), t.afterFlush, t.idx, write)
+	nr, oerr := openRegion(ctx, t.store, t.layout.ident(i), t.schema, t.pkCol, t.opts, t.base.Load().merged(t.layout.ident(i)), t.afterFlush, t.idx, write)
 	if oerr != nil {
 		return nil, fmt.Errorf("reopening region %d of %q after %v: %w", i, t.name, err, oerr)
 	}
@@ -251,7 +259,8 @@ func (t *Table) close() {
 	t.closed = true
 	close(t.compactStop)
 	t.mu.Unlock()
-	<-t.compactDone  // a running compaction finishes first
+	<-t.compactDone // a running compaction finishes first
+	<-t.refreshDone
 	t.idx.close()    // index builder and model trainers
 	t.claimMu.Lock() // no claim or reopen is half done
 	defer t.claimMu.Unlock()
@@ -342,7 +351,7 @@ func (w *Writer) write(ctx context.Context, mem memory.Allocator, rec arrow.Reco
 	if n == 1 {
 		return res, w.appendTo(ctx, 0, rec, &res)
 	}
-	parts, err := splitByRegion(ctx, mem, rec, col, w.t.kt, n)
+	parts, err := splitByRegion(ctx, mem, rec, col, w.t.layout, w.t.kt)
 	if err != nil {
 		return res, err
 	}
@@ -394,13 +403,25 @@ func (t *Table) WaitDurable(ctx context.Context, res WriteResult) error {
 	return nil
 }
 
-// splitByRegion routes each row to region hash(pk) mod n.
-func splitByRegion(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch, col arrow.Array, kt keyType, n int) ([]arrow.RecordBatch, error) {
-	read := keyReader(col)
+// splitByRegion routes each row to its region: the bucket the table's
+// MemWAL spec gives its key (hash(pk) mod regions in a legacy layout).
+func splitByRegion(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch, col arrow.Array, l regionLayout, kt keyType) ([]arrow.RecordBatch, error) {
+	n := l.n
 	idx := make([][]int32, n)
-	for i := 0; i < col.Len(); i++ {
-		r := kt.hash(read(i)) % uint64(n)
-		idx[r] = append(idx[r], int32(i))
+	if l.legacy {
+		read := keyReader(col)
+		for i := 0; i < col.Len(); i++ {
+			r := kt.hash(read(i)) % uint64(n)
+			idx[r] = append(idx[r], int32(i))
+		}
+	} else {
+		regions, err := l.spec.route(col)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		}
+		for i, r := range regions {
+			idx[r] = append(idx[r], int32(i))
+		}
 	}
 	parts := make([]arrow.RecordBatch, n)
 	for r, rows := range idx {

@@ -217,7 +217,7 @@ func (r *benchReport) addLance(ref *lanceReference, ds *benchDataset) {
 			}
 			switch {
 			case arr == arrMemtable:
-				cell.Reason = "LanceDB has no memtable read path (MemWAL readers are not in its npm package)"
+				cell.Reason = "not measured: the reference does not load a memtable arrangement through LanceDB's MemWAL (0.39 reads one with useLsm)"
 			case ref == nil:
 				cell.Reason = "no Lance reference in this run: " + r.LanceError
 			case !ok:

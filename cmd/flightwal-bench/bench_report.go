@@ -282,7 +282,7 @@ func (r *benchReport) markdown() string {
 			notes = append(notes, fmt.Sprintf("%s %s on %s: %s — %s", cl.Engine, cl.Op, cl.Arrangement, cl.Status, cl.Reason))
 		}
 	}
-	p("Not measured: Lance has no memtable column (LanceDB's npm package has no MemWAL reader); flightwal has no exact-search switch (its nearest is exact only below the index's train_after rows).")
+	p("Not measured: Lance's memtable column (LanceDB 0.39 reads its MemWAL with useLsm, but this reference does not load an arrangement through it yet; BenchmarkMemWALIngestVsLanceDB compares ingest through it); flightwal has no exact-search switch (its nearest is exact only below the index's train_after rows).")
 	if len(notes) > 0 {
 		p(" Also:\n\n")
 		for _, n := range dedupe(notes) {

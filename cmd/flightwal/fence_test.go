@@ -110,7 +110,7 @@ func TestTwoServersFencing(t *testing.T) {
 		t.Fatal(err)
 	}
 	walBefore := map[string][]byte{}
-	objs, err := st.store.List(ctx, "f.lance/_mem_wal/0/wal/")
+	objs, err := st.store.List(ctx, "f.lance/_mem_wal/4a388480-a25b-59a8-b058-24217f980256/wal/")
 	if err != nil || len(objs) == 0 {
 		t.Fatalf("WAL of the first server: %v, %v", objs, err)
 	}

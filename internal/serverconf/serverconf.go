@@ -22,6 +22,7 @@ func LSM(cfg config.Config, log *slog.Logger) lsm.Options {
 		MemTableMaxRows:         cfg.MemTable.MaxRows,
 		MaxUnflushedBytes:       cfg.Backpressure.MaxUnflushedBytes,
 		CompactAfterGenerations: cfg.Compaction.AfterGenerations,
+		LanceRefreshInterval:    cfg.Lance.RefreshInterval,
 	}
 }
 

@@ -29,21 +29,30 @@
 //	| magic "FWAL", 4 bytes                          |
 //	+----------------------------------------------+
 //
-// The stream's schema is the table's with every field nullable (a delete
-// batch holds nulls around its key), and its schema metadata says who
-// wrote the entry and what its batches are:
+// The stream is a Lance MemWAL entry: its schema is the table's (the
+// key as declared, every other column nullable: a delete row holds nulls
+// around its key) followed by Lance's _tombstone bool column, true on a
+// delete row. Its schema metadata says who wrote the entry and what its
+// batches are:
 //
-//	writer_epoch         the writer's epoch (fencing)
+//	writer_epoch         the writer's epoch (fencing; Lance's key)
 //	flightwal.position   the entry's position
 //	flightwal.last_seq   the highest sequence number it covers
 //	flightwal.batches    JSON [{"seq", "op": "upsert"|"delete", "rows"}]
 //
-// IPC readers ignore the footer. Replay checks it before parsing, bounds
+// Lance's readers ignore the flightwal keys and the footer (the IPC
+// stream ends at its end-of-stream marker). An entry without the footer
+// and the flightwal keys is another MemWAL writer's (LanceDB's shard
+// writer): replay reads it as a Foreign entry, its rows upserts or, where
+// _tombstone is true, deletes, numbered by the owner as it applies them.
+//
+// Replay checks the footer before parsing, bounds
 // what the metadata can make the IPC reader allocate, then validates
 // every batch: an entry failing any of those is a *CorruptionError naming
 // it, never a silent skip and never a bad parse.
 //
-// An entry without batches is a fence: the first entry a writer puts when
-// it claims a region. A fenced writer's next entry collides with it, so
+// A fence is Lance's fence sentinel: a stream without columns or batches
+// whose metadata also holds fence_sentinel "true"; it is the first entry a
+// writer puts when it claims a region. A fenced writer's next entry collides with it, so
 // fences are never truncated.
 package wal

@@ -46,11 +46,16 @@ func parseOp(s string) (Op, error) {
 
 // Schema metadata keys of an entry (see the package comment).
 const (
-	metaEpoch   = "writer_epoch"
+	metaEpoch   = "writer_epoch"   // Lance's
+	metaFence   = "fence_sentinel" // Lance's: "true" on a fence
 	metaPos     = "flightwal.position"
 	metaLastSeq = "flightwal.last_seq"
 	metaBatches = "flightwal.batches"
 )
+
+// TombstoneColumn is the last column of a Lance MemWAL entry: true on a
+// row that deletes its key.
+const TombstoneColumn = "_tombstone"
 
 const magic = "FWAL"
 
@@ -87,6 +92,10 @@ type Batch struct {
 type Entry struct {
 	Epoch, Pos, LastSeq uint64
 	Batches             []Batch // none: a fence
+	// Foreign: another MemWAL writer (LanceDB) wrote the entry. It carries
+	// no sequence numbers: its batches have Seq 0 and LastSeq is 0, and
+	// the owner numbers them as it applies them.
+	Foreign bool
 }
 
 // Release releases the entry's batches.
@@ -111,14 +120,19 @@ type codec struct {
 	pkCol  int           // -1: no primary key
 }
 
-// logSchema is the table schema with every field nullable and md as its
-// metadata.
+// logSchema is the schema of an entry of batches: the table's columns,
+// the key as the table declares it and every other column nullable (a
+// delete row holds nulls around its key), then Lance's tombstone column;
+// md is its metadata.
 func (c codec) logSchema(md map[string]string) *arrow.Schema {
-	fields := make([]arrow.Field, c.schema.NumFields())
+	fields := make([]arrow.Field, c.schema.NumFields(), c.schema.NumFields()+1)
 	for i, f := range c.schema.Fields() {
-		f.Nullable = true
+		if i != c.pkCol {
+			f.Nullable = true
+		}
 		fields[i] = f
 	}
+	fields = append(fields, arrow.Field{Name: TombstoneColumn, Type: arrow.FixedWidthTypes.Boolean})
 	meta := arrow.MetadataFrom(md)
 	return arrow.NewSchema(fields, &meta)
 }
@@ -135,12 +149,21 @@ func (c codec) encode(dst []byte, epoch, pos, lastSeq uint64, items []Item) ([]b
 	if err != nil {
 		return nil, err
 	}
-	schema := c.logSchema(map[string]string{
+	md := map[string]string{
 		metaEpoch:   strconv.FormatUint(epoch, 10),
 		metaPos:     strconv.FormatUint(pos, 10),
 		metaLastSeq: strconv.FormatUint(lastSeq, 10),
 		metaBatches: string(dj),
-	})
+	}
+	var schema *arrow.Schema
+	if len(items) == 0 {
+		// A fence is Lance's fence sentinel: no columns, no batches.
+		md[metaFence] = "true"
+		meta := arrow.MetadataFrom(md)
+		schema = arrow.NewSchema(nil, &meta)
+	} else {
+		schema = c.logSchema(md)
+	}
 	// Sized up front: growing the buffer (zeroing and copying ever larger
 	// slices) was most of the WAL goroutine's time in ingest profiles. The
 	// checksum is computed as the stream is written, not in a second pass.
@@ -175,12 +198,15 @@ func (c codec) encode(dst []byte, epoch, pos, lastSeq uint64, items []Item) ([]b
 }
 
 // widen gives a batch the log schema: delete batches get null columns
-// around their key.
+// around their key, and every row its tombstone flag.
 func (c codec) widen(schema *arrow.Schema, it Item) arrow.RecordBatch {
 	n := it.Rec.NumRows()
 	cols := make([]arrow.Array, schema.NumFields())
+	last := len(cols) - 1
 	for i := range cols {
 		switch {
+		case i == last:
+			cols[i] = constBool(c.mem, it.Op == OpDelete, int(n))
 		case it.Op != OpDelete:
 			cols[i] = it.Rec.Column(i)
 			cols[i].Retain()
@@ -196,6 +222,17 @@ func (c codec) widen(schema *arrow.Schema, it Item) arrow.RecordBatch {
 		col.Release()
 	}
 	return rec
+}
+
+// constBool is n copies of v.
+func constBool(mem memory.Allocator, v bool, n int) arrow.Array {
+	b := array.NewBooleanBuilder(mem)
+	defer b.Release()
+	b.Reserve(n)
+	for range n {
+		b.UnsafeAppend(v)
+	}
+	return b.NewArray()
 }
 
 // checksummedWriter appends to buf and checksums what it appended, a
@@ -231,10 +268,14 @@ func checkFooter(data []byte) ([]byte, error) {
 	return body, nil
 }
 
-// decode parses an entry: footer, metadata bounds, IPC stream, batch
-// validation. arrow-go's panics on malformed IPC are errors here. Any
-// error means the entry is corrupt; the caller names it.
-func (c codec) decode(data []byte) (e *Entry, err error) {
+// decode parses the entry at pos: footer, metadata bounds, IPC stream,
+// batch validation. arrow-go's panics on malformed IPC are errors here.
+// Any error means the entry is corrupt; the caller names it.
+//
+// An entry without flightwal's footer and metadata is another MemWAL
+// writer's (LanceDB's): its rows are upserts, or deletes where its
+// tombstone column says so, in order; it is decoded as a Foreign entry.
+func (c codec) decode(data []byte, pos uint64) (e *Entry, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if e != nil {
@@ -243,12 +284,12 @@ func (c codec) decode(data []byte) (e *Entry, err error) {
 			e, err = nil, fmt.Errorf("malformed IPC stream: %v", p)
 		}
 	}()
-	r, desc, err := c.open(data)
+	r, desc, foreign, err := c.open(data)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Release()
-	e = &Entry{}
+	e = &Entry{Pos: pos, Foreign: foreign}
 	md := r.Schema().Metadata()
 	num := func(k string) (uint64, error) {
 		v, ok := md.GetValue(k)
@@ -260,24 +301,40 @@ func (c codec) decode(data []byte) (e *Entry, err error) {
 	if e.Epoch, err = num(metaEpoch); err != nil {
 		return nil, err
 	}
-	if e.Pos, err = num(metaPos); err != nil {
-		return nil, err
-	}
-	if e.LastSeq, err = num(metaLastSeq); err != nil {
-		return nil, err
-	}
-	if err := c.checkSchema(r.Schema()); err != nil {
-		return nil, err
+	if !foreign {
+		if e.Pos, err = num(metaPos); err != nil {
+			return nil, err
+		}
+		if e.LastSeq, err = num(metaLastSeq); err != nil {
+			return nil, err
+		}
 	}
 	fail := func(err error) (*Entry, error) {
 		e.Release()
 		return nil, err
 	}
+	if r.Schema().NumFields() == 0 {
+		// Lance's fence sentinel (flightwal writes its fences so too).
+		if r.Next() {
+			return fail(errors.New("a fence sentinel with record batches"))
+		}
+		return e, r.Err()
+	}
+	tomb, err := c.checkSchema(r.Schema())
+	if err != nil {
+		return nil, err
+	}
 	for i := 0; r.Next(); i++ {
+		rec := r.RecordBatch()
+		if foreign {
+			if err := c.appendForeign(e, rec, tomb); err != nil {
+				return fail(fmt.Errorf("batch %d: %w", i, err))
+			}
+			continue
+		}
 		if i >= len(desc) {
 			return fail(fmt.Errorf("more record batches than the %d described", len(desc)))
 		}
-		rec := r.RecordBatch()
 		if rec.NumRows() != desc[i].Rows {
 			return fail(fmt.Errorf("batch %d has %d rows, metadata says %d", i, rec.NumRows(), desc[i].Rows))
 		}
@@ -285,14 +342,14 @@ func (c codec) decode(data []byte) (e *Entry, err error) {
 		if err != nil {
 			return fail(fmt.Errorf("batch %d: %w", i, err))
 		}
-		var out arrow.RecordBatch
-		if op == OpDelete {
-			if c.pkCol < 0 {
-				return fail(errors.New("delete batch in a table without primary key"))
+		if tomb {
+			if err := checkTombstones(rec, op == OpDelete); err != nil {
+				return fail(fmt.Errorf("batch %d: %w", i, err))
 			}
-			out = array.NewRecordBatch(KeySchema(c.schema, c.pkCol), []arrow.Array{rec.Column(c.pkCol)}, rec.NumRows())
-		} else {
-			out = array.NewRecordBatch(c.schema, rec.Columns(), rec.NumRows())
+		}
+		out, err := c.narrow(rec, op)
+		if err != nil {
+			return fail(fmt.Errorf("batch %d: %w", i, err))
 		}
 		e.Batches = append(e.Batches, Batch{Rec: out, Seq: desc[i].Seq, Op: op})
 		// An entry whose checksum holds but whose batches are not valid
@@ -305,64 +362,162 @@ func (c codec) decode(data []byte) (e *Entry, err error) {
 	if err := r.Err(); err != nil {
 		return fail(err)
 	}
-	if len(e.Batches) != len(desc) {
+	if !foreign && len(e.Batches) != len(desc) {
 		return fail(fmt.Errorf("%d record batches, metadata describes %d", len(e.Batches), len(desc)))
 	}
 	return e, nil
 }
 
-// open checks an entry's footer and the bounds of its metadata, and reads
-// its schema message: the reader stands before the first batch, and desc
-// is the entry's batch list. The caller releases the reader and recovers
-// from arrow-go's panics on malformed IPC.
-func (c codec) open(data []byte) (r *ipc.Reader, desc []batchInfo, err error) {
-	body, err := checkFooter(data)
-	if err != nil {
-		return nil, nil, err
+// narrow turns a logged batch into what the owner applies: the table's
+// columns, or the key column alone for deletes.
+func (c codec) narrow(rec arrow.RecordBatch, op Op) (arrow.RecordBatch, error) {
+	if op == OpDelete {
+		if c.pkCol < 0 {
+			return nil, errors.New("delete rows in a table without primary key")
+		}
+		return array.NewRecordBatch(KeySchema(c.schema, c.pkCol), []arrow.Array{rec.Column(c.pkCol)}, rec.NumRows()), nil
 	}
-	// The checksum holds, but the entry may come from another writer:
-	// bound what its metadata can make the IPC reader allocate.
-	if err := ipcguard.CheckStream(body, ipcguard.DefaultLimits); err != nil {
-		return nil, nil, err
-	}
-	if r, err = ipc.NewReader(bytes.NewReader(body), ipc.WithAllocator(c.mem)); err != nil {
-		return nil, nil, err
-	}
-	bj, _ := r.Schema().Metadata().GetValue(metaBatches)
-	if err := json.Unmarshal([]byte(bj), &desc); err != nil {
-		r.Release()
-		return nil, nil, fmt.Errorf("metadata %q: %w", metaBatches, err)
-	}
-	return r, desc, nil
+	return array.NewRecordBatch(c.schema, rec.Columns()[:c.schema.NumFields()], rec.NumRows()), nil
 }
 
-// isFence reads whether an entry is a fence from its schema message (its
-// batch list is empty) without decoding its batches.
+// appendForeign splits a batch another writer logged into runs of
+// upserts and deletes, in row order, and appends them to e.
+func (c codec) appendForeign(e *Entry, rec arrow.RecordBatch, tomb bool) error {
+	n := rec.NumRows()
+	var ts *array.Boolean
+	if tomb {
+		col := rec.Column(int(rec.NumCols()) - 1)
+		if err := validateColumn(col); err != nil {
+			return fmt.Errorf("column %s: %w", TombstoneColumn, err)
+		}
+		ts = col.(*array.Boolean)
+		if ts.NullN() > 0 {
+			return fmt.Errorf("column %s has nulls", TombstoneColumn)
+		}
+	}
+	isDel := func(i int64) bool { return ts != nil && ts.Value(int(i)) }
+	for start := int64(0); start < n; {
+		end := start + 1
+		for end < n && isDel(end) == isDel(start) {
+			end++
+		}
+		op := OpUpsert
+		if isDel(start) {
+			op = OpDelete
+		}
+		part := rec.NewSlice(start, end)
+		out, err := c.narrow(part, op)
+		part.Release()
+		if err != nil {
+			return err
+		}
+		e.Batches = append(e.Batches, Batch{Rec: out, Op: op})
+		if err := ValidateBatch(out); err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// checkTombstones checks that a flightwal batch's tombstone column says
+// what its metadata says.
+func checkTombstones(rec arrow.RecordBatch, del bool) error {
+	col := rec.Column(int(rec.NumCols()) - 1)
+	if err := validateColumn(col); err != nil {
+		return fmt.Errorf("column %s: %w", TombstoneColumn, err)
+	}
+	ts := col.(*array.Boolean)
+	for i := 0; i < ts.Len(); i++ {
+		if ts.IsNull(i) || ts.Value(i) != del {
+			return fmt.Errorf("column %s row %d disagrees with the batch's op", TombstoneColumn, i)
+		}
+	}
+	return nil
+}
+
+// open checks an entry's footer and the bounds of its metadata, and reads
+// its schema message: the reader stands before the first batch, and desc
+// is the entry's batch list. An entry without flightwal's footer is
+// foreign (another MemWAL writer's) and must not carry flightwal's
+// metadata either: a flightwal entry without its footer is truncated. The
+// caller releases the reader and recovers from arrow-go's panics on
+// malformed IPC.
+func (c codec) open(data []byte) (r *ipc.Reader, desc []batchInfo, foreign bool, err error) {
+	body := data
+	if n := len(data); n >= 8 && string(data[n-4:]) == magic {
+		if body, err = checkFooter(data); err != nil {
+			return nil, nil, false, err
+		}
+	} else {
+		foreign = true
+	}
+	// The checksum holds (or there is none), but the entry may come from
+	// another writer: bound what its metadata can make the IPC reader
+	// allocate.
+	if err := ipcguard.CheckStream(body, ipcguard.DefaultLimits); err != nil {
+		return nil, nil, false, err
+	}
+	if r, err = ipc.NewReader(bytes.NewReader(body), ipc.WithAllocator(c.mem)); err != nil {
+		return nil, nil, false, err
+	}
+	bj, ok := r.Schema().Metadata().GetValue(metaBatches)
+	switch {
+	case foreign && ok:
+		r.Release()
+		return nil, nil, false, errors.New("no WAL footer (truncated or not a WAL entry)")
+	case foreign:
+		if _, ok := r.Schema().Metadata().GetValue(metaEpoch); !ok {
+			r.Release()
+			return nil, nil, false, errors.New("no WAL footer and no writer_epoch (not a WAL entry)")
+		}
+		return r, nil, true, nil
+	}
+	if err := json.Unmarshal([]byte(bj), &desc); err != nil {
+		r.Release()
+		return nil, nil, false, fmt.Errorf("metadata %q: %w", metaBatches, err)
+	}
+	return r, desc, false, nil
+}
+
+// isFence reads whether an entry is a fence from its schema message (no
+// columns, or no batches described) without decoding its batches.
 func (c codec) isFence(data []byte) (fence bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			fence, err = false, fmt.Errorf("malformed IPC stream: %v", p)
 		}
 	}()
-	r, desc, err := c.open(data)
+	r, desc, foreign, err := c.open(data)
 	if err != nil {
 		return false, err
 	}
-	r.Release()
-	return len(desc) == 0, nil
+	defer r.Release()
+	return r.Schema().NumFields() == 0 || (!foreign && len(desc) == 0), nil
 }
 
-// checkSchema checks that an entry's columns are the table's.
-func (c codec) checkSchema(s *arrow.Schema) error {
-	if s.NumFields() != c.schema.NumFields() {
-		return fmt.Errorf("entry has %d columns, table has %d", s.NumFields(), c.schema.NumFields())
+// checkSchema checks that an entry's columns are the table's, optionally
+// followed by the tombstone column (entries flightwal wrote before it
+// logged tombstones have none); tomb says whether it is there.
+func (c codec) checkSchema(s *arrow.Schema) (tomb bool, err error) {
+	n := c.schema.NumFields()
+	switch s.NumFields() {
+	case n:
+	case n + 1:
+		f := s.Field(n)
+		if f.Name != TombstoneColumn || f.Type.ID() != arrow.BOOL {
+			return false, fmt.Errorf("entry column %d is %s %s, want %s bool", n, f.Name, f.Type, TombstoneColumn)
+		}
+		tomb = true
+	default:
+		return false, fmt.Errorf("entry has %d columns, table has %d", s.NumFields(), n)
 	}
-	for i, f := range s.Fields() {
+	for i, f := range s.Fields()[:n] {
 		if want := c.schema.Field(i); f.Name != want.Name || !arrow.TypeEqual(f.Type, want.Type) {
-			return fmt.Errorf("entry column %d is %s %s, the table's %s %s", i, f.Name, f.Type, want.Name, want.Type)
+			return false, fmt.Errorf("entry column %d is %s %s, the table's %s %s", i, f.Name, f.Type, want.Name, want.Type)
 		}
 	}
-	return nil
+	return tomb, nil
 }
 
 // ValidateBatch checks everything about a batch's Arrow structure that a

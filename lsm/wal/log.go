@@ -66,7 +66,7 @@ func (l *Log) Read(ctx context.Context, pos uint64) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading WAL entry %s: %w", key, err)
 	}
-	e, err := l.codec.decode(data)
+	e, err := l.codec.decode(data, pos)
 	if err != nil {
 		return nil, l.corrupt(pos, err)
 	}

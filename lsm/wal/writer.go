@@ -321,7 +321,7 @@ func (w *Writer) putEntry(ctx context.Context, pos uint64, data []byte) error {
 	if bytes.Equal(existing, data) {
 		return nil
 	}
-	if e, err := w.log.codec.decode(existing); err == nil {
+	if e, err := w.log.codec.decode(existing, pos); err == nil {
 		e.Release()
 		return fmt.Errorf("%w: WAL entry %s was written by epoch %d (ours %d)", ErrFenced, key, e.Epoch, w.epoch)
 	}

@@ -73,9 +73,16 @@ type FlushedGeneration struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Generation uint64                 `protobuf:"varint,1,opt,name=generation,proto3" json:"generation,omitempty"`
 	// Path of the generation's Lance dataset, relative to the region directory.
-	Path          string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// What the generation holds, as its writer's memtable accounted for it
+	// (Lance's sstable accounting; optional: absent is unknown, not zero):
+	// payload bytes of its rows, rows held (older duplicates of a key that a
+	// deletion vector masks included), payload bytes of the primary key.
+	InMemoryBytes   *uint64 `protobuf:"varint,3,opt,name=in_memory_bytes,json=inMemoryBytes,proto3,oneof" json:"in_memory_bytes,omitempty"`
+	PhysicalRows    *uint64 `protobuf:"varint,4,opt,name=physical_rows,json=physicalRows,proto3,oneof" json:"physical_rows,omitempty"`
+	PrimaryKeyBytes *uint64 `protobuf:"varint,5,opt,name=primary_key_bytes,json=primaryKeyBytes,proto3,oneof" json:"primary_key_bytes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *FlushedGeneration) Reset() {
@@ -120,6 +127,27 @@ func (x *FlushedGeneration) GetPath() string {
 		return x.Path
 	}
 	return ""
+}
+
+func (x *FlushedGeneration) GetInMemoryBytes() uint64 {
+	if x != nil && x.InMemoryBytes != nil {
+		return *x.InMemoryBytes
+	}
+	return 0
+}
+
+func (x *FlushedGeneration) GetPhysicalRows() uint64 {
+	if x != nil && x.PhysicalRows != nil {
+		return *x.PhysicalRows
+	}
+	return 0
+}
+
+func (x *FlushedGeneration) GetPrimaryKeyBytes() uint64 {
+	if x != nil && x.PrimaryKeyBytes != nil {
+		return *x.PrimaryKeyBytes
+	}
+	return 0
 }
 
 type RegionManifest struct {
@@ -222,18 +250,368 @@ func (x *RegionManifest) GetRegionId() *UUID {
 	return nil
 }
 
+// The MemWAL index: IndexMetadata "__lance_mem_wal" of the base manifest,
+// no fields, no files, index_details this message (type URL
+// "/lance.table.MemWalIndexDetails"). Field numbers as LanceDB 0.39
+// (Lance 12) writes and reads them (the tables it wrote, and its decoder
+// of this message); fields 4 to 6 are unused.
+type MemWalIndexDetails struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Optional region snapshot (read optimisation; flightwal writes none).
+	SnapshotTsMillis uint64 `protobuf:"varint,1,opt,name=snapshot_ts_millis,json=snapshotTsMillis,proto3" json:"snapshot_ts_millis,omitempty"`
+	// The number of shards (regions) the specs define: num_buckets of a
+	// bucket spec, 1 unsharded; unset for identity (regions per value).
+	NumShards       uint32          `protobuf:"varint,2,opt,name=num_shards,json=numShards,proto3" json:"num_shards,omitempty"`
+	InlineSnapshots []byte          `protobuf:"bytes,3,opt,name=inline_snapshots,json=inlineSnapshots,proto3" json:"inline_snapshots,omitempty"`
+	ShardingSpecs   []*ShardingSpec `protobuf:"bytes,7,rep,name=sharding_specs,json=shardingSpecs,proto3" json:"sharding_specs,omitempty"`
+	// Base-table indexes the MemWAL keeps up to date in memtables and
+	// flushed generations.
+	MaintainedIndexes []string `protobuf:"bytes,8,rep,name=maintained_indexes,json=maintainedIndexes,proto3" json:"maintained_indexes,omitempty"`
+	// Merge progress: per region, the newest generation merged into the
+	// base table, committed with the merged rows.
+	CompactedSstables []*CompactedSsTable `protobuf:"bytes,9,rep,name=compacted_sstables,json=compactedSstables,proto3" json:"compacted_sstables,omitempty"`
+	// Per base-table index, the merged generations it covers.
+	IndexCatchup         []*IndexCatchupProgress `protobuf:"bytes,10,rep,name=index_catchup,json=indexCatchup,proto3" json:"index_catchup,omitempty"`
+	WriterConfigDefaults map[string]string       `protobuf:"bytes,11,rep,name=writer_config_defaults,json=writerConfigDefaults,proto3" json:"writer_config_defaults,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *MemWalIndexDetails) Reset() {
+	*x = MemWalIndexDetails{}
+	mi := &file_mem_wal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemWalIndexDetails) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemWalIndexDetails) ProtoMessage() {}
+
+func (x *MemWalIndexDetails) ProtoReflect() protoreflect.Message {
+	mi := &file_mem_wal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemWalIndexDetails.ProtoReflect.Descriptor instead.
+func (*MemWalIndexDetails) Descriptor() ([]byte, []int) {
+	return file_mem_wal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *MemWalIndexDetails) GetSnapshotTsMillis() uint64 {
+	if x != nil {
+		return x.SnapshotTsMillis
+	}
+	return 0
+}
+
+func (x *MemWalIndexDetails) GetNumShards() uint32 {
+	if x != nil {
+		return x.NumShards
+	}
+	return 0
+}
+
+func (x *MemWalIndexDetails) GetInlineSnapshots() []byte {
+	if x != nil {
+		return x.InlineSnapshots
+	}
+	return nil
+}
+
+func (x *MemWalIndexDetails) GetShardingSpecs() []*ShardingSpec {
+	if x != nil {
+		return x.ShardingSpecs
+	}
+	return nil
+}
+
+func (x *MemWalIndexDetails) GetMaintainedIndexes() []string {
+	if x != nil {
+		return x.MaintainedIndexes
+	}
+	return nil
+}
+
+func (x *MemWalIndexDetails) GetCompactedSstables() []*CompactedSsTable {
+	if x != nil {
+		return x.CompactedSstables
+	}
+	return nil
+}
+
+func (x *MemWalIndexDetails) GetIndexCatchup() []*IndexCatchupProgress {
+	if x != nil {
+		return x.IndexCatchup
+	}
+	return nil
+}
+
+func (x *MemWalIndexDetails) GetWriterConfigDefaults() map[string]string {
+	if x != nil {
+		return x.WriterConfigDefaults
+	}
+	return nil
+}
+
+type CompactedSsTable struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ShardId       *UUID                  `protobuf:"bytes,1,opt,name=shard_id,json=shardId,proto3" json:"shard_id,omitempty"`
+	Generation    uint64                 `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompactedSsTable) Reset() {
+	*x = CompactedSsTable{}
+	mi := &file_mem_wal_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompactedSsTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompactedSsTable) ProtoMessage() {}
+
+func (x *CompactedSsTable) ProtoReflect() protoreflect.Message {
+	mi := &file_mem_wal_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompactedSsTable.ProtoReflect.Descriptor instead.
+func (*CompactedSsTable) Descriptor() ([]byte, []int) {
+	return file_mem_wal_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CompactedSsTable) GetShardId() *UUID {
+	if x != nil {
+		return x.ShardId
+	}
+	return nil
+}
+
+func (x *CompactedSsTable) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+// Declared for completeness; flightwal keeps what it reads.
+type IndexCatchupProgress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IndexCatchupProgress) Reset() {
+	*x = IndexCatchupProgress{}
+	mi := &file_mem_wal_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IndexCatchupProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IndexCatchupProgress) ProtoMessage() {}
+
+func (x *IndexCatchupProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_mem_wal_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IndexCatchupProgress.ProtoReflect.Descriptor instead.
+func (*IndexCatchupProgress) Descriptor() ([]byte, []int) {
+	return file_mem_wal_proto_rawDescGZIP(), []int{5}
+}
+
+type ShardingSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Positive; a region manifest's region_spec_id names it.
+	SpecId        uint32           `protobuf:"varint,1,opt,name=spec_id,json=specId,proto3" json:"spec_id,omitempty"`
+	Fields        []*ShardingField `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardingSpec) Reset() {
+	*x = ShardingSpec{}
+	mi := &file_mem_wal_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardingSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardingSpec) ProtoMessage() {}
+
+func (x *ShardingSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_mem_wal_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardingSpec.ProtoReflect.Descriptor instead.
+func (*ShardingSpec) Descriptor() ([]byte, []int) {
+	return file_mem_wal_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ShardingSpec) GetSpecId() uint32 {
+	if x != nil {
+		return x.SpecId
+	}
+	return 0
+}
+
+func (x *ShardingSpec) GetFields() []*ShardingField {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+type ShardingField struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "bucket" in every field LanceDB 0.39 writes.
+	FieldId string `protobuf:"bytes,1,opt,name=field_id,json=fieldId,proto3" json:"field_id,omitempty"`
+	// Lance field ids of the source columns.
+	SourceIds []int32 `protobuf:"varint,2,rep,packed,name=source_ids,json=sourceIds,proto3" json:"source_ids,omitempty"`
+	// "bucket", "identity" or "unsharded".
+	Transform  string `protobuf:"bytes,3,opt,name=transform,proto3" json:"transform,omitempty"`
+	Expression string `protobuf:"bytes,4,opt,name=expression,proto3" json:"expression,omitempty"`
+	// Arrow type name of the computed value ("int32" for bucket).
+	ResultType string `protobuf:"bytes,5,opt,name=result_type,json=resultType,proto3" json:"result_type,omitempty"`
+	// bucket: "num_buckets".
+	Parameters    map[string]string `protobuf:"bytes,6,rep,name=parameters,proto3" json:"parameters,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardingField) Reset() {
+	*x = ShardingField{}
+	mi := &file_mem_wal_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardingField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardingField) ProtoMessage() {}
+
+func (x *ShardingField) ProtoReflect() protoreflect.Message {
+	mi := &file_mem_wal_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardingField.ProtoReflect.Descriptor instead.
+func (*ShardingField) Descriptor() ([]byte, []int) {
+	return file_mem_wal_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ShardingField) GetFieldId() string {
+	if x != nil {
+		return x.FieldId
+	}
+	return ""
+}
+
+func (x *ShardingField) GetSourceIds() []int32 {
+	if x != nil {
+		return x.SourceIds
+	}
+	return nil
+}
+
+func (x *ShardingField) GetTransform() string {
+	if x != nil {
+		return x.Transform
+	}
+	return ""
+}
+
+func (x *ShardingField) GetExpression() string {
+	if x != nil {
+		return x.Expression
+	}
+	return ""
+}
+
+func (x *ShardingField) GetResultType() string {
+	if x != nil {
+		return x.ResultType
+	}
+	return ""
+}
+
+func (x *ShardingField) GetParameters() map[string]string {
+	if x != nil {
+		return x.Parameters
+	}
+	return nil
+}
+
 var File_mem_wal_proto protoreflect.FileDescriptor
 
 const file_mem_wal_proto_rawDesc = "" +
 	"\n" +
 	"\rmem_wal.proto\x12\vlance.table\"\x1a\n" +
 	"\x04UUID\x12\x12\n" +
-	"\x04uuid\x18\x01 \x01(\fR\x04uuid\"G\n" +
+	"\x04uuid\x18\x01 \x01(\fR\x04uuid\"\x8b\x02\n" +
 	"\x11FlushedGeneration\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x01 \x01(\x04R\n" +
 	"generation\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\"\xa9\x03\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12+\n" +
+	"\x0fin_memory_bytes\x18\x03 \x01(\x04H\x00R\rinMemoryBytes\x88\x01\x01\x12(\n" +
+	"\rphysical_rows\x18\x04 \x01(\x04H\x01R\fphysicalRows\x88\x01\x01\x12/\n" +
+	"\x11primary_key_bytes\x18\x05 \x01(\x04H\x02R\x0fprimaryKeyBytes\x88\x01\x01B\x12\n" +
+	"\x10_in_memory_bytesB\x10\n" +
+	"\x0e_physical_rowsB\x14\n" +
+	"\x12_primary_key_bytes\"\xa9\x03\n" +
 	"\x0eRegionManifest\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\x04R\aversion\x12!\n" +
 	"\fwriter_epoch\x18\x02 \x01(\x04R\vwriterEpoch\x12D\n" +
@@ -243,7 +621,46 @@ const file_mem_wal_proto_rawDesc = "" +
 	"\x13flushed_generations\x18\b \x03(\v2\x1e.lance.table.FlushedGenerationR\x12flushedGenerations\x12$\n" +
 	"\x0eregion_spec_id\x18\n" +
 	" \x01(\rR\fregionSpecId\x12.\n" +
-	"\tregion_id\x18\v \x01(\v2\x11.lance.table.UUIDR\bregionIdB6Z4github.com/flightwal/flightwal/lance/lancepb/tablepbb\x06proto3"
+	"\tregion_id\x18\v \x01(\v2\x11.lance.table.UUIDR\bregionId\"\xcd\x04\n" +
+	"\x12MemWalIndexDetails\x12,\n" +
+	"\x12snapshot_ts_millis\x18\x01 \x01(\x04R\x10snapshotTsMillis\x12\x1d\n" +
+	"\n" +
+	"num_shards\x18\x02 \x01(\rR\tnumShards\x12)\n" +
+	"\x10inline_snapshots\x18\x03 \x01(\fR\x0finlineSnapshots\x12@\n" +
+	"\x0esharding_specs\x18\a \x03(\v2\x19.lance.table.ShardingSpecR\rshardingSpecs\x12-\n" +
+	"\x12maintained_indexes\x18\b \x03(\tR\x11maintainedIndexes\x12L\n" +
+	"\x12compacted_sstables\x18\t \x03(\v2\x1d.lance.table.CompactedSsTableR\x11compactedSstables\x12F\n" +
+	"\rindex_catchup\x18\n" +
+	" \x03(\v2!.lance.table.IndexCatchupProgressR\findexCatchup\x12o\n" +
+	"\x16writer_config_defaults\x18\v \x03(\v29.lance.table.MemWalIndexDetails.WriterConfigDefaultsEntryR\x14writerConfigDefaults\x1aG\n" +
+	"\x19WriterConfigDefaultsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"`\n" +
+	"\x10CompactedSsTable\x12,\n" +
+	"\bshard_id\x18\x01 \x01(\v2\x11.lance.table.UUIDR\ashardId\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x02 \x01(\x04R\n" +
+	"generation\"\x16\n" +
+	"\x14IndexCatchupProgress\"[\n" +
+	"\fShardingSpec\x12\x17\n" +
+	"\aspec_id\x18\x01 \x01(\rR\x06specId\x122\n" +
+	"\x06fields\x18\x02 \x03(\v2\x1a.lance.table.ShardingFieldR\x06fields\"\xb3\x02\n" +
+	"\rShardingField\x12\x19\n" +
+	"\bfield_id\x18\x01 \x01(\tR\afieldId\x12\x1d\n" +
+	"\n" +
+	"source_ids\x18\x02 \x03(\x05R\tsourceIds\x12\x1c\n" +
+	"\ttransform\x18\x03 \x01(\tR\ttransform\x12\x1e\n" +
+	"\n" +
+	"expression\x18\x04 \x01(\tR\n" +
+	"expression\x12\x1f\n" +
+	"\vresult_type\x18\x05 \x01(\tR\n" +
+	"resultType\x12J\n" +
+	"\n" +
+	"parameters\x18\x06 \x03(\v2*.lance.table.ShardingField.ParametersEntryR\n" +
+	"parameters\x1a=\n" +
+	"\x0fParametersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B6Z4github.com/flightwal/flightwal/lance/lancepb/tablepbb\x06proto3"
 
 var (
 	file_mem_wal_proto_rawDescOnce sync.Once
@@ -257,20 +674,34 @@ func file_mem_wal_proto_rawDescGZIP() []byte {
 	return file_mem_wal_proto_rawDescData
 }
 
-var file_mem_wal_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_mem_wal_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_mem_wal_proto_goTypes = []any{
-	(*UUID)(nil),              // 0: lance.table.UUID
-	(*FlushedGeneration)(nil), // 1: lance.table.FlushedGeneration
-	(*RegionManifest)(nil),    // 2: lance.table.RegionManifest
+	(*UUID)(nil),                 // 0: lance.table.UUID
+	(*FlushedGeneration)(nil),    // 1: lance.table.FlushedGeneration
+	(*RegionManifest)(nil),       // 2: lance.table.RegionManifest
+	(*MemWalIndexDetails)(nil),   // 3: lance.table.MemWalIndexDetails
+	(*CompactedSsTable)(nil),     // 4: lance.table.CompactedSsTable
+	(*IndexCatchupProgress)(nil), // 5: lance.table.IndexCatchupProgress
+	(*ShardingSpec)(nil),         // 6: lance.table.ShardingSpec
+	(*ShardingField)(nil),        // 7: lance.table.ShardingField
+	nil,                          // 8: lance.table.MemWalIndexDetails.WriterConfigDefaultsEntry
+	nil,                          // 9: lance.table.ShardingField.ParametersEntry
 }
 var file_mem_wal_proto_depIdxs = []int32{
 	1, // 0: lance.table.RegionManifest.flushed_generations:type_name -> lance.table.FlushedGeneration
 	0, // 1: lance.table.RegionManifest.region_id:type_name -> lance.table.UUID
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	6, // 2: lance.table.MemWalIndexDetails.sharding_specs:type_name -> lance.table.ShardingSpec
+	4, // 3: lance.table.MemWalIndexDetails.compacted_sstables:type_name -> lance.table.CompactedSsTable
+	5, // 4: lance.table.MemWalIndexDetails.index_catchup:type_name -> lance.table.IndexCatchupProgress
+	8, // 5: lance.table.MemWalIndexDetails.writer_config_defaults:type_name -> lance.table.MemWalIndexDetails.WriterConfigDefaultsEntry
+	0, // 6: lance.table.CompactedSsTable.shard_id:type_name -> lance.table.UUID
+	7, // 7: lance.table.ShardingSpec.fields:type_name -> lance.table.ShardingField
+	9, // 8: lance.table.ShardingField.parameters:type_name -> lance.table.ShardingField.ParametersEntry
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_mem_wal_proto_init() }
@@ -278,13 +709,14 @@ func file_mem_wal_proto_init() {
 	if File_mem_wal_proto != nil {
 		return
 	}
+	file_mem_wal_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mem_wal_proto_rawDesc), len(file_mem_wal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -14,6 +14,7 @@ import (
 	filepb "github.com/flightwal/flightwal/lance/lancepb/filepb"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	anypb "google.golang.org/protobuf/types/known/anypb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -496,6 +497,230 @@ func (x *DeletionFile) GetBaseId() uint32 {
 	return 0
 }
 
+// IndexSection is the optional block at Manifest.index_section: every index
+// of the version (LANCE_INDEXES.md section 1).
+type IndexSection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Indices       []*IndexMetadata       `protobuf:"bytes,1,rep,name=indices,proto3" json:"indices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IndexSection) Reset() {
+	*x = IndexSection{}
+	mi := &file_table_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IndexSection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IndexSection) ProtoMessage() {}
+
+func (x *IndexSection) ProtoReflect() protoreflect.Message {
+	mi := &file_table_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IndexSection.ProtoReflect.Descriptor instead.
+func (*IndexSection) Descriptor() ([]byte, []int) {
+	return file_table_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *IndexSection) GetIndices() []*IndexMetadata {
+	if x != nil {
+		return x.Indices
+	}
+	return nil
+}
+
+// IndexMetadata is one index (or one delta of an index: several entries may
+// share a name). Fields this package does not declare (covering_fields, and
+// anything newer) are kept as unknown fields and written back unchanged.
+type IndexMetadata struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 16 raw bytes; the index's files are under _indices/<uuid as text>/.
+	Uuid *UUID `protobuf:"bytes,1,opt,name=uuid,proto3" json:"uuid,omitempty"`
+	// Manifest field ids; fields[0] is the indexed column.
+	Fields []int32 `protobuf:"varint,2,rep,packed,name=fields,proto3" json:"fields,omitempty"`
+	Name   string  `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	// The version the index was built from.
+	DatasetVersion uint64 `protobuf:"varint,4,opt,name=dataset_version,json=datasetVersion,proto3" json:"dataset_version,omitempty"`
+	// 32-bit Roaring bitmap (portable format) of the fragment ids covered.
+	FragmentBitmap []byte `protobuf:"bytes,5,opt,name=fragment_bitmap,json=fragmentBitmap,proto3" json:"fragment_bitmap,omitempty"`
+	// The kind of index is the type URL (LANCE_INDEXES.md section 1).
+	IndexDetails *anypb.Any `protobuf:"bytes,6,opt,name=index_details,json=indexDetails,proto3" json:"index_details,omitempty"`
+	IndexVersion *int32     `protobuf:"varint,7,opt,name=index_version,json=indexVersion,proto3,oneof" json:"index_version,omitempty"`
+	// Milliseconds since the Unix epoch, UTC.
+	CreatedAt     *uint64      `protobuf:"varint,8,opt,name=created_at,json=createdAt,proto3,oneof" json:"created_at,omitempty"`
+	BaseId        *uint32      `protobuf:"varint,9,opt,name=base_id,json=baseId,proto3,oneof" json:"base_id,omitempty"`
+	Files         []*IndexFile `protobuf:"bytes,10,rep,name=files,proto3" json:"files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IndexMetadata) Reset() {
+	*x = IndexMetadata{}
+	mi := &file_table_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IndexMetadata) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IndexMetadata) ProtoMessage() {}
+
+func (x *IndexMetadata) ProtoReflect() protoreflect.Message {
+	mi := &file_table_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IndexMetadata.ProtoReflect.Descriptor instead.
+func (*IndexMetadata) Descriptor() ([]byte, []int) {
+	return file_table_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *IndexMetadata) GetUuid() *UUID {
+	if x != nil {
+		return x.Uuid
+	}
+	return nil
+}
+
+func (x *IndexMetadata) GetFields() []int32 {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *IndexMetadata) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *IndexMetadata) GetDatasetVersion() uint64 {
+	if x != nil {
+		return x.DatasetVersion
+	}
+	return 0
+}
+
+func (x *IndexMetadata) GetFragmentBitmap() []byte {
+	if x != nil {
+		return x.FragmentBitmap
+	}
+	return nil
+}
+
+func (x *IndexMetadata) GetIndexDetails() *anypb.Any {
+	if x != nil {
+		return x.IndexDetails
+	}
+	return nil
+}
+
+func (x *IndexMetadata) GetIndexVersion() int32 {
+	if x != nil && x.IndexVersion != nil {
+		return *x.IndexVersion
+	}
+	return 0
+}
+
+func (x *IndexMetadata) GetCreatedAt() uint64 {
+	if x != nil && x.CreatedAt != nil {
+		return *x.CreatedAt
+	}
+	return 0
+}
+
+func (x *IndexMetadata) GetBaseId() uint32 {
+	if x != nil && x.BaseId != nil {
+		return *x.BaseId
+	}
+	return 0
+}
+
+func (x *IndexMetadata) GetFiles() []*IndexFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+// IndexFile is one file of an index, relative to its _indices/<uuid>/.
+type IndexFile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	SizeBytes     uint64                 `protobuf:"varint,2,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IndexFile) Reset() {
+	*x = IndexFile{}
+	mi := &file_table_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IndexFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IndexFile) ProtoMessage() {}
+
+func (x *IndexFile) ProtoReflect() protoreflect.Message {
+	mi := &file_table_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IndexFile.ProtoReflect.Descriptor instead.
+func (*IndexFile) Descriptor() ([]byte, []int) {
+	return file_table_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *IndexFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *IndexFile) GetSizeBytes() uint64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
 type Manifest_WriterVersion struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Library       string                 `protobuf:"bytes,1,opt,name=library,proto3" json:"library,omitempty"`
@@ -506,7 +731,7 @@ type Manifest_WriterVersion struct {
 
 func (x *Manifest_WriterVersion) Reset() {
 	*x = Manifest_WriterVersion{}
-	mi := &file_table_proto_msgTypes[4]
+	mi := &file_table_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +743,7 @@ func (x *Manifest_WriterVersion) String() string {
 func (*Manifest_WriterVersion) ProtoMessage() {}
 
 func (x *Manifest_WriterVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_table_proto_msgTypes[4]
+	mi := &file_table_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +783,7 @@ type Manifest_DataStorageFormat struct {
 
 func (x *Manifest_DataStorageFormat) Reset() {
 	*x = Manifest_DataStorageFormat{}
-	mi := &file_table_proto_msgTypes[5]
+	mi := &file_table_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -570,7 +795,7 @@ func (x *Manifest_DataStorageFormat) String() string {
 func (*Manifest_DataStorageFormat) ProtoMessage() {}
 
 func (x *Manifest_DataStorageFormat) ProtoReflect() protoreflect.Message {
-	mi := &file_table_proto_msgTypes[5]
+	mi := &file_table_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,8 +829,8 @@ var File_table_proto protoreflect.FileDescriptor
 
 const file_table_proto_rawDesc = "" +
 	"\n" +
-	"\vtable.proto\x12\vlance.table\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\n" +
-	"file.proto\"\xc3\n" +
+	"\vtable.proto\x12\vlance.table\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\n" +
+	"file.proto\x1a\rmem_wal.proto\"\xc3\n" +
 	"\n" +
 	"\bManifest\x12)\n" +
 	"\x06fields\x18\x01 \x03(\v2\x11.lance.file.FieldR\x06fields\x127\n" +
@@ -673,7 +898,30 @@ const file_table_proto_rawDesc = "" +
 	"\n" +
 	"\x06BITMAP\x10\x01B\n" +
 	"\n" +
-	"\b_base_idB6Z4github.com/flightwal/flightwal/lance/lancepb/tablepbb\x06proto3"
+	"\b_base_id\"D\n" +
+	"\fIndexSection\x124\n" +
+	"\aindices\x18\x01 \x03(\v2\x1a.lance.table.IndexMetadataR\aindices\"\xb6\x03\n" +
+	"\rIndexMetadata\x12%\n" +
+	"\x04uuid\x18\x01 \x01(\v2\x11.lance.table.UUIDR\x04uuid\x12\x16\n" +
+	"\x06fields\x18\x02 \x03(\x05R\x06fields\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12'\n" +
+	"\x0fdataset_version\x18\x04 \x01(\x04R\x0edatasetVersion\x12'\n" +
+	"\x0ffragment_bitmap\x18\x05 \x01(\fR\x0efragmentBitmap\x129\n" +
+	"\rindex_details\x18\x06 \x01(\v2\x14.google.protobuf.AnyR\findexDetails\x12(\n" +
+	"\rindex_version\x18\a \x01(\x05H\x00R\findexVersion\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"created_at\x18\b \x01(\x04H\x01R\tcreatedAt\x88\x01\x01\x12\x1c\n" +
+	"\abase_id\x18\t \x01(\rH\x02R\x06baseId\x88\x01\x01\x12,\n" +
+	"\x05files\x18\n" +
+	" \x03(\v2\x16.lance.table.IndexFileR\x05filesB\x10\n" +
+	"\x0e_index_versionB\r\n" +
+	"\v_created_atB\n" +
+	"\n" +
+	"\b_base_id\">\n" +
+	"\tIndexFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x02 \x01(\x04R\tsizeBytesB6Z4github.com/flightwal/flightwal/lance/lancepb/tablepbb\x06proto3"
 
 var (
 	file_table_proto_rawDescOnce sync.Once
@@ -688,38 +936,47 @@ func file_table_proto_rawDescGZIP() []byte {
 }
 
 var file_table_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_table_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_table_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_table_proto_goTypes = []any{
 	(DeletionFile_DeletionFileType)(0), // 0: lance.table.DeletionFile.DeletionFileType
 	(*Manifest)(nil),                   // 1: lance.table.Manifest
 	(*DataFragment)(nil),               // 2: lance.table.DataFragment
 	(*DataFile)(nil),                   // 3: lance.table.DataFile
 	(*DeletionFile)(nil),               // 4: lance.table.DeletionFile
-	(*Manifest_WriterVersion)(nil),     // 5: lance.table.Manifest.WriterVersion
-	(*Manifest_DataStorageFormat)(nil), // 6: lance.table.Manifest.DataStorageFormat
-	nil,                                // 7: lance.table.Manifest.SchemaMetadataEntry
-	nil,                                // 8: lance.table.Manifest.ConfigEntry
-	nil,                                // 9: lance.table.Manifest.TableMetadataEntry
-	(*filepb.Field)(nil),               // 10: lance.file.Field
-	(*timestamppb.Timestamp)(nil),      // 11: google.protobuf.Timestamp
+	(*IndexSection)(nil),               // 5: lance.table.IndexSection
+	(*IndexMetadata)(nil),              // 6: lance.table.IndexMetadata
+	(*IndexFile)(nil),                  // 7: lance.table.IndexFile
+	(*Manifest_WriterVersion)(nil),     // 8: lance.table.Manifest.WriterVersion
+	(*Manifest_DataStorageFormat)(nil), // 9: lance.table.Manifest.DataStorageFormat
+	nil,                                // 10: lance.table.Manifest.SchemaMetadataEntry
+	nil,                                // 11: lance.table.Manifest.ConfigEntry
+	nil,                                // 12: lance.table.Manifest.TableMetadataEntry
+	(*filepb.Field)(nil),               // 13: lance.file.Field
+	(*timestamppb.Timestamp)(nil),      // 14: google.protobuf.Timestamp
+	(*UUID)(nil),                       // 15: lance.table.UUID
+	(*anypb.Any)(nil),                  // 16: google.protobuf.Any
 }
 var file_table_proto_depIdxs = []int32{
-	10, // 0: lance.table.Manifest.fields:type_name -> lance.file.Field
+	13, // 0: lance.table.Manifest.fields:type_name -> lance.file.Field
 	2,  // 1: lance.table.Manifest.fragments:type_name -> lance.table.DataFragment
-	7,  // 2: lance.table.Manifest.schema_metadata:type_name -> lance.table.Manifest.SchemaMetadataEntry
-	11, // 3: lance.table.Manifest.timestamp:type_name -> google.protobuf.Timestamp
-	5,  // 4: lance.table.Manifest.writer_version:type_name -> lance.table.Manifest.WriterVersion
-	6,  // 5: lance.table.Manifest.data_format:type_name -> lance.table.Manifest.DataStorageFormat
-	8,  // 6: lance.table.Manifest.config:type_name -> lance.table.Manifest.ConfigEntry
-	9,  // 7: lance.table.Manifest.table_metadata:type_name -> lance.table.Manifest.TableMetadataEntry
+	10, // 2: lance.table.Manifest.schema_metadata:type_name -> lance.table.Manifest.SchemaMetadataEntry
+	14, // 3: lance.table.Manifest.timestamp:type_name -> google.protobuf.Timestamp
+	8,  // 4: lance.table.Manifest.writer_version:type_name -> lance.table.Manifest.WriterVersion
+	9,  // 5: lance.table.Manifest.data_format:type_name -> lance.table.Manifest.DataStorageFormat
+	11, // 6: lance.table.Manifest.config:type_name -> lance.table.Manifest.ConfigEntry
+	12, // 7: lance.table.Manifest.table_metadata:type_name -> lance.table.Manifest.TableMetadataEntry
 	3,  // 8: lance.table.DataFragment.files:type_name -> lance.table.DataFile
 	4,  // 9: lance.table.DataFragment.deletion_file:type_name -> lance.table.DeletionFile
 	0,  // 10: lance.table.DeletionFile.file_type:type_name -> lance.table.DeletionFile.DeletionFileType
-	11, // [11:11] is the sub-list for method output_type
-	11, // [11:11] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	6,  // 11: lance.table.IndexSection.indices:type_name -> lance.table.IndexMetadata
+	15, // 12: lance.table.IndexMetadata.uuid:type_name -> lance.table.UUID
+	16, // 13: lance.table.IndexMetadata.index_details:type_name -> google.protobuf.Any
+	7,  // 14: lance.table.IndexMetadata.files:type_name -> lance.table.IndexFile
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_table_proto_init() }
@@ -727,16 +984,18 @@ func file_table_proto_init() {
 	if File_table_proto != nil {
 		return
 	}
+	file_mem_wal_proto_init()
 	file_table_proto_msgTypes[0].OneofWrappers = []any{}
 	file_table_proto_msgTypes[2].OneofWrappers = []any{}
 	file_table_proto_msgTypes[3].OneofWrappers = []any{}
+	file_table_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_table_proto_rawDesc), len(file_table_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
