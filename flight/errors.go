@@ -41,7 +41,8 @@ func toStatus(err error) error {
 		code = codes.NotFound
 	case errors.Is(err, lsm.ErrAlreadyExists):
 		code = codes.AlreadyExists
-	case errors.Is(err, lsm.ErrFenced), errors.Is(err, lsm.ErrReadOnly):
+	case errors.Is(err, lsm.ErrFenced), errors.Is(err, lsm.ErrReadOnly),
+		errors.Is(err, lsm.ErrUnsupported), errors.Is(err, lsm.ErrCorrupt):
 		code = codes.FailedPrecondition
 	case errors.Is(err, lsm.ErrUnavailable), errors.Is(err, lsm.ErrClosed), errors.Is(err, errShuttingDown):
 		code = codes.Unavailable
