@@ -35,8 +35,12 @@ type CompactResult struct {
 // highest generation merged per region, so a crash between the two steps
 // never merges a generation twice.
 func (t *Table) Compact(ctx context.Context) (CompactResult, error) {
+	if err := t.Unservable(); err != nil {
+		return CompactResult{}, err
+	}
 	start := time.Now()
 	res, err := t.compact(ctx)
+	err = t.formatFailed(err)
 	if err == nil && len(res.Generations) > 0 {
 		t.opts.metrics.compacted(time.Since(start))
 	}

@@ -271,6 +271,9 @@ func (db *DB) Table(ctx context.Context, name string) (*Table, error) {
 	if sl := db.slots[name]; sl != nil && sl.t != nil {
 		t := sl.t
 		db.mu.Unlock()
+		if err := t.Unservable(); err != nil {
+			return nil, err
+		}
 		return t, nil
 	}
 	db.mu.Unlock()
@@ -279,7 +282,14 @@ func (db *DB) Table(ctx context.Context, name string) (*Table, error) {
 		return nil, err
 	}
 	defer db.release(name, sl)
-	return db.openSlot(ctx, name, sl)
+	t, err := db.openSlot(ctx, name, sl)
+	if err == nil {
+		err = t.Unservable()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // openSlot opens the table of a slot the caller holds, unless another
@@ -292,7 +302,17 @@ func (db *DB) openSlot(ctx context.Context, name string, sl *tableSlot) (*Table,
 	if errors.Is(err, objstore.ErrNotFound) {
 		return nil, fmt.Errorf("%w: table %q", ErrNotFound, name)
 	}
+	if isFormatErr(err) {
+		return nil, &FormatError{Table: name, Err: err}
+	}
 	if err != nil {
+		return nil, wrapStoreErr(fmt.Errorf("opening table %q: %w", name, err))
+	}
+	// Every data file must be readable before the table serves anything:
+	// a table that can't be read can't be compacted either.
+	if err := probeRead(ctx, ds, db.opts.Allocator); isFormatErr(err) {
+		return nil, &FormatError{Table: name, Schema: ds.Schema(), Err: err}
+	} else if err != nil {
 		return nil, wrapStoreErr(fmt.Errorf("opening table %q: %w", name, err))
 	}
 	t, err := openTable(ctx, db, name, ds)

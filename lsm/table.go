@@ -58,6 +58,13 @@ type Table struct {
 	dropped atomic.Bool
 
 	nextStreamRegion atomic.Uint64 // append-only tables: regions per stream, round robin
+
+	// writeErr: the Lance writer can't store this table (servable.go):
+	// every write is refused before anything is made durable.
+	writeErr *FormatError
+	// unservable: a read found a Lance file this server can't read; from
+	// then on every request answers it (DB.Table).
+	unservable atomic.Pointer[FormatError]
 }
 
 func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Table, error) {
@@ -68,7 +75,8 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	}
 	schema, pkCol, err := normalizeSchema(ds.Schema(), cfg[configPrimaryKey])
 	if err != nil {
-		return nil, fmt.Errorf("table %q has an unusable schema: %w", name, err)
+		// A dataset another writer made: a format question.
+		return nil, &FormatError{Table: name, Schema: ds.Schema(), Err: fmt.Errorf("%w: schema: %v", ErrUnsupported, err)}
 	}
 	t := &Table{db: db, name: name, store: objstore.Prefixed(db.store, tableRoot(name)), schema: schema, pkCol: pkCol, opts: &db.opts, ingest: db.opts.metrics.table(name)}
 	if pkCol >= 0 {
@@ -76,6 +84,12 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	}
 	for i := range schema.Fields() {
 		t.allCols = append(t.allCols, i)
+	}
+	if err := probeWrite(ctx, schema, db.opts.Allocator); err != nil {
+		if !isFormatErr(err) {
+			err = fmt.Errorf("%w: %v", ErrUnsupported, err)
+		}
+		t.writeErr = &FormatError{Table: name, Schema: schema, Write: true, Err: err}
 	}
 	if s := cfg[configIndexes]; s != "" {
 		if t.indexes, err = decodeIndexConfig(s); err != nil {
@@ -233,6 +247,42 @@ func regionReady(r *RegionWriter, write bool) (bool, error) {
 	return !write || r.Writing(), nil
 }
 
+// Unservable returns the *FormatError of a table a read found it can't
+// serve, or nil.
+func (t *Table) Unservable() error {
+	if e := t.unservable.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// WriteRefused returns the *FormatError of a table whose rows the Lance
+// writer can't store (only reads are served), or nil.
+func (t *Table) WriteRefused() error {
+	if t.writeErr != nil {
+		return t.writeErr
+	}
+	return nil
+}
+
+// formatFailed records a format error a read of the table's Lance files
+// returned: from then on the table answers it. It returns err, or the
+// *FormatError wrapping it.
+func (t *Table) formatFailed(err error) error {
+	if !isFormatErr(err) || t.dropped.Load() {
+		return err
+	}
+	var fe *FormatError
+	if errors.As(err, &fe) {
+		return err
+	}
+	fe = &FormatError{Table: t.name, Schema: t.schema, Err: err}
+	if t.unservable.CompareAndSwap(nil, fe) {
+		t.opts.Logger.Warn("table can't be served", "table", t.name, "err", err)
+	}
+	return t.unservable.Load()
+}
+
 // closedErr is the error of a request on the closed table: NotFound if
 // it was dropped, else ErrClosed (the server is shutting down).
 func (t *Table) closedErr() error {
@@ -283,6 +333,12 @@ type Writer struct {
 // NewWriter checks a stream's schema against the table. Delete streams carry
 // only the primary-key column.
 func (t *Table) NewWriter(streamSchema *arrow.Schema, op Op) (*Writer, error) {
+	if err := t.Unservable(); err != nil {
+		return nil, err
+	}
+	if t.writeErr != nil {
+		return nil, t.writeErr
+	}
 	want := t.schema
 	if op == OpDelete {
 		if t.pkCol < 0 {
