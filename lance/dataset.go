@@ -27,8 +27,8 @@ type Dataset struct {
 	scheme    namingScheme
 	manifest  *tablepb.Manifest
 	schema    *arrow.Schema
-	fields    []*filepb.Field
-	fieldByID map[int32]int // field id -> index in schema
+	fields    []*filepb.Field // top-level fields, in schema order
+	tree      *fieldTree
 	fragments []Fragment
 
 	mu        sync.Mutex
@@ -195,7 +195,7 @@ func newDataset(store objstore.Store, root string, scheme namingScheme, key stri
 	if files == nil {
 		files = NewFileCache(0)
 	}
-	schema, err := fieldsToSchema(m.GetFields(), m.GetSchemaMetadata())
+	schema, tree, err := buildFieldTree(m.GetFields(), m.GetSchemaMetadata())
 	if err != nil {
 		return nil, fmt.Errorf("lance: %s: %w", key, err)
 	}
@@ -205,16 +205,10 @@ func newDataset(store objstore.Store, root string, scheme namingScheme, key stri
 		scheme:    scheme,
 		manifest:  m,
 		schema:    schema,
-		fields:    m.GetFields(),
-		fieldByID: make(map[int32]int, len(m.GetFields())),
+		fields:    tree.top,
+		tree:      tree,
 		deletions: make(map[uint64]*roaring.Bitmap),
 		files:     files,
-	}
-	for i, f := range m.GetFields() {
-		if _, dup := d.fieldByID[f.GetId()]; dup {
-			return nil, corruptf(key, "duplicate field id %d", f.GetId())
-		}
-		d.fieldByID[f.GetId()] = i
 	}
 	for _, f := range m.GetFragments() {
 		fr := Fragment{ID: f.GetId(), PhysicalRows: f.GetPhysicalRows(), pb: f}
