@@ -100,17 +100,15 @@ func fixtureRows(mem memory.Allocator, schema *arrow.Schema, first, n int64) arr
 }
 
 // TestLanceTablesListedServedOrRefused: every dataset under the root is
-// listed. One flightwal can't serve (a data file in a format it doesn't
-// read, a corrupt data file) carries the reason in app_metadata and every
-// request on it answers FailedPrecondition with it, naming the file; a
-// DoPut into it leaves nothing behind. The 2.0 table LanceDB wrote (no
-// primary key) is served append-only.
+// listed. One flightwal can't serve (a legacy v1 data file, a corrupt data
+// file) carries the reason in app_metadata and every request on it answers
+// FailedPrecondition with it, naming the file; a DoPut into it leaves
+// nothing behind. The 2.0, 2.1 and 2.2 tables LanceDB wrote (no primary
+// key) are served; 2.0 append-only, writes included.
 func TestLanceTablesListedServedOrRefused(t *testing.T) {
 	// name -> what the reason must say (the file's directory is named too).
 	unservable := map[string]string{
-		"v22":     "2.2",
-		"v21":     "2.1",
-		"legacy":  "0.",
+		"legacy":  "legacy",
 		"corrupt": "corrupt",
 	}
 	dir, st := lanceRoot(t, map[string]string{
@@ -174,6 +172,15 @@ func TestLanceTablesListedServedOrRefused(t *testing.T) {
 		}
 		if after := keysUnder(t, st, name+".lance/"); strings.Join(after, ",") != strings.Join(before, ",") {
 			t.Fatalf("%s: requests on an unservable table changed its files:\nbefore %v\nafter  %v", name, before, after)
+		}
+	}
+
+	for _, name := range []string{"v21", "v22"} {
+		if msg := appError(t, infos[name]); msg != "" || infos[name].TotalRecords != 7 {
+			t.Fatalf("%s: app error %q, total_records %d (want none, 7)", name, msg, infos[name].TotalRecords)
+		}
+		if got := sortedIDs(e.mustGet(map[string]any{"table": name})); len(got) != 7 || got[0] != 3 || got[6] != 9 {
+			t.Fatalf("%s: ids %v, want 3..9", name, got)
 		}
 	}
 

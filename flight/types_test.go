@@ -1,9 +1,11 @@
 package flight_test
 
 import (
+	"context"
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -25,7 +27,7 @@ var extendedTypes = []struct {
 	typ    arrow.DataType
 	filter string
 }{
-	{"float16", arrow.FixedWidthTypes.Float16, ""},
+	{"float16", arrow.FixedWidthTypes.Float16, "v > 0"},
 	{"decimal128", &arrow.Decimal128Type{Precision: 20, Scale: 3}, "v > 0"},
 	{"decimal256", &arrow.Decimal256Type{Precision: 50, Scale: 5}, "v > 0"},
 	{"date64", arrow.FixedWidthTypes.Date64, "v >= '2000-01-01'"},
@@ -219,7 +221,17 @@ func TestEveryTypeThroughEveryLayer(t *testing.T) {
 			defer b1.Release()
 			b2 := typedBatch(e.mem, schema, uint64(i)+100, 80, 120) // 80..119 are updates
 			defer b2.Release()
-			e.mustPut(pathDesc(name), b1)
+			if _, err := e.put(pathDesc(name), b1); err != nil {
+				// The Lance writer can't store the type yet: the table
+				// serves reads, refuses writes before anything is
+				// durable, and says so in its FlightInfo.
+				wantCode(t, err, codes.FailedPrecondition, "can't take writes")
+				info, ierr := e.client.GetFlightInfo(context.Background(), pathDesc(name))
+				if ierr != nil || !strings.Contains(string(info.AppMetadata), `"writes_refused"`) || info.TotalRecords != 0 {
+					t.Fatalf("FlightInfo of a table refusing writes: %v, %v", info, ierr)
+				}
+				t.Skipf("lance cannot write %s yet: %v", tc.typ, err)
+			}
 			e.mustPut(pathDesc(name), b2)
 			head := b1.NewSlice(0, 80)
 			defer head.Release()

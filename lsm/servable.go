@@ -60,10 +60,15 @@ func probeRead(ctx context.Context, ds *lance.Dataset, mem memory.Allocator) err
 	})
 }
 
-// probeWrite encodes a Lance data file of schema in memory (a row of empty
-// values and a row of nulls): the writer must store every column before
-// the table accepts a row, or flush and compaction could not.
-func probeWrite(ctx context.Context, schema *arrow.Schema, mem memory.Allocator) error {
+// probeWrite writes a Lance dataset of schema in memory (a row of empty
+// values and a row of nulls) and reads it back: the writer must store
+// every column, and the reader read it back as written, before the table
+// accepts a row, or flush and compaction could not.
+//
+// It allocates from Go's heap, not the table's allocator: two rows, and
+// an error path of package lance must not count against the server.
+func probeWrite(ctx context.Context, schema *arrow.Schema) error {
+	mem := memory.DefaultAllocator
 	fields := make([]arrow.Field, schema.NumFields())
 	cols := make([]arrow.Array, schema.NumFields())
 	defer func() {
@@ -85,6 +90,19 @@ func probeWrite(ctx context.Context, schema *arrow.Schema, mem memory.Allocator)
 	s := arrow.NewSchema(fields, nil)
 	rec := array.NewRecordBatch(s, cols, 2)
 	defer rec.Release()
-	_, err := lance.WriteFragment(ctx, objstore.NewMem(), "probe", s, []arrow.RecordBatch{rec})
-	return err
+	ds, err := lance.WriteDataset(ctx, objstore.NewMem(), "probe", s, []arrow.RecordBatch{rec}, nil)
+	if err != nil {
+		return err
+	}
+	back, err := ds.Take(ctx, mem, ds.Fragments()[0].ID, []uint64{0, 1}, nil)
+	if err != nil {
+		return err
+	}
+	defer back.Release()
+	for i, c := range cols {
+		if !array.Equal(c, back.Column(i)) {
+			return fmt.Errorf("%w: column %q: a Lance file of %s does not read back as written", ErrUnsupported, s.Field(i).Name, s.Field(i).Type)
+		}
+	}
+	return nil
 }

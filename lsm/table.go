@@ -85,7 +85,7 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	for i := range schema.Fields() {
 		t.allCols = append(t.allCols, i)
 	}
-	if err := probeWrite(ctx, schema, db.opts.Allocator); err != nil {
+	if err := probeWrite(ctx, schema); err != nil {
 		if !isFormatErr(err) {
 			err = fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
