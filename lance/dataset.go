@@ -57,6 +57,25 @@ func CreateDataset(ctx context.Context, store objstore.Store, root string, schem
 // (no fragment if recs hold no rows). It returns an error wrapping
 // objstore.ErrExists if root already has a version.
 func WriteDataset(ctx context.Context, store objstore.Store, root string, schema *arrow.Schema, recs []arrow.RecordBatch, config map[string]string) (*Dataset, error) {
+	return WriteDatasetWith(ctx, store, root, schema, recs, CreateOptions{Config: config})
+}
+
+// CreateOptions are the choices fixed when a dataset is created.
+type CreateOptions struct {
+	// Config is the manifest's config map.
+	Config map[string]string
+	// DataStorageVersion is the data file format of every data file of
+	// the dataset ("" = Version20): see ParseDataStorageVersion.
+	DataStorageVersion DataStorageVersion
+}
+
+// WriteDatasetWith is WriteDataset with options (CreateDataset with none:
+// recs nil).
+func WriteDatasetWith(ctx context.Context, store objstore.Store, root string, schema *arrow.Schema, recs []arrow.RecordBatch, opts CreateOptions) (*Dataset, error) {
+	version, err := ParseDataStorageVersion(string(opts.DataStorageVersion))
+	if err != nil {
+		return nil, err
+	}
 	fields, err := schemaToFields(schema)
 	if err != nil {
 		return nil, err
@@ -72,8 +91,8 @@ func WriteDataset(ctx context.Context, store objstore.Store, root string, schema
 		Fields:         fields,
 		Version:        1,
 		WriterVersion:  &tablepb.Manifest_WriterVersion{Library: writerLibrary, Version: writerVersion},
-		DataFormat:     &tablepb.Manifest_DataStorageFormat{FileFormat: "lance", Version: "2.0"},
-		Config:         maps.Clone(config),
+		DataFormat:     &tablepb.Manifest_DataStorageFormat{FileFormat: "lance", Version: string(version)},
+		Config:         maps.Clone(opts.Config),
 		SchemaMetadata: schemaMetadata(schema),
 	}
 	rows := int64(0)
@@ -81,7 +100,7 @@ func WriteDataset(ctx context.Context, store objstore.Store, root string, schema
 		rows += r.NumRows()
 	}
 	if rows > 0 {
-		nf, err := WriteFragment(ctx, store, root, schema, recs)
+		nf, err := WriteFragmentVersion(ctx, store, root, schema, recs, version)
 		if err != nil {
 			return nil, err
 		}

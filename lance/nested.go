@@ -503,6 +503,9 @@ func (s columnSource) readNested20(ctx context.Context, mem memory.Allocator, f 
 		return p.toArrow(mem)
 	}
 	// a leaf: its column's pages, concatenated
+	if n == 0 {
+		return array.MakeArrayOfNull(mem, dt, 0), nil
+	}
 	if s.file.columns[col].rows != uint64(n) {
 		return nil, corruptf(key, "column %d of %d values, want %d", col, s.file.columns[col].rows, n)
 	}
