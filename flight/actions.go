@@ -17,7 +17,7 @@ type actionSpec struct {
 }
 
 var actions = []actionSpec{
-	{"create_table", `create a table: {"name", "schema": "<base64 Arrow IPC schema>", "primary_key"?, "regions"?, "indexes"?}`, (*Service).actCreateTable},
+	{"create_table", `create a table: {"name", "schema": "<base64 Arrow IPC schema>", "primary_key"?, "regions"?, "indexes"?, "data_storage_version"?}`, (*Service).actCreateTable},
 	{"drop_table", `drop a table and delete its data: {"name"}`, (*Service).actDropTable},
 	{"freeze", `freeze the active memtable: {"table", "region"?}`, (*Service).actFreeze},
 	{"flush", `freeze and write every frozen memtable as a Lance flushed generation: {"table", "region"?}`, (*Service).actFlush},

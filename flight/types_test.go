@@ -62,9 +62,11 @@ var extendedTypes = []struct {
 }
 
 // appendRandom appends one seeded value of b's type (children included);
-// about 1 in 7 values at every nesting level is null.
-func appendRandom(r *rand.Rand, b array.Builder, id int64) {
-	if r.IntN(7) == 0 {
+// about 1 in 7 values at every nesting level is null (structs only with
+// nullStructs).
+func appendRandom(r *rand.Rand, b array.Builder, id int64, nullStructs bool) {
+	_, isStruct := b.(*array.StructBuilder)
+	if r.IntN(7) == 0 && (nullStructs || !isStruct) {
 		b.AppendNull()
 		return
 	}
@@ -119,22 +121,22 @@ func appendRandom(r *rand.Rand, b array.Builder, id int64) {
 	case *array.ListBuilder:
 		x.Append(true)
 		for range r.IntN(4) {
-			appendRandom(r, x.ValueBuilder(), id)
+			appendRandom(r, x.ValueBuilder(), id, nullStructs)
 		}
 	case *array.LargeListBuilder:
 		x.Append(true)
 		for range r.IntN(4) {
-			appendRandom(r, x.ValueBuilder(), id)
+			appendRandom(r, x.ValueBuilder(), id, nullStructs)
 		}
 	case *array.FixedSizeListBuilder:
 		x.Append(true)
 		for range x.Type().(*arrow.FixedSizeListType).Len() {
-			appendRandom(r, x.ValueBuilder(), id)
+			appendRandom(r, x.ValueBuilder(), id, nullStructs)
 		}
 	case *array.StructBuilder:
 		x.Append(true)
 		for i := range x.NumField() {
-			appendRandom(r, x.FieldBuilder(i), id)
+			appendRandom(r, x.FieldBuilder(i), id, nullStructs)
 		}
 	default:
 		panic(fmt.Sprintf("appendRandom: no generator for %T", b))
@@ -142,13 +144,13 @@ func appendRandom(r *rand.Rand, b array.Builder, id int64) {
 }
 
 // typedBatch is rows id first..first+n-1 of the schema {id int64 key, v T}.
-func typedBatch(mem memory.Allocator, schema *arrow.Schema, seed uint64, first, n int64) arrow.RecordBatch {
+func typedBatch(mem memory.Allocator, schema *arrow.Schema, seed uint64, first, n int64, nullStructs bool) arrow.RecordBatch {
 	r := rand.New(rand.NewPCG(seed, uint64(first)))
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
 	for i := first; i < first+n; i++ {
 		b.Field(0).(*array.Int64Builder).Append(i)
-		appendRandom(r, b.Field(1), i)
+		appendRandom(r, b.Field(1), i, nullStructs)
 	}
 	return b.NewRecordBatch()
 }
@@ -203,88 +205,102 @@ func assertRows(t testing.TB, mem memory.Allocator, want, got arrow.RecordBatch,
 }
 
 // TestEveryTypeThroughEveryLayer puts each type of API.md into its own
-// table and reads it back exactly from the memtable, after a restart (WAL
-// replay), and after flush and compaction where the Lance writer stores the
-// type; pk lookups, deletes and a filter on the column run at each step.
+// table, of data storage version 2.0 and 2.2, and reads it back exactly
+// from the memtable, after a restart (WAL replay), and after flush and
+// compaction; pk lookups, deletes and a filter on the column run at each
+// step. A 2.0 table refuses null structs (2.0 files have no struct
+// validity) at DoPut.
 func TestEveryTypeThroughEveryLayer(t *testing.T) {
-	for i, tc := range extendedTypes {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t)
-			name := tc.name
-			schema := typedSchema(tc.typ)
-			if err := e.tryCreate(name, schema); err != nil {
-				// The Lance table format must describe the type first.
-				wantCode(t, err, codes.FailedPrecondition, "")
-				t.Skipf("lance cannot store %s yet: %v", tc.typ, err)
-			}
-			b1 := typedBatch(e.mem, schema, uint64(i), 0, 120)
-			defer b1.Release()
-			b2 := typedBatch(e.mem, schema, uint64(i)+100, 80, 120) // 80..119 are updates
-			defer b2.Release()
-			if _, err := e.put(pathDesc(name), b1); err != nil {
-				// The Lance writer can't store the type yet: the table
-				// serves reads, refuses writes before anything is
-				// durable, and says so in its FlightInfo.
-				wantCode(t, err, codes.FailedPrecondition, "can't take writes")
-				info, ierr := e.client.GetFlightInfo(context.Background(), pathDesc(name))
-				if ierr != nil || !strings.Contains(string(info.AppMetadata), `"writes_refused"`) || info.TotalRecords != 0 {
-					t.Fatalf("FlightInfo of a table refusing writes: %v, %v", info, ierr)
-				}
-				t.Skipf("lance cannot write %s yet: %v", tc.typ, err)
-			}
-			e.mustPut(pathDesc(name), b2)
-			head := b1.NewSlice(0, 80)
-			defer head.Release()
-			tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{head, b2})
-			defer tbl.Release()
-			want := concatTable(e.mem, tbl)
-			defer want.Release()
-			del := keyBatch(e.mem, []int64{3, 90, 150})
-			defer del.Release()
-			e.mustPut(cmdDesc(map[string]any{"table": name, "op": "delete"}), del)
-			live := func(id int64) bool { return id != 3 && id != 90 && id != 150 }
-
-			check := func(stage string) {
-				t.Helper()
-				got := e.mustGet(map[string]any{"table": name})
-				assertRows(t, e.mem, want, got, live)
-				look := e.mustGet(map[string]any{"table": name, "pk": []int{5, 90, 100, 199, 500}})
-				assertRows(t, e.mem, want, look, func(id int64) bool { return id == 5 || id == 100 || id == 199 })
-				nn := e.mustGet(map[string]any{"table": name, "filter": "v IS NOT NULL", "columns": []string{"id"}})
-				nulls := want.Column(1).NullN()
-				if nn.NumRows() == 0 || nn.NumRows() >= want.NumRows()-int64(nulls) {
-					t.Fatalf("%s: v IS NOT NULL: %d rows of %d with %d nulls", stage, nn.NumRows(), want.NumRows(), nulls)
-				}
-				if tc.filter != "" {
-					f := e.mustGet(map[string]any{"table": name, "filter": tc.filter, "columns": []string{"id"}})
-					if f.NumRows() == 0 || f.NumRows() >= nn.NumRows() {
-						t.Fatalf("%s: %s: %d rows of %d non-null", stage, tc.filter, f.NumRows(), nn.NumRows())
-					}
-				}
-			}
-			check("memtable")
-			e.restart()
-			check("replayed")
-			if _, err := e.action("flush", map[string]any{"table": name}); err != nil {
-				// The Lance writer does not encode the type yet: a clear
-				// refusal, and nothing changed.
-				wantCode(t, err, codes.FailedPrecondition, "")
-				check("after a refused flush")
-				t.Skipf("flush of %s: %v", tc.typ, err)
-			}
-			check("flushed")
-			e.mustAction("compact", map[string]any{"table": name})
-			check("compacted")
-			e.restart()
-			check("compacted, restarted")
-		})
+	for _, version := range []string{"2.0", "2.2"} {
+		for i, tc := range extendedTypes {
+			t.Run(version+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				everyLayer(t, version, i, tc.name, tc.typ, tc.filter)
+			})
+		}
 	}
 }
 
-// tryCreate runs create_table and returns its error.
-func (e *env) tryCreate(name string, schema *arrow.Schema) error {
-	_, err := e.action("create_table", map[string]any{"name": name, "schema": schemaB64(e, schema)})
-	return err
+func everyLayer(t *testing.T, version string, i int, name string, typ arrow.DataType, filter string) {
+	e := newEnv(t)
+	schema := typedSchema(typ)
+	if _, err := e.action("create_table", map[string]any{"name": name, "schema": schemaB64(e, schema), "data_storage_version": version}); err != nil {
+		// The Lance table format must describe the type first.
+		wantCode(t, err, codes.FailedPrecondition, "")
+		t.Skipf("lance cannot store %s yet: %v", typ, err)
+	}
+	nullStructs := version != "2.0"
+	if !nullStructs && strings.Contains(typ.String(), "struct<") {
+		bad := typedBatch(e.mem, schema, uint64(i), 0, 120, true)
+		_, err := e.put(pathDesc(name), bad)
+		bad.Release()
+		wantCode(t, err, codes.InvalidArgument, "null struct")
+	}
+	b1 := typedBatch(e.mem, schema, uint64(i), 0, 120, nullStructs)
+	defer b1.Release()
+	b2 := typedBatch(e.mem, schema, uint64(i)+100, 80, 120, nullStructs) // 80..119 are updates
+	defer b2.Release()
+	if _, err := e.put(pathDesc(name), b1); err != nil {
+		// The Lance writer can't store the type yet: the table
+		// serves reads, refuses writes before anything is
+		// durable, and says so in its FlightInfo.
+		wantCode(t, err, codes.FailedPrecondition, "can't take writes")
+		info, ierr := e.client.GetFlightInfo(context.Background(), pathDesc(name))
+		if ierr != nil || !strings.Contains(string(info.AppMetadata), `"writes_refused"`) || info.TotalRecords != 0 {
+			t.Fatalf("FlightInfo of a table refusing writes: %v, %v", info, ierr)
+		}
+		t.Skipf("lance cannot write %s yet: %v", typ, err)
+	}
+	e.mustPut(pathDesc(name), b2)
+	head := b1.NewSlice(0, 80)
+	defer head.Release()
+	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{head, b2})
+	defer tbl.Release()
+	want := concatTable(e.mem, tbl)
+	defer want.Release()
+	del := keyBatch(e.mem, []int64{3, 90, 150})
+	defer del.Release()
+	e.mustPut(cmdDesc(map[string]any{"table": name, "op": "delete"}), del)
+	live := func(id int64) bool { return id != 3 && id != 90 && id != 150 }
+
+	check := func(stage string) {
+		t.Helper()
+		got := e.mustGet(map[string]any{"table": name})
+		assertRows(t, e.mem, want, got, live)
+		look := e.mustGet(map[string]any{"table": name, "pk": []int{5, 90, 100, 199, 500}})
+		assertRows(t, e.mem, want, look, func(id int64) bool { return id == 5 || id == 100 || id == 199 })
+		nn := e.mustGet(map[string]any{"table": name, "filter": "v IS NOT NULL", "columns": []string{"id"}})
+		nonNull := 0
+		for r, id := range ids(want) {
+			if live(id) && want.Column(1).IsValid(r) {
+				nonNull++
+			}
+		}
+		if int(nn.NumRows()) != nonNull {
+			t.Fatalf("%s: v IS NOT NULL: %d rows, want %d", stage, nn.NumRows(), nonNull)
+		}
+		if filter != "" {
+			f := e.mustGet(map[string]any{"table": name, "filter": filter, "columns": []string{"id"}})
+			if f.NumRows() == 0 || f.NumRows() >= nn.NumRows() {
+				t.Fatalf("%s: %s: %d rows of %d non-null", stage, filter, f.NumRows(), nn.NumRows())
+			}
+		}
+	}
+	check("memtable")
+	e.restart()
+	check("replayed")
+	if _, err := e.action("flush", map[string]any{"table": name}); err != nil {
+		// The Lance writer does not encode the type yet: a clear
+		// refusal, and nothing changed.
+		wantCode(t, err, codes.FailedPrecondition, "")
+		check("after a refused flush")
+		t.Skipf("flush of %s: %v", typ, err)
+	}
+	check("flushed")
+	e.mustAction("compact", map[string]any{"table": name})
+	check("compacted")
+	e.restart()
+	check("compacted, restarted")
 }
 
 // TestPrimaryKeyTypes: a key is an integer, date, time, timestamp,

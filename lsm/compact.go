@@ -108,7 +108,7 @@ func (t *Table) compact(ctx context.Context) (CompactResult, error) {
 		res.RowsDeleted += int64(len(rows))
 	}
 	if res.RowsWritten > 0 {
-		nf, err := lance.WriteFragment(ctx, t.db.store, tableRoot(t.name), t.schema, recs)
+		nf, err := lance.WriteFragmentVersion(ctx, t.db.store, tableRoot(t.name), t.schema, recs, base.ds.DataStorageVersion())
 		if err != nil {
 			return res, wrapStoreErr(fmt.Errorf("compacting %q: writing fragment: %w", t.name, err))
 		}

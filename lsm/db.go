@@ -137,6 +137,9 @@ type TableSpec struct {
 	PrimaryKey string // optional: else the field marked with Lance's metadata
 	Regions    int    // default 1
 	Indexes    []IndexDef
+	// DataStorageVersion is the Lance data file format of every file of
+	// the table: "2.0" (default), "2.1" or "2.2".
+	DataStorageVersion string
 }
 
 // CheckTableName validates a table name (API.md).
@@ -168,6 +171,10 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 	if err := checkIndexes(schema, pkCol, spec.Indexes); err != nil {
 		return nil, err
 	}
+	version, err := lance.ParseDataStorageVersion(spec.DataStorageVersion)
+	if err != nil {
+		return nil, fmt.Errorf("%w: data_storage_version %q: want \"2.0\", \"2.1\" or \"2.2\"", ErrInvalidArgument, spec.DataStorageVersion)
+	}
 	cfg := map[string]string{configRegions: strconv.Itoa(spec.Regions)}
 	if pkCol >= 0 {
 		cfg[configPrimaryKey] = schema.Field(pkCol).Name
@@ -186,7 +193,7 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 	if err := db.clearRemnants(ctx, spec.Name); err != nil {
 		return nil, err
 	}
-	_, err = lance.CreateDataset(ctx, db.store, tableRoot(spec.Name), schema, cfg)
+	_, err = lance.WriteDatasetWith(ctx, db.store, tableRoot(spec.Name), schema, nil, lance.CreateOptions{Config: cfg, DataStorageVersion: version})
 	if errors.Is(err, objstore.ErrExists) {
 		return nil, fmt.Errorf("%w: table %q", ErrAlreadyExists, spec.Name)
 	}

@@ -156,9 +156,10 @@ func (g *Generation) has(key Key) bool {
 }
 
 // writeGeneration writes a frozen memtable's newest rows as a Lance dataset
+// (in the table's data storage version)
 // at root, with its tombstones beside it. The tombstone sidecar is written
 // first, so a dataset that exists always has its tombstones.
-func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Allocator, root string, m *MemTable) (rows int64, err error) {
+func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Allocator, root string, m *MemTable, version lance.DataStorageVersion) (rows int64, err error) {
 	recs, tombs, err := m.flushContent(ctx, mem)
 	if err != nil {
 		return 0, err
@@ -189,7 +190,7 @@ func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Alloc
 	for _, r := range recs {
 		rows += r.NumRows()
 	}
-	if _, err := lance.WriteDataset(ctx, store, root, m.schema, recs, nil); err != nil {
+	if _, err := lance.WriteDatasetWith(ctx, store, root, m.schema, recs, lance.CreateOptions{DataStorageVersion: version}); err != nil {
 		return 0, wrapStoreErr(fmt.Errorf("writing flushed generation %s: %w", root, err))
 	}
 	return rows, nil

@@ -133,6 +133,9 @@ type streamPlan struct {
 	checkNul []int // stream columns of the table's non-nullable columns
 	pkStream int   // stream column of the primary key, -1 if none
 	schema   *arrow.Schema
+	// noNullStructs: table columns holding structs that may not be null
+	// (a 2.0 data file has no struct validity).
+	noNullStructs []int
 }
 
 // planStream checks an incoming stream schema against want (the table's
@@ -197,6 +200,11 @@ func (p *streamPlan) apply(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	for i, c := range p.order {
 		cols[i] = rec.Column(c)
 	}
+	for _, c := range p.noNullStructs {
+		if nullStruct(cols[c]) {
+			return nil, fmt.Errorf("%w: column %q has a null struct value, which a table of data storage version 2.0 can't store (no struct validity in 2.0 files; create the table with \"data_storage_version\": \"2.1\" or later)", ErrInvalidArgument, p.schema.Field(c).Name)
+		}
+	}
 	return array.NewRecordBatch(p.schema, cols, rec.NumRows()), nil
 }
 
@@ -224,4 +232,44 @@ func formatValue(col arrow.Array, i int) string {
 		s = s[:64] + "..."
 	}
 	return s
+}
+
+// structColumns are the columns of s with a struct at any depth.
+func structColumns(s *arrow.Schema) []int {
+	var out []int
+	for i, f := range s.Fields() {
+		if hasStruct(f.Type) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func hasStruct(t arrow.DataType) bool {
+	switch t := t.(type) {
+	case *arrow.StructType:
+		return true
+	case arrow.ListLikeType:
+		return hasStruct(t.Elem())
+	}
+	return false
+}
+
+// nullStruct reports a null struct value anywhere in a (list items
+// included).
+func nullStruct(a arrow.Array) bool {
+	switch x := a.(type) {
+	case *array.Struct:
+		if x.NullN() > 0 {
+			return true
+		}
+		for i := 0; i < x.NumField(); i++ {
+			if nullStruct(x.Field(i)) {
+				return true
+			}
+		}
+	case array.ListLike:
+		return nullStruct(x.ListValues())
+	}
+	return false
 }

@@ -60,14 +60,15 @@ func probeRead(ctx context.Context, ds *lance.Dataset, mem memory.Allocator) err
 	})
 }
 
-// probeWrite writes a Lance dataset of schema in memory (a row of empty
+// probeWrite writes a Lance dataset of schema in the table's data storage
+// version in memory (a row of empty
 // values and a row of nulls) and reads it back: the writer must store
 // every column, and the reader read it back as written, before the table
 // accepts a row, or flush and compaction could not.
 //
 // It allocates from Go's heap, not the table's allocator: two rows, and
 // an error path of package lance must not count against the server.
-func probeWrite(ctx context.Context, schema *arrow.Schema) error {
+func probeWrite(ctx context.Context, schema *arrow.Schema, version lance.DataStorageVersion) error {
 	mem := memory.DefaultAllocator
 	fields := make([]arrow.Field, schema.NumFields())
 	cols := make([]arrow.Array, schema.NumFields())
@@ -83,14 +84,18 @@ func probeWrite(ctx context.Context, schema *arrow.Schema) error {
 		fields[i] = f
 		b := array.NewBuilder(mem, f.Type)
 		b.AppendEmptyValue()
-		b.AppendNull()
+		if version == lance.Version20 && hasStruct(f.Type) {
+			b.AppendEmptyValue() // refused at DoPut (streamPlan.noNullStructs)
+		} else {
+			b.AppendNull()
+		}
 		cols[i] = b.NewArray()
 		b.Release()
 	}
 	s := arrow.NewSchema(fields, nil)
 	rec := array.NewRecordBatch(s, cols, 2)
 	defer rec.Release()
-	ds, err := lance.WriteDataset(ctx, objstore.NewMem(), "probe", s, []arrow.RecordBatch{rec}, nil)
+	ds, err := lance.WriteDatasetWith(ctx, objstore.NewMem(), "probe", s, []arrow.RecordBatch{rec}, lance.CreateOptions{DataStorageVersion: version})
 	if err != nil {
 		return err
 	}

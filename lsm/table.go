@@ -85,7 +85,7 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	for i := range schema.Fields() {
 		t.allCols = append(t.allCols, i)
 	}
-	if err := probeWrite(ctx, schema); err != nil {
+	if err := probeWrite(ctx, schema, ds.DataStorageVersion()); err != nil {
 		if !isFormatErr(err) {
 			err = fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
@@ -247,6 +247,12 @@ func regionReady(r *RegionWriter, write bool) (bool, error) {
 	return !write || r.Writing(), nil
 }
 
+// dataStorageVersion is the Lance data file format of the table's files
+// (the base's): flushed generations and compaction write it.
+func (t *Table) dataStorageVersion() lance.DataStorageVersion {
+	return t.base.Load().ds.DataStorageVersion()
+}
+
 // Unservable returns the *FormatError of a table a read found it can't
 // serve, or nil.
 func (t *Table) Unservable() error {
@@ -349,6 +355,9 @@ func (t *Table) NewWriter(streamSchema *arrow.Schema, op Op) (*Writer, error) {
 	plan, err := planStream(want, streamSchema, t.PrimaryKey())
 	if err != nil {
 		return nil, err
+	}
+	if t.dataStorageVersion() == lance.Version20 {
+		plan.noNullStructs = structColumns(want)
 	}
 	w := &Writer{t: t, op: op, plan: plan}
 	if t.pkCol < 0 {
