@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -236,4 +237,70 @@ func keysUnder(t testing.TB, st objstore.Store, prefix string) []string {
 		out = append(out, o.Key)
 	}
 	return out
+}
+
+// TestAdoptPrimaryKey: create_table with the name of a table LanceDB wrote
+// (no primary key) and "primary_key" adopts the column if its live values
+// are unique and not null; the table then upserts, deletes and looks keys
+// up, through flush, compaction and a restart. A duplicate or null value,
+// or a type that can't be a key, is InvalidArgument naming it, and the
+// table stays as it was.
+func TestAdoptPrimaryKey(t *testing.T) {
+	_, st := lanceRoot(t, map[string]string{"v22": "lancedb-0.39.0/v2_2", "dup": "lancedb-0.31.0/v2_1"})
+	e := newEnv(t, withStore(st))
+	adopt := func(name, pk string) error {
+		_, err := e.action("create_table", map[string]any{"name": name, "primary_key": pk})
+		return err
+	}
+	infos := e.listFlights()
+	sch := flightSchema(t, e, infos["dup"])
+	five := fixtureRows(e.mem, sch, 5, 1)
+	defer five.Release()
+	e.mustPut(pathDesc("dup"), five) // id 5 twice now
+	before := keysUnder(t, st, "dup.lance/_versions/")
+	wantCode(t, adopt("dup", "id"), codes.InvalidArgument, "the value 5 more than once")
+	wantCode(t, adopt("dup", "i32"), codes.InvalidArgument, "null values")
+	wantCode(t, adopt("dup", "f64"), codes.InvalidArgument, "cannot be a primary key")
+	wantCode(t, adopt("dup", "nope"), codes.InvalidArgument, "not a column")
+	if after := keysUnder(t, st, "dup.lance/_versions/"); len(after) != len(before) {
+		t.Fatalf("a refused adoption committed: %v -> %v", before, after)
+	}
+	_, err := e.get(map[string]any{"table": "dup", "pk": []int{5}})
+	wantCode(t, err, codes.InvalidArgument, "no primary key")
+	if n := e.mustGet(map[string]any{"table": "dup"}).NumRows(); n != 8 {
+		t.Fatalf("dup: %d rows after refused adoptions, want 8", n)
+	}
+
+	if err := adopt("v22", "id"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, adopt("v22", "id"), codes.AlreadyExists, "primary key is \"id\"")
+	look := e.mustGet(map[string]any{"table": "v22", "pk": []int{4, 2, 9}})
+	if fmt.Sprint(sortedIDs(look)) != "[4 9]" {
+		t.Fatalf("pk lookup after adoption: %v", sortedIDs(look))
+	}
+	sch = flightSchema(t, e, e.listFlights()["v22"])
+	up := fixtureRows(e.mem, sch, 4, 8) // 4..9 are updates, 10, 11 new
+	defer up.Release()
+	e.mustPut(pathDesc("v22"), up)
+	del := keyBatch(e.mem, []int64{5, 11})
+	defer del.Release()
+	e.mustPut(cmdDesc(map[string]any{"table": "v22", "op": "delete"}), del)
+	check := func(stage string) {
+		t.Helper()
+		got := e.mustGet(map[string]any{"table": "v22"})
+		if fmt.Sprint(sortedIDs(got)) != "[3 4 6 7 8 9 10]" {
+			t.Fatalf("%s: ids %v", stage, sortedIDs(got))
+		}
+		row := e.mustGet(map[string]any{"table": "v22", "pk": []int{6}, "columns": []string{"name"}})
+		if row.NumRows() != 1 || row.Column(0).(*array.String).Value(0) != "flightwal-name" {
+			t.Fatalf("%s: id 6 is %v, want the upserted row", stage, row)
+		}
+	}
+	check("memtable")
+	e.mustAction("flush", map[string]any{"table": "v22"})
+	e.mustAction("compact", map[string]any{"table": "v22"})
+	check("compacted")
+	e.restart()
+	check("restarted")
 }
