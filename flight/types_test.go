@@ -65,12 +65,33 @@ var extendedTypes = []struct {
 // about 1 in 7 values at every nesting level is null (structs only with
 // nullStructs).
 func appendRandom(r *rand.Rand, b array.Builder, id int64, nullStructs bool) {
+	appendValue(r, b, id, nullStructs, true)
+}
+
+// appendValue is appendRandom, with nulls only where nullable.
+func appendValue(r *rand.Rand, b array.Builder, id int64, nullStructs, nullable bool) {
 	_, isStruct := b.(*array.StructBuilder)
-	if r.IntN(7) == 0 && (nullStructs || !isStruct) {
+	if nullable && r.IntN(7) == 0 && (nullStructs || !isStruct) {
 		b.AppendNull()
 		return
 	}
 	switch x := b.(type) {
+	case *array.Int8Builder:
+		x.Append(int8(r.Uint32()))
+	case *array.Uint8Builder:
+		x.Append(uint8(r.Uint32()))
+	case *array.Uint16Builder:
+		x.Append(uint16(r.Uint32()))
+	case *array.Uint32Builder:
+		x.Append(r.Uint32())
+	case *array.Uint64Builder:
+		x.Append(r.Uint64() >> 1)
+	case *array.LargeStringBuilder:
+		x.Append(fmt.Sprintf("ls%d-%d", id, r.IntN(100)))
+	case *array.TimestampBuilder:
+		x.Append(arrow.Timestamp(r.Int64N(1 << 50)))
+	case *array.Date32Builder:
+		x.Append(arrow.Date32(r.IntN(40000)))
 	case *array.Int16Builder:
 		x.Append(int16(r.Uint32()))
 	case *array.Int32Builder:
@@ -121,22 +142,24 @@ func appendRandom(r *rand.Rand, b array.Builder, id int64, nullStructs bool) {
 	case *array.ListBuilder:
 		x.Append(true)
 		for range r.IntN(4) {
-			appendRandom(r, x.ValueBuilder(), id, nullStructs)
+			appendValue(r, x.ValueBuilder(), id, nullStructs, x.Type().(*arrow.ListType).ElemField().Nullable)
 		}
 	case *array.LargeListBuilder:
 		x.Append(true)
 		for range r.IntN(4) {
-			appendRandom(r, x.ValueBuilder(), id, nullStructs)
+			appendValue(r, x.ValueBuilder(), id, nullStructs, x.Type().(*arrow.LargeListType).ElemField().Nullable)
 		}
 	case *array.FixedSizeListBuilder:
 		x.Append(true)
-		for range x.Type().(*arrow.FixedSizeListType).Len() {
-			appendRandom(r, x.ValueBuilder(), id, nullStructs)
+		t := x.Type().(*arrow.FixedSizeListType)
+		for range t.Len() {
+			appendValue(r, x.ValueBuilder(), id, nullStructs, t.ElemField().Nullable)
 		}
 	case *array.StructBuilder:
 		x.Append(true)
+		t := x.Type().(*arrow.StructType)
 		for i := range x.NumField() {
-			appendRandom(r, x.FieldBuilder(i), id, nullStructs)
+			appendValue(r, x.FieldBuilder(i), id, nullStructs, t.Field(i).Nullable)
 		}
 	default:
 		panic(fmt.Sprintf("appendRandom: no generator for %T", b))
