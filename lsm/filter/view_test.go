@@ -2,6 +2,7 @@ package filter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,7 +15,7 @@ import (
 
 // viewRecord has a column of each type the filter compares through a view
 // (view.go), decimals, and a struct with a nested struct; row i has id i.
-func viewRecord(t *testing.T, mem memory.Allocator) arrow.RecordBatch {
+func viewRecord(t testing.TB, mem memory.Allocator) arrow.RecordBatch {
 	t.Helper()
 	meta := arrow.StructOf(
 		arrow.Field{Name: "a", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
@@ -162,4 +163,37 @@ func TestViewsAndStructFields(t *testing.T) {
 			t.Errorf("%s: err %v, want %q", bad.filter, err, bad.want)
 		}
 	}
+}
+
+// FuzzEvalViews: any filter over the view and struct columns binds with a
+// classified error or evaluates without panicking or leaking.
+func FuzzEvalViews(f *testing.F) {
+	for _, s := range []string{"meta.a > 0", "meta.inner.f > 0 AND dec < 1.251", "dict LIKE 'gr%'", "d64 >= '2000-01-01'", "f16 IN (0, 2.5)", "dec2 = 12345678901234567890123"} {
+		f.Add(s)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	rec := viewRecord(f, mem)
+	defer rec.Release()
+	f.Fuzz(func(t *testing.T, src string) {
+		e, err := Parse(src)
+		if err != nil {
+			return
+		}
+		b, err := Bind(e, rec.Schema())
+		if err != nil {
+			if !errors.Is(err, ErrType) && !errors.Is(err, ErrUnknownColumn) && !errors.Is(err, ErrAmbiguousColumn) {
+				t.Fatalf("Bind(%q): unclassified error %v", src, err)
+			}
+			return
+		}
+		before := mem.CurrentAlloc()
+		m, err := b.Eval(context.Background(), mem, rec)
+		if err != nil {
+			t.Fatalf("Eval(%q): %v", src, err)
+		}
+		m.Release()
+		if after := mem.CurrentAlloc(); after != before {
+			t.Fatalf("%q leaked %d bytes", src, after-before)
+		}
+	})
 }
