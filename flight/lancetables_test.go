@@ -176,6 +176,11 @@ func TestLanceTablesListedServedOrRefused(t *testing.T) {
 		}
 	}
 
+	// drop_table still removes an unservable table.
+	e.mustAction("drop_table", map[string]any{"name": "corrupt"})
+	if _, ok := e.listFlights()["corrupt"]; ok {
+		t.Fatal("a dropped unservable table is still listed")
+	}
 	for _, name := range []string{"v21", "v22"} {
 		if msg := appError(t, infos[name]); msg != "" || infos[name].TotalRecords != 7 {
 			t.Fatalf("%s: app error %q, total_records %d (want none, 7)", name, msg, infos[name].TotalRecords)
