@@ -89,7 +89,8 @@ func keyedRows(mem memory.Allocator, schema *arrow.Schema, seed uint64, ids []in
 // rows. flightwal reads every value as LanceDB does; it adopts "id" as the
 // key, upserts (existing and new keys), deletes, flushes and compacts into
 // the table in its own version; LanceDB then reads exactly what flightwal
-// serves, one row per key.
+// serves, one row per key. Before the adoption, rows appended to the
+// table without a key reach it too.
 func TestLanceDBTablesEndToEnd(t *testing.T) {
 	for _, tc := range []struct{ variant, fixture string }{
 		{"v039", "lancedb-0.39.0/types_2_2"},
@@ -103,10 +104,22 @@ func TestLanceDBTablesEndToEnd(t *testing.T) {
 			before := readWithLanceDB(t, nm, dir, "types")
 			sameRows(t, "flightwal's read of LanceDB's table", typesRows(t, e.mustGet(map[string]any{"table": "types"})), before.Rows)
 
+			// Append-only first, as LanceDB wrote it: appended rows reach
+			// the table through flush and compaction.
+			schema := flightSchema(t, e, e.listFlights()["types"])
+			appended := keyedRows(e.mem, schema, 5, []int64{20000, 20001}, true)
+			defer appended.Release()
+			e.mustPut(pathDesc("types"), appended)
+			e.mustAction("flush", map[string]any{"table": "types"})
+			e.mustAction("compact", map[string]any{"table": "types"})
+			if n := readWithLanceDB(t, nm, dir, "types").CountRows; n != int64(len(before.Rows))+2 {
+				t.Fatalf("LanceDB counts %d rows after an append, want %d", n, len(before.Rows)+2)
+			}
+
 			if _, err := e.action("create_table", map[string]any{"name": "types", "primary_key": "id"}); err != nil {
 				t.Fatal(err)
 			}
-			schema := flightSchema(t, e, e.listFlights()["types"])
+			schema = flightSchema(t, e, e.listFlights()["types"])
 			var ids []int64
 			for _, r := range before.Rows[:12] { // existing keys
 				ids = append(ids, rowID(r))
@@ -121,7 +134,7 @@ func TestLanceDBTablesEndToEnd(t *testing.T) {
 			e.mustPut(cmdDesc(map[string]any{"table": "types", "op": "delete"}), del)
 
 			served := typesRows(t, e.mustGet(map[string]any{"table": "types"}))
-			if want := len(before.Rows) + 3 - 2; len(served) != want { // +3, 10000, 10002; -2 existing
+			if want := len(before.Rows) + 2 + 3 - 2; len(served) != want { // +20000, 20001; +3, 10000, 10002; -2 existing
 				t.Fatalf("flightwal serves %d rows, want %d", len(served), want)
 			}
 			wrote := map[int64]map[string]any{}
