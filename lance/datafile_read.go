@@ -35,6 +35,7 @@ type fileReader struct {
 	numRows uint64
 	schema  *filepb.Schema
 	columns []*columnInfo
+	legacy  *legacyMeta // a legacy (v1, format 0.1/0.2) file: read-only, its own layout
 }
 
 type columnInfo struct {
@@ -49,6 +50,7 @@ type pageInfo struct {
 	sizes       []uint64
 	enc         *ep.ArrayEncoding // 2.0
 	layout      *e21.PageLayout   // 2.1, 2.2
+	legacy      bool              // a legacy page: offsets[0] is its position
 }
 
 // initialTailRead is how much of a file's end the first read fetches; most
@@ -76,18 +78,20 @@ func openFileReader(ctx context.Context, store objstore.Store, key string, size 
 	if int64(len(tail)) != size-tailStart {
 		return nil, corruptf(key, "short read of the tail: %d of %d bytes", len(tail), size-tailStart)
 	}
-	foot := tail[len(tail)-fileFooterLen:]
-	if string(foot[36:]) != magic {
-		return nil, corruptf(key, "bad data file magic %q", foot[36:])
+	end8 := tail[len(tail)-8:]
+	if string(end8[4:]) != magic {
+		return nil, corruptf(key, "bad data file magic %q", end8[4:])
 	}
+	if binary.LittleEndian.Uint16(end8) == 0 && binary.LittleEndian.Uint16(end8[2:]) < 3 {
+		return openLegacy(key, size, tail, tailStart)
+	}
+	foot := tail[len(tail)-fileFooterLen:]
 	major, minor := binary.LittleEndian.Uint16(foot[32:]), binary.LittleEndian.Uint16(foot[34:])
 	fileMinor := 0
 	switch {
 	case major == 0 && minor == 3, major == 2 && minor == 0:
 	case major == 2 && (minor == 1 || minor == 2):
 		fileMinor = int(minor)
-	case major == 0 && minor < 3:
-		return nil, unsupportedf("%s: data file version %d.%d (the legacy v1 format)", key, major, minor)
 	default:
 		return nil, unsupportedf("%s: data file version %d.%d (formats 2.0, 2.1 and 2.2 are read)", key, major, minor)
 	}

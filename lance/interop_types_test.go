@@ -51,7 +51,7 @@ func fixtureRecords(t *testing.T, mem memory.Allocator, f *lanceFixture) (*arrow
 
 // typesFixture returns the types fixture of LanceDB version lancedb and
 // data storage version v.
-func typesFixture(t *testing.T, lancedb, v string) *lanceFixture {
+func typesFixture(t testing.TB, lancedb, v string) *lanceFixture {
 	t.Helper()
 	for _, f := range lanceFixtures(t) {
 		if !f.basic() && f.LanceDB == lancedb && f.DataStorageVersion == v {

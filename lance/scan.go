@@ -56,6 +56,17 @@ type columnSource struct {
 	field  *filepb.Field
 	tree   *fieldTree
 	cols20 map[int32]int
+	// legacy is the field's pages in a legacy (v1) file.
+	legacy   *columnInfo
+	nullable bool
+}
+
+// pages are the column's pages.
+func (s columnSource) pages() []pageInfo {
+	if s.legacy != nil {
+		return s.legacy.pages
+	}
+	return s.file.columns[s.col].pages
 }
 
 // nested reports whether the field is decoded whole (a nested field).
@@ -70,7 +81,8 @@ type leafColumn struct {
 // openFile returns the reader of a data file, from d's FileCache when it
 // holds the file's metadata.
 func (d *Dataset) openFile(ctx context.Context, df *tablepb.DataFile) (*fileReader, error) {
-	if df.GetFileMajorVersion() != dataFileMajor || df.GetFileMinorVersion() > 2 {
+	legacy := df.GetFileMajorVersion() == 0 && df.GetFileMinorVersion() <= 2
+	if !legacy && (df.GetFileMajorVersion() != dataFileMajor || df.GetFileMinorVersion() > 2) {
 		return nil, unsupportedf("%s: data file format %d.%d (formats 2.0, 2.1 and 2.2 are read)", df.GetPath(), df.GetFileMajorVersion(), df.GetFileMinorVersion())
 	}
 	return d.files.open(ctx, d.store, join(d.root, dataDir+"/"+df.GetPath()), int64(df.GetFileSizeBytes()))
@@ -111,6 +123,18 @@ func (d *Dataset) sources(ctx context.Context, frag Fragment, proj []int) ([]col
 					return 0, corruptf(r.key, "column index %d of %d columns", col, len(r.columns))
 				}
 				return col, nil
+			}
+			if r.legacy != nil {
+				if nested {
+					return nil, unsupportedf("%s: field %q of type %s in a legacy file", r.key, d.fields[fi].GetName(), out[i].dt)
+				}
+				lo, hi := slices.Min(df.GetFields()), slices.Max(df.GetFields())
+				col, err := r.legacyPages(ctx, d.store, id, lo, hi)
+				if err != nil {
+					return nil, err
+				}
+				out[i].file, out[i].legacy, out[i].nullable = r, col, d.fields[fi].GetNullable()
+				break
 			}
 			if nested {
 				out[i].file = r
@@ -243,7 +267,7 @@ func (c *columnCursor) seek(ctx context.Context, mem memory.Allocator, row uint6
 		c.page, c.cur, c.curLo, c.curHi, c.loaded = 0, arr, 0, c.src.file.numRows, true
 		return nil
 	}
-	pages := c.src.file.columns[c.src.col].pages
+	pages := c.src.pages()
 	i := c.page
 	if i >= len(pages) || row < pages[i].first {
 		i = 0
@@ -254,7 +278,13 @@ func (c *columnCursor) seek(ctx context.Context, mem memory.Allocator, row uint6
 	if i == len(pages) {
 		return corruptf(c.src.file.key, "row %d past column %d's pages", row, c.src.col)
 	}
-	arr, err := c.src.file.readPage(ctx, c.src.store, mem, c.src.col, i, c.src.dt)
+	var arr arrow.Array
+	var err error
+	if c.src.legacy != nil {
+		arr, err = c.src.file.readLegacyPage(ctx, c.src.store, mem, &pages[i], c.src.dt, c.src.nullable)
+	} else {
+		arr, err = c.src.file.readPage(ctx, c.src.store, mem, c.src.col, i, c.src.dt)
+	}
 	if err != nil {
 		return err
 	}

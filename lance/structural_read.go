@@ -299,6 +299,11 @@ func decodeStructuralPage(src *pageSource, pl *e21.PageLayout, rows int) (ld *le
 			ld, err = nil, corruptf(src.key, "decoding page: %v", rec)
 		}
 	}()
+	return decodeLayout(src, pl, rows)
+}
+
+// decodeLayout is decodeStructuralPage without the recover (fuzzed so).
+func decodeLayout(src *pageSource, pl *e21.PageLayout, rows int) (*leafData, error) {
 	switch l := pl.GetLayout().(type) {
 	case *e21.PageLayout_MiniBlockLayout:
 		return decodeMiniBlock(src, l.MiniBlockLayout, rows)
@@ -351,7 +356,15 @@ func decodeMiniBlock(src *pageSource, mb *e21.MiniBlockLayout, rows int) (*leafD
 			return nil, err
 		}
 	}
+	if rep, _ := hasLevels(ld.layers); !rep && mb.GetNumItems() != uint64(rows) {
+		return nil, corruptf(key, "mini-block page of %d items for %d rows", mb.GetNumItems(), rows)
+	}
 	meta, data := src.page[0], src.page[1]
+	// No encoding packs more than 1024 values in 8 bytes (bit packing of
+	// width 0): more items than that is corrupt, not a reason to allocate.
+	if mb.GetNumItems() > 128*uint64(len(data))+maxChunkValues {
+		return nil, corruptf(key, "mini-block page of %d items in %d bytes", mb.GetNumItems(), len(data))
+	}
 	ww := 2
 	if mb.GetHasLargeChunk() {
 		ww = 4
@@ -379,6 +392,9 @@ func decodeMiniBlock(src *pageSource, mb *e21.MiniBlockLayout, rows int) (*leafD
 			nv = 1 << (w & 15)
 		}
 		done += nv
+		if done > items {
+			return nil, corruptf(key, "mini-block chunks hold more than %d items", items)
+		}
 		if off+size > len(data) || size < 0 {
 			return nil, corruptf(key, "chunk %d of %d bytes at %d past the page's %d", c, size, off, len(data))
 		}
@@ -393,6 +409,9 @@ func decodeMiniBlock(src *pageSource, mb *e21.MiniBlockLayout, rows int) (*leafD
 	}
 	if nchunks == 0 && items > 0 {
 		return nil, corruptf(key, "mini-block page of %d items without chunks", items)
+	}
+	if done != items {
+		return nil, corruptf(key, "mini-block chunks hold %d items, page %d", done, items)
 	}
 	if ld.vals == nil {
 		ld.vals = &block{dim: 1}

@@ -98,6 +98,12 @@ func (d *Dataset) Take(ctx context.Context, mem memory.Allocator, fragID uint64,
 			cols[i] = array.MakeArrayOfNull(mem, s.dt, len(rows))
 			continue
 		}
+		if s.legacy != nil {
+			if cols[i], err = takeByPages(ctx, mem, s, rows); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if s.nested() {
 			if cols[i], err = takeNested(ctx, mem, s, rows); err != nil {
 				return nil, err
@@ -130,6 +136,36 @@ func takeNested(ctx context.Context, mem memory.Allocator, s columnSource, rows 
 		}
 	}
 	return sliceRuns(mem, arr, runs)
+}
+
+// takeByPages takes rows by decoding the pages holding them, as Scan.
+func takeByPages(ctx context.Context, mem memory.Allocator, s columnSource, rows []uint64) (arrow.Array, error) {
+	c := &columnCursor{src: s}
+	defer c.release()
+	parts := make([]arrow.Array, 0, len(rows))
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	for i := 0; i < len(rows); {
+		j := i + 1
+		for j < len(rows) && rows[j] == rows[j-1]+1 {
+			j++
+		}
+		a, err := c.read(ctx, mem, rows[i], rows[j-1]+1)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, a)
+		i = j
+	}
+	if len(parts) == 1 {
+		a := parts[0]
+		parts = nil
+		return a, nil
+	}
+	return array.Concatenate(parts, mem)
 }
 
 // taker is one Take: the pages it reads and the ranges it fetches.
