@@ -101,21 +101,36 @@ func fixtureRows(mem memory.Allocator, schema *arrow.Schema, first, n int64) arr
 }
 
 // TestLanceTablesListedServedOrRefused: every dataset under the root is
-// listed. One flightwal can't serve (a legacy v1 data file, a corrupt data
-// file) carries the reason in app_metadata and every request on it answers
+// listed. One flightwal can't serve (a data file of format 2.3, a corrupt
+// data file) carries the reason in app_metadata and every request on it answers
 // FailedPrecondition with it, naming the file; a DoPut into it leaves
 // nothing behind. The 2.0, 2.1 and 2.2 tables LanceDB wrote (no primary
-// key) are served; 2.0 append-only, writes included.
+// key) are served; 2.0 append-only, writes included; a legacy (v1) table
+// is served read-only.
 func TestLanceTablesListedServedOrRefused(t *testing.T) {
 	// name -> what the reason must say (the file's directory is named too).
 	unservable := map[string]string{
-		"legacy":  "legacy",
+		"v23":     "2.3",
 		"corrupt": "corrupt",
 	}
 	dir, st := lanceRoot(t, map[string]string{
 		"v20": "lancedb-0.39.0/v2_0", "v22": "lancedb-0.39.0/v2_2", "v21": "lancedb-0.31.0/v2_1",
-		"legacy": "lancedb-0.39.0/legacy", "corrupt": "lancedb-0.39.0/v2_0",
+		"old": "lancedb-0.39.0/legacy", "corrupt": "lancedb-0.39.0/v2_0", "v23": "lancedb-0.39.0/v2_2",
 	})
+	// v23: a data file that says it is format 2.3 (the footer's minor
+	// version, before the magic), which nothing here reads.
+	v23, _ := filepath.Glob(filepath.Join(dir, "v23.lance", "data", "*.lance"))
+	if len(v23) == 0 {
+		t.Fatal("no data files in the v23 copy")
+	}
+	raw, err := os.ReadFile(v23[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)-6] = 3
+	if err := os.WriteFile(v23[0], raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// corrupt: a data file cut short (its footer is gone).
 	files, _ := filepath.Glob(filepath.Join(dir, "corrupt.lance", "data", "*.lance"))
 	if len(files) == 0 {
@@ -127,8 +142,8 @@ func TestLanceTablesListedServedOrRefused(t *testing.T) {
 	e := newEnv(t, withStore(st))
 
 	infos := e.listFlights()
-	if len(infos) != 5 {
-		t.Fatalf("ListFlights: %d tables, want 5", len(infos))
+	if len(infos) != 6 {
+		t.Fatalf("ListFlights: %d tables, want 6", len(infos))
 	}
 	if msg := appError(t, infos["v20"]); msg != "" || infos["v20"].TotalRecords != 7 {
 		t.Fatalf("v20: app error %q, total_records %d (want none, 7)", msg, infos["v20"].TotalRecords)
@@ -155,7 +170,7 @@ func TestLanceTablesListedServedOrRefused(t *testing.T) {
 				t.Fatalf("%s %s: %v does not name the file", name, call, err)
 			}
 		}
-		_, err := e.get(map[string]any{"table": name})
+		_, err = e.get(map[string]any{"table": name})
 		check("DoGet", err)
 		_, err = e.client.GetFlightInfo(context.Background(), pathDesc(name))
 		check("GetFlightInfo", err)
@@ -174,6 +189,28 @@ func TestLanceTablesListedServedOrRefused(t *testing.T) {
 		if after := keysUnder(t, st, name+".lance/"); strings.Join(after, ",") != strings.Join(before, ",") {
 			t.Fatalf("%s: requests on an unservable table changed its files:\nbefore %v\nafter  %v", name, before, after)
 		}
+	}
+
+	// legacy (v1 files): served read-only. Writes are refused saying so
+	// before anything is made durable; the FlightInfo carries the reason.
+	if got := sortedIDs(e.mustGet(map[string]any{"table": "old"})); len(got) != 7 || got[0] != 3 {
+		t.Fatalf("old: ids %v, want 3..9", got)
+	}
+	var ro struct {
+		WritesRefused string `json:"writes_refused"`
+	}
+	if err := json.Unmarshal(infos["old"].AppMetadata, &ro); err != nil || !strings.Contains(ro.WritesRefused, "read-only") {
+		t.Fatalf("old: app_metadata %q (%v), want writes_refused naming the legacy format", infos["old"].AppMetadata, err)
+	}
+	before := keysUnder(t, st, "old.lance/")
+	lrows := fixtureRows(e.mem, flightSchema(t, e, infos["old"]), 100, 3)
+	_, err = e.put(pathDesc("old"), lrows)
+	lrows.Release()
+	wantCode(t, err, codes.FailedPrecondition, "legacy 0.x datasets are read-only")
+	_, err = e.action("create_table", map[string]any{"name": "old", "primary_key": "id"})
+	wantCode(t, err, codes.FailedPrecondition, "read-only")
+	if after := keysUnder(t, st, "old.lance/"); strings.Join(after, ",") != strings.Join(before, ",") {
+		t.Fatalf("old: a refused DoPut changed files:\nbefore %v\nafter  %v", before, after)
 	}
 
 	// drop_table still removes an unservable table.
@@ -199,7 +236,7 @@ func TestLanceTablesListedServedOrRefused(t *testing.T) {
 	if fmtIDs := sortedIDs(got); len(fmtIDs) != 10 || fmtIDs[0] != 3 || fmtIDs[9] != 102 {
 		t.Fatalf("v20 after an append: ids %v", fmtIDs)
 	}
-	_, err := e.get(map[string]any{"table": "v20", "pk": []int{3}})
+	_, err = e.get(map[string]any{"table": "v20", "pk": []int{3}})
 	wantCode(t, err, codes.InvalidArgument, "no primary key")
 	del := keyBatch(e.mem, []int64{3})
 	defer del.Release()

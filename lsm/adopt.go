@@ -26,6 +26,9 @@ func (db *DB) AdoptPrimaryKey(ctx context.Context, name, pk string, schema *arro
 	if t.pkCol >= 0 {
 		return nil, fmt.Errorf("%w: table %q (its primary key is %q)", ErrAlreadyExists, name, t.PrimaryKey())
 	}
+	if err := t.WriteRefused(); err != nil {
+		return nil, err // a commit is a write
+	}
 	if schema != nil {
 		if err := sameColumns(t.schema, schema); err != nil {
 			return nil, fmt.Errorf("%w: table %q exists with another schema: %v", ErrInvalidArgument, name, err)

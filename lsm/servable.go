@@ -111,3 +111,9 @@ func probeWrite(ctx context.Context, schema *arrow.Schema, version lance.DataSto
 	}
 	return nil
 }
+
+// writable reports a data storage version package lance writes.
+func writable(v lance.DataStorageVersion) bool {
+	_, err := lance.ParseDataStorageVersion(string(v))
+	return err == nil
+}

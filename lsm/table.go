@@ -85,7 +85,10 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	for i := range schema.Fields() {
 		t.allCols = append(t.allCols, i)
 	}
-	if err := probeWrite(ctx, schema, ds.DataStorageVersion()); err != nil {
+	if v := ds.DataStorageVersion(); !writable(v) {
+		t.writeErr = &FormatError{Table: name, Schema: schema, Write: true, Err: fmt.Errorf(
+			"%w: its data storage version %q is read-only here (flightwal writes 2.0, 2.1 and 2.2; legacy 0.x datasets are read-only)", ErrUnsupported, v)}
+	} else if err := probeWrite(ctx, schema, v); err != nil {
 		if !isFormatErr(err) {
 			err = fmt.Errorf("%w: %v", ErrUnsupported, err)
 		}
