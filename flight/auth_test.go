@@ -256,12 +256,7 @@ func TestAuthBeforeLookup(t *testing.T) {
 	// DoPut that may create its table needs admin, as create_table does.
 	rec := datagen.Batch(e.mem, 4, 1, 0, 3)
 	defer rec.Release()
-	// In this order: the refused create first, then the one that makes it.
-	for _, c2 := range []struct {
-		tok  string
-		want codes.Code
-	}{{"w-secret-22", codes.PermissionDenied}, {"a-secret-333", codes.OK}} {
-		tok, want := c2.tok, c2.want
+	for tok, want := range map[string]codes.Code{"w-secret-22": codes.PermissionDenied, "a-secret-333": codes.OK} {
 		s, err := c.DoPut(withToken(tok))
 		if err != nil {
 			t.Fatal(err)
