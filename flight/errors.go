@@ -33,6 +33,8 @@ func toStatus(err error) error {
 	switch {
 	case errors.Is(err, lsm.ErrDataLoss): // first: it outranks any retry hint
 		code = codes.DataLoss
+	case errors.Is(err, lsm.ErrUnsupported), errors.Is(err, lsm.ErrCorrupt): // a format question, never Internal
+		code = codes.FailedPrecondition
 	case errors.Is(err, errPermissionDenied):
 		code = codes.PermissionDenied
 	case errors.Is(err, errInvalid), errors.Is(err, lsm.ErrInvalidArgument):
@@ -41,8 +43,7 @@ func toStatus(err error) error {
 		code = codes.NotFound
 	case errors.Is(err, lsm.ErrAlreadyExists):
 		code = codes.AlreadyExists
-	case errors.Is(err, lsm.ErrFenced), errors.Is(err, lsm.ErrReadOnly),
-		errors.Is(err, lsm.ErrUnsupported), errors.Is(err, lsm.ErrCorrupt):
+	case errors.Is(err, lsm.ErrFenced), errors.Is(err, lsm.ErrReadOnly):
 		code = codes.FailedPrecondition
 	case errors.Is(err, lsm.ErrUnavailable), errors.Is(err, lsm.ErrClosed), errors.Is(err, errShuttingDown):
 		code = codes.Unavailable

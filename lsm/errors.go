@@ -25,6 +25,9 @@ var (
 	// entry, a region manifest) fails its checksum, does not parse or
 	// does not validate. The error's message names the object.
 	ErrDataLoss = errors.New("data loss")
+	// ErrReadOnly: the storage refuses writes; reads still work.
+	ErrReadOnly = errors.New("storage is read-only")
+
 	// ErrUnsupported: a Lance dataset uses a file format, encoding or type
 	// this server does not read or write; the message names the file and
 	// what is unsupported. A format question, never an internal error.
@@ -32,8 +35,6 @@ var (
 	// ErrCorrupt: a Lance file of the table (not acknowledged state: see
 	// ErrDataLoss) is malformed or truncated; the message names it.
 	ErrCorrupt = lance.ErrCorrupt
-	// ErrReadOnly: the storage refuses writes; reads still work.
-	ErrReadOnly = errors.New("storage is read-only")
 )
 
 // errNotClaimed: a write reached a region opened for reading only;
