@@ -361,3 +361,30 @@ func TestPrimaryKeyTypes(t *testing.T) {
 }
 
 func codeOf(err error) codes.Code { st, _ := status.FromError(err); return st.Code() }
+
+// TestCreateTableDataStorageVersion: "2.0", "2.1" and "2.2" are taken
+// (stats and a flush show the table works), anything else is
+// InvalidArgument naming it and creates nothing.
+func TestCreateTableDataStorageVersion(t *testing.T) {
+	e := newEnv(t)
+	schema := typedSchema(arrow.BinaryTypes.String)
+	for _, bad := range []string{"2.3", "legacy", "3"} {
+		_, err := e.action("create_table", map[string]any{"name": "v", "schema": schemaB64(e, schema), "data_storage_version": bad})
+		wantCode(t, err, codes.InvalidArgument, bad)
+	}
+	if _, err := e.get(map[string]any{"table": "v"}); codeOf(err) != codes.NotFound {
+		t.Fatalf("a refused create_table left a table: %v", err)
+	}
+	for i, v := range []string{"2.0", "2.1", "2.2"} {
+		name := fmt.Sprintf("v%d", i)
+		e.mustAction("create_table", map[string]any{"name": name, "schema": schemaB64(e, schema), "data_storage_version": v})
+		b := typedBatch(e.mem, schema, 1, 0, 10, true)
+		e.mustPut(pathDesc(name), b)
+		b.Release()
+		e.mustAction("flush", map[string]any{"table": name})
+		e.mustAction("compact", map[string]any{"table": name})
+		if n := e.mustGet(map[string]any{"table": name}).NumRows(); n != 10 {
+			t.Fatalf("%s table: %d rows, want 10", v, n)
+		}
+	}
+}

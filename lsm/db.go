@@ -158,6 +158,10 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 	if err := CheckTableName(spec.Name); err != nil {
 		return nil, err
 	}
+	version, err := lance.ParseDataStorageVersion(spec.DataStorageVersion)
+	if err != nil {
+		return nil, fmt.Errorf("%w: data_storage_version %q: want \"2.0\", \"2.1\" or \"2.2\"", ErrInvalidArgument, spec.DataStorageVersion)
+	}
 	schema, pkCol, err := normalizeSchema(spec.Schema, spec.PrimaryKey)
 	if err != nil {
 		return nil, err
@@ -170,10 +174,6 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 	}
 	if err := checkIndexes(schema, pkCol, spec.Indexes); err != nil {
 		return nil, err
-	}
-	version, err := lance.ParseDataStorageVersion(spec.DataStorageVersion)
-	if err != nil {
-		return nil, fmt.Errorf("%w: data_storage_version %q: want \"2.0\", \"2.1\" or \"2.2\"", ErrInvalidArgument, spec.DataStorageVersion)
 	}
 	cfg := map[string]string{configRegions: strconv.Itoa(spec.Regions)}
 	if pkCol >= 0 {
