@@ -2,9 +2,9 @@
 // and prints JSON the way testdata/lance/make.mjs writes its "types"
 // tables' expected rows (64-bit integers as decimal strings, binary as hex,
 // decimals as their unscaled integer, lists as arrays, structs as objects):
-//   node read_types.mjs <db dir> <table> [filter]
-// Output: {"version", "countRows", "schema", "rows"} (rows in id order,
-// those matching filter if given).
+//   node read_types.mjs <db dir> <table>...
+// Output: {"tables": {<table>: {"version", "countRows", "schema", "rows"}}}
+// (rows in id order).
 import { lancedb, print } from "./common.mjs";
 
 function typesJSON(v) {
@@ -27,21 +27,24 @@ function typesJSON(v) {
   return v;
 }
 
-const [dir, name, filter] = process.argv.slice(2);
+const [dir, ...names] = process.argv.slice(2);
 const db = await lancedb.connect(dir);
-const t = await db.openTable(name);
-let query = t.query();
-if (filter) query = query.where(filter);
-const tbl = await query.toArrow();
-const names = tbl.schema.fields.map((f) => f.name);
-const rows = [];
-for (let i = 0; i < tbl.numRows; i++) {
-  rows.push(Object.fromEntries(names.map((n) => [n, typesJSON(tbl.getChild(n).get(i))])));
+const out = { tables: {} };
+for (const name of names) {
+  const t = await db.openTable(name);
+  const tbl = await t.query().toArrow();
+  const cols = tbl.schema.fields.map((f) => f.name);
+  const rows = [];
+  for (let i = 0; i < tbl.numRows; i++) {
+    rows.push(Object.fromEntries(cols.map((n) => [n, typesJSON(tbl.getChild(n).get(i))])));
+  }
+  rows.sort((a, b) => Number(a.id) - Number(b.id));
+  out.tables[name] = {
+    version: await t.version(),
+    countRows: await t.countRows(),
+    schema: (await t.schema()).fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable })),
+    rows,
+  };
+  t.close();
 }
-rows.sort((a, b) => Number(a.id) - Number(b.id));
-print({
-  version: await t.version(),
-  countRows: await t.countRows(),
-  schema: (await t.schema()).fields.map((f) => ({ name: f.name, type: String(f.type), nullable: f.nullable })),
-  rows,
-});
+print(out);

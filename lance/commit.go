@@ -61,6 +61,9 @@ type Transaction struct {
 // and data files written before a failed commit are left unreferenced.
 // The new Dataset shares d's FileCache.
 func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transaction) (*Dataset, error) {
+	if err := d.checkNewFragments(tx.NewFragments); err != nil {
+		return nil, err
+	}
 	m := proto.Clone(d.manifest).(*tablepb.Manifest)
 	m.Version = d.Version() + 1
 	m.WriterVersion = &tablepb.Manifest_WriterVersion{Library: writerLibrary, Version: writerVersion}

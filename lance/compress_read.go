@@ -3,6 +3,7 @@ package lance
 import (
 	"bytes"
 	"encoding/binary"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -70,45 +71,68 @@ func decompressGeneral(key string, c *e21.BufferCompression, in []byte) ([]byte,
 // flOrder is FastLanes' row order within a 1024-value block.
 var flOrder = [8]int{0, 4, 2, 6, 1, 5, 3, 7}
 
-// unpackFastLanes unpacks one 1024-value FastLanes block of b-bit values
-// stored in words of t bits (8, 16, 32 or 64), little-endian, into out
-// (1024 values, as uint64). packed holds exactly 1024*b/t words.
-func unpackFastLanes(t, b int, packed []byte, out []uint64) {
-	lanes := 1024 / t
-	wb := t / 8
-	word := func(i int) uint64 {
-		p := packed[i*wb:]
-		switch wb {
-		case 1:
-			return uint64(p[0])
-		case 2:
-			return uint64(binary.LittleEndian.Uint16(p))
-		case 4:
-			return uint64(binary.LittleEndian.Uint32(p))
-		}
-		return binary.LittleEndian.Uint64(p)
+// word is a FastLanes word type.
+type word interface {
+	~uint8 | ~uint16 | ~uint32 | ~uint64
+}
+
+// asWords views b (whole words, little-endian machine) as a []T.
+func asWords[T word](b []byte) []T {
+	var z T
+	sz := int(unsafe.Sizeof(z))
+	if len(b) < sz {
+		return nil
 	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&b[0])), len(b)/sz)
+}
+
+// unpackFL unpacks one 1024-value FastLanes block of b-bit values stored
+// in words of T (packed holds exactly 1024*b/bits(T) words) into out
+// (1024 values).
+func unpackFL[T word](b int, packed []T, out []T) {
+	var z T
+	t := int(unsafe.Sizeof(z)) * 8
+	lanes := 1024 / t
+	out = out[:1024]
 	if b == 0 {
-		clear(out[:1024])
+		clear(out)
 		return
 	}
-	mask := uint64(1)<<uint(b) - 1
-	if b == 64 {
-		mask = ^uint64(0)
+	_ = packed[lanes*b-1]
+	if b == t {
+		for lane := range lanes {
+			for row := range t {
+				out[flOrder[row/8]*16+(row%8)*128+lane] = packed[lanes*row+lane]
+			}
+		}
+		return
 	}
-	for lane := 0; lane < lanes; lane++ {
-		for row := 0; row < t; row++ {
+	mask := T(1)<<uint(b) - 1
+	for lane := range lanes {
+		for row := range t {
 			bit := row * b
 			w, shift := bit/t, bit%t
-			v := word(lanes*w+lane) >> uint(shift)
+			v := packed[lanes*w+lane] >> uint(shift)
 			if shift+b > t {
-				v |= word(lanes*(w+1)+lane) << uint(t-shift)
-			}
-			if t < 64 {
-				v &= uint64(1)<<uint(t) - 1
+				v |= packed[lanes*(w+1)+lane] << uint(t-shift)
 			}
 			out[flOrder[row/8]*16+(row%8)*128+lane] = v & mask
 		}
+	}
+}
+
+// unpackFastLanes unpacks one block of b-bit values in words of t bits
+// (8, 16, 32 or 64) from packed into out (1024*t/8 bytes).
+func unpackFastLanes(t, b int, packed, out []byte) {
+	switch t {
+	case 8:
+		unpackFL(b, asWords[uint8](packed), asWords[uint8](out))
+	case 16:
+		unpackFL(b, asWords[uint16](packed), asWords[uint16](out))
+	case 32:
+		unpackFL(b, asWords[uint32](packed), asWords[uint32](out))
+	default:
+		unpackFL(b, asWords[uint64](packed), asWords[uint64](out))
 	}
 }
 
@@ -147,9 +171,9 @@ func inlineUnpack(key string, w, n int, in []byte) ([]byte, error) {
 		return nil, corruptf(key, "inline bitpacking of %d-bit values", w)
 	}
 	wb := w / 8
-	out := make([]byte, n*wb)
-	var vals [1024]uint64
-	for done := 0; done < n; done += 1024 {
+	blocks := (n + 1023) / 1024
+	out := make([]byte, blocks*1024*wb)
+	for i := range blocks {
 		if len(in) < wb {
 			return nil, corruptf(key, "bitpacked block past the buffer")
 		}
@@ -162,13 +186,10 @@ func inlineUnpack(key string, w, n int, in []byte) ([]byte, error) {
 		if len(in) < words*wb {
 			return nil, corruptf(key, "bitpacked block of width %d: %d bytes left", b, len(in))
 		}
-		unpackFastLanes(w, b, in[:words*wb], vals[:])
+		unpackFastLanes(w, b, in[:words*wb], out[i*1024*wb:(i+1)*1024*wb])
 		in = in[words*wb:]
-		for i := 0; i < 1024 && done+i < n; i++ {
-			putUint(out[(done+i)*wb:], wb, vals[i])
-		}
 	}
-	return out, nil
+	return out[:n*wb], nil
 }
 
 // outOfLineUnpack decodes n values of an out_of_line_bitpacking{W,
@@ -200,26 +221,19 @@ func outOfLineUnpack(key string, w, b, n int, in []byte) ([]byte, error) {
 	if have < need {
 		return nil, corruptf(key, "bitpacked buffer of %d words for %d values of %d bits", have, n, b)
 	}
-	out := make([]byte, n*wb)
-	var vals [1024]uint64
-	for i := 0; i < whole; i++ {
-		unpackFastLanes(w, b, in[i*wordsPerBlock*wb:(i+1)*wordsPerBlock*wb], vals[:])
-		for j := range 1024 {
-			putUint(out[(i*1024+j)*wb:], wb, vals[j])
-		}
+	out := make([]byte, (whole+1)*1024*wb)
+	for i := range whole {
+		unpackFastLanes(w, b, in[i*wordsPerBlock*wb:(i+1)*wordsPerBlock*wb], out[i*1024*wb:(i+1)*1024*wb])
 	}
 	if tail > 0 {
 		start := whole * wordsPerBlock * wb
 		if rawTail {
 			copy(out[whole*1024*wb:], in[start:start+tail*wb])
 		} else {
-			unpackFastLanes(w, b, in[start:start+wordsPerBlock*wb], vals[:])
-			for j := range tail {
-				putUint(out[(whole*1024+j)*wb:], wb, vals[j])
-			}
+			unpackFastLanes(w, b, in[start:start+wordsPerBlock*wb], out[whole*1024*wb:])
 		}
 	}
-	return out, nil
+	return out[:n*wb], nil
 }
 
 // fsstTable is a decoded FSST symbol table (Lance's fsst crate): a u64
@@ -228,6 +242,7 @@ func outOfLineUnpack(key string, w, b, n int, in []byte) ([]byte, error) {
 type fsstTable struct {
 	on      bool
 	symbols [256][8]byte
+	words   [256]uint64 // symbols as little-endian words
 	lens    [256]uint8
 }
 
@@ -246,6 +261,7 @@ func parseFSST(key string, st []byte) (*fsstTable, error) {
 	}
 	for i := range n {
 		copy(t.symbols[i][:], st[8+8*i:])
+		t.words[i] = binary.LittleEndian.Uint64(t.symbols[i][:])
 		t.lens[i] = st[8+8*n+i]
 		if t.lens[i] > 8 {
 			return nil, corruptf(key, "FSST symbol %d of length %d", i, t.lens[i])
@@ -254,23 +270,25 @@ func parseFSST(key string, st []byte) (*fsstTable, error) {
 	return t, nil
 }
 
-// decode appends the decompression of in to out. Code 255 escapes the
-// next byte; any other code is a symbol.
-func (t *fsstTable) decode(key string, out, in []byte) ([]byte, error) {
-	if !t.on {
-		return append(out, in...), nil
+// decodeInto decompresses in into buf at pos and returns the new end;
+// buf has room for 8 bytes a code plus 8 past pos.
+func (t *fsstTable) decodeInto(key string, buf []byte, pos int, in []byte) (int, error) {
+	if pos+8*len(in)+8 > len(buf) {
+		return 0, corruptf(key, "FSST output past its buffer")
 	}
 	for i := 0; i < len(in); i++ {
 		c := in[i]
 		if c == 255 {
 			i++
 			if i == len(in) {
-				return nil, corruptf(key, "FSST escape at the end of a string")
+				return 0, corruptf(key, "FSST escape at the end of a string")
 			}
-			out = append(out, in[i])
+			buf[pos] = in[i]
+			pos++
 			continue
 		}
-		out = append(out, t.symbols[c][:t.lens[c]]...)
+		binary.LittleEndian.PutUint64(buf[pos:], t.words[c])
+		pos += int(t.lens[c])
 	}
-	return out, nil
+	return pos, nil
 }

@@ -280,7 +280,23 @@ func decodeAnyPage(mem memory.Allocator, src *pageSource, p *pageInfo, dt arrow.
 	if err != nil {
 		return nil, err
 	}
-	t, err := buildLeafTree(mem, src.key, leafPath{types: []arrow.DataType{dt}}, ld, int(p.rows))
+	return flatLeafArray(mem, src.key, dt, ld, int(p.rows))
+}
+
+// flatLeafArray is the array of a top-level leaf's decoded page.
+func flatLeafArray(mem memory.Allocator, key string, dt arrow.DataType, ld *leafData, rows int) (arrow.Array, error) {
+	if ld.rep == nil && len(ld.layers) == 1 && ld.vals.n == rows && ld.entries == rows {
+		// no levels to walk: the definition levels are the validity
+		var valid []bool
+		if ld.def != nil {
+			valid = make([]bool, rows)
+			for i, d := range ld.def {
+				valid[i] = d == 0
+			}
+		}
+		return blockToArray(mem, key, dt, ld.vals, valid)
+	}
+	t, err := buildLeafTree(mem, key, leafPath{types: []arrow.DataType{dt}}, ld, rows)
 	if err != nil {
 		return nil, err
 	}

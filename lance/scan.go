@@ -59,6 +59,15 @@ type columnSource struct {
 	// legacy is the field's pages in a legacy (v1) file.
 	legacy   *columnInfo
 	nullable bool
+	name     string // the field, for errors
+}
+
+// fieldErr names the field in an error about reading it.
+func (s columnSource) fieldErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("lance: field %q: %w", s.name, err)
 }
 
 // pages are the column's pages.
@@ -95,6 +104,7 @@ func (d *Dataset) sources(ctx context.Context, frag Fragment, proj []int) ([]col
 		id := d.fields[fi].GetId()
 		out[i].dt = d.schema.Field(fi).Type
 		out[i].store = d.store
+		out[i].name = d.schema.Field(fi).Name
 		leaves := d.tree.leaves[fi]
 		nested := len(leaves) != 1 || len(leaves[0].path.types) != 1
 		for _, df := range frag.pb.GetFiles() {
@@ -135,6 +145,9 @@ func (d *Dataset) sources(ctx context.Context, frag Fragment, proj []int) ([]col
 				}
 				out[i].file, out[i].legacy, out[i].nullable = r, col, d.fields[fi].GetNullable()
 				break
+			}
+			if nested && r.minor > 0 && isPackedStruct(d.fields[fi]) {
+				return nil, unsupportedf("%s: field %q is a packed struct (one column of packed children)", r.key, d.fields[fi].GetName())
 			}
 			if nested {
 				out[i].file = r
@@ -261,7 +274,7 @@ func (c *columnCursor) seek(ctx context.Context, mem memory.Allocator, row uint6
 	if c.src.nested() {
 		arr, err := c.src.readNested(ctx, mem)
 		if err != nil {
-			return err
+			return c.src.fieldErr(err)
 		}
 		c.release()
 		c.page, c.cur, c.curLo, c.curHi, c.loaded = 0, arr, 0, c.src.file.numRows, true
@@ -286,7 +299,7 @@ func (c *columnCursor) seek(ctx context.Context, mem memory.Allocator, row uint6
 		arr, err = c.src.file.readPage(ctx, c.src.store, mem, c.src.col, i, c.src.dt)
 	}
 	if err != nil {
-		return err
+		return c.src.fieldErr(err)
 	}
 	c.release()
 	c.page, c.cur, c.curLo, c.curHi, c.loaded = i, arr, pages[i].first, pages[i].first+pages[i].rows, true
@@ -373,4 +386,15 @@ func (d *Dataset) scanFragment(ctx context.Context, mem memory.Allocator, frag F
 		}
 	}
 	return nil
+}
+
+// isPackedStruct reports a struct field Lance stores packed in one column
+// (field metadata "lance-encoding:packed" or the older "packed").
+func isPackedStruct(f *filepb.Field) bool {
+	for _, k := range []string{"lance-encoding:packed", "packed"} {
+		if v, ok := f.GetMetadata()[k]; ok && isTrue(string(v)) {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -189,9 +190,87 @@ func TestCorrupt21DataFile(t *testing.T) {
 	for _, cut := range []int{0, 39, 40, len(good) / 2, len(good) - 41, len(good) - 1} {
 		check("truncated", good[:cut], true)
 	}
-	for i := 0; i < len(good); i += 61 {
+	// Flips: a sample of the pages, and the metadata at the end closely.
+	for i := 0; i < len(good); i += 397 {
 		bad := bytes.Clone(good)
 		bad[i] ^= 0xA5
 		check("flipped", bad, false)
+	}
+	for i := max(0, len(good)-4096); i < len(good); i += 7 {
+		bad := bytes.Clone(good)
+		bad[i] ^= 0xA5
+		check("flipped", bad, false)
+	}
+}
+
+// TestUnsupportedEncodingNamesFileFieldAndEncoding: a 2.2 page in an
+// encoding this package does not decode (packed_struct, which Lance
+// writes only for struct fields marked packed) fails Scan and Take with
+// ErrUnsupported naming the data file, the field and the encoding. And a
+// byte_stream_split page (written when compression is asked for) reads.
+func TestUnsupportedEncodingNamesFileFieldAndEncoding(t *testing.T) {
+	ctx := context.Background()
+	mem := checkedMem(t)
+	src := typesFixture(t, "0.39.0", "2.2")
+	d := src.open(t)
+	df := d.Fragments()[0].pb.GetFiles()[0]
+	r, err := d.openFile(ctx, df) // the Dataset's FileCache keeps r
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Make the page of the column "u64" (mini-block, flat{64}) claim
+	// packed_struct.
+	col := slices.Index(df.GetFields(), int32(4)) // u64
+	p := &r.columns[col].pages[0]
+	good := p.layout
+	p.layout = proto.Clone(p.layout).(*e21.PageLayout)
+	p.layout.GetMiniBlockLayout().ValueCompression = &e21.CompressiveEncoding{Compression: &e21.CompressiveEncoding_PackedStruct{
+		PackedStruct: &e21.PackedStruct{BitsPerValue: []uint64{64}, Values: flatEnc21(64)},
+	}}
+	defer func() { p.layout = good }()
+	check := func(what string, err error) {
+		t.Helper()
+		t.Logf("%s: %v", what, err)
+		if !errors.Is(err, ErrUnsupported) {
+			t.Fatalf("%s: %v, want ErrUnsupported", what, err)
+		}
+		for _, want := range []string{df.GetPath(), `field "u64"`, "packed_struct"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: %q does not name %s", what, err, want)
+			}
+		}
+	}
+	check("CheckReadable", d.CheckReadable(ctx))
+	err = d.Scan(ctx, mem, []string{"id", "u64"}, 0, func(Fragment, uint64, arrow.RecordBatch) error { return nil })
+	check("scan", err)
+	old := takeSmallPage
+	takeSmallPage = 0
+	defer func() { takeSmallPage = old }()
+	rec, err := d.Take(ctx, mem, d.Fragments()[0].ID, []uint64{1, 2}, []string{"u64"})
+	if rec != nil {
+		rec.Release()
+	}
+	check("take", err)
+}
+
+// TestByteStreamSplitChunk decodes a byte_stream_split chunk of four
+// int32 values.
+func TestByteStreamSplitChunk(t *testing.T) {
+	vals := []uint32{0x04030201, 0x14131211, 0x24232221, 0x34333231}
+	var split []byte
+	for j := range 4 {
+		for _, v := range vals {
+			split = append(split, byte(v>>(8*j)))
+		}
+	}
+	enc := &e21.CompressiveEncoding{Compression: &e21.CompressiveEncoding_ByteStreamSplit{ByteStreamSplit: &e21.ByteStreamSplit{Values: flatEnc21(32)}}}
+	blk, err := decodeMiniValuesC("t", enc, [][]byte{split}, 4, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if got := binary.LittleEndian.Uint32(blk.data[4*i:]); got != v {
+			t.Errorf("value %d = %#x, want %#x", i, got, v)
+		}
 	}
 }

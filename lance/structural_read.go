@@ -32,19 +32,27 @@ type block struct {
 func (b *block) valueBytes() int { return b.bits * b.dim / 8 }
 
 // appendBlock appends src to dst (same shape) and returns dst.
-func appendBlock(key string, dst, src *block) (*block, error) {
+func appendBlock(key string, dst, src *block, hint int) (*block, error) {
 	if dst == nil {
 		c := *src
+		// hint is the values expected in all: room for them up front
+		hint = max(hint, src.n)
 		if src.bits == 0 {
 			// own the offsets so later appends do not alias src
-			c.offs = append([]uint64(nil), src.offs...)
-			c.data = append([]byte(nil), src.data[src.offs[0]:src.offs[src.n]]...)
+			c.offs = append(make([]uint64, 0, hint+1), src.offs...)
+			bytes := src.offs[src.n] - src.offs[0]
+			room := bytes
+			if src.n > 0 {
+				room = min(bytes*uint64(hint)/uint64(src.n)+bytes/8, 1<<30)
+			}
+			c.data = append(make([]byte, 0, max(room, bytes)), src.data[src.offs[0]:src.offs[src.n]]...)
 			base := src.offs[0]
 			for i := range c.offs {
 				c.offs[i] -= base
 			}
 		} else {
-			c.data = append([]byte(nil), src.data[:fixedLen(src)]...)
+			room := (hint*src.dim*src.bits + 7) / 8
+			c.data = append(make([]byte, 0, max(room, fixedLen(src))), src.data[:fixedLen(src)]...)
 			c.itemValid = nil
 			if src.itemValid != nil {
 				c.itemValid = appendBits(nil, 0, src.itemValid, src.n*src.dim)
@@ -119,6 +127,7 @@ type leafData struct {
 	rep, def []uint16          // nil when absent
 	vals     *block
 	entries  int // rep/def entries (= visible values when there are no levels)
+	hint     int // values expected when appending chunks (capacity)
 }
 
 func (l *leafData) append(key string, o *leafData) error {
@@ -139,7 +148,7 @@ func (l *leafData) append(key string, o *leafData) error {
 			return nil
 		}
 		if a == nil {
-			a = make([]uint16, an)
+			a = make([]uint16, an, max(an+bn, l.hint))
 		}
 		if b == nil {
 			b = make([]uint16, bn)
@@ -151,7 +160,7 @@ func (l *leafData) append(key string, o *leafData) error {
 	l.entries += o.entries
 	var err error
 	if o.vals != nil {
-		l.vals, err = appendBlock(key, l.vals, o.vals)
+		l.vals, err = appendBlock(key, l.vals, o.vals, l.hint)
 	}
 	return err
 }
@@ -359,6 +368,7 @@ func decodeMiniBlock(src *pageSource, mb *e21.MiniBlockLayout, rows int) (*leafD
 	if rep, _ := hasLevels(ld.layers); !rep && mb.GetNumItems() != uint64(rows) {
 		return nil, corruptf(key, "mini-block page of %d items for %d rows", mb.GetNumItems(), rows)
 	}
+	ld.hint = int(mb.GetNumItems())
 	meta, data := src.page[0], src.page[1]
 	// No encoding packs more than 1024 values in 8 bytes (bit packing of
 	// width 0): more items than that is corrupt, not a reason to allocate.
@@ -374,6 +384,7 @@ func decodeMiniBlock(src *pageSource, mb *e21.MiniBlockLayout, rows int) (*leafD
 	}
 	nchunks := len(meta) / ww
 	items := mb.GetNumItems()
+	fc := &fsstCache{}
 	var done uint64
 	off := 0
 	for c := range nchunks {
@@ -398,7 +409,7 @@ func decodeMiniBlock(src *pageSource, mb *e21.MiniBlockLayout, rows int) (*leafD
 		if off+size > len(data) || size < 0 {
 			return nil, corruptf(key, "chunk %d of %d bytes at %d past the page's %d", c, size, off, len(data))
 		}
-		chunk, err := decodeChunk(key, mb, data[off:off+size], int(nv), ww, dict)
+		chunk, err := decodeChunk(key, mb, data[off:off+size], int(nv), ww, dict, fc)
 		if err != nil {
 			return nil, err
 		}
@@ -422,7 +433,7 @@ func decodeMiniBlock(src *pageSource, mb *e21.MiniBlockLayout, rows int) (*leafD
 // decodeChunk decodes one mini-block chunk of nv values:
 // u16 num_levels, [u16 rep bytes], [u16 def bytes], u16|u32 buffer sizes,
 // padding to 8, then rep, def and the value buffers, each padded to 8.
-func decodeChunk(key string, mb *e21.MiniBlockLayout, c []byte, nv, ww int, dict *block) (*leafData, error) {
+func decodeChunk(key string, mb *e21.MiniBlockLayout, c []byte, nv, ww int, dict *block, fc *fsstCache) (*leafData, error) {
 	rd := &byteReader{key: key, b: c}
 	numLevels := int(rd.u(2))
 	repSize, defSize := -1, -1
@@ -468,7 +479,7 @@ func decodeChunk(key string, mb *e21.MiniBlockLayout, c []byte, nv, ww int, dict
 		}
 		out.entries = numLevels
 	}
-	vals, err := decodeMiniValues(key, mb.GetValueCompression(), bufs, nv)
+	vals, err := decodeMiniValuesC(key, mb.GetValueCompression(), bufs, nv, fc)
 	if err != nil {
 		return nil, err
 	}
@@ -593,7 +604,24 @@ func flatBlock(key string, b []byte, w, n int) (*block, error) {
 }
 
 // decodeMiniValues decodes the nv values of one mini-block chunk.
-func decodeMiniValues(key string, enc *e21.CompressiveEncoding, bufs [][]byte, nv int) (*block, error) {
+// fsstCache keeps a page's parsed FSST symbol table across its chunks.
+type fsstCache struct {
+	raw []byte
+	t   *fsstTable
+}
+
+func (c *fsstCache) table(key string, st []byte) (*fsstTable, error) {
+	if c != nil && c.t != nil && len(c.raw) == len(st) && (len(st) == 0 || &c.raw[0] == &st[0]) {
+		return c.t, nil
+	}
+	t, err := parseFSST(key, st)
+	if err == nil && c != nil {
+		c.raw, c.t = st, t
+	}
+	return t, err
+}
+
+func decodeMiniValuesC(key string, enc *e21.CompressiveEncoding, bufs [][]byte, nv int, fc *fsstCache) (*block, error) {
 	need := func(k int) error {
 		if len(bufs) < k {
 			return corruptf(key, "chunk of %d value buffers, encoding needs %d", len(bufs), k)
@@ -639,7 +667,7 @@ func decodeMiniValues(key string, enc *e21.CompressiveEncoding, bufs [][]byte, n
 			}
 			validity, bufs = bufs[0][:(nv*d+7)/8], bufs[1:]
 		}
-		inner, err := decodeMiniValues(key, f.GetValues(), bufs, nv*d)
+		inner, err := decodeMiniValuesC(key, f.GetValues(), bufs, nv*d, fc)
 		if err != nil {
 			return nil, err
 		}
@@ -667,11 +695,15 @@ func decodeMiniValues(key string, enc *e21.CompressiveEncoding, bufs [][]byte, n
 		}
 		return rleBlock(key, e.Rle, bufs[0], bufs[1], nv)
 	case *e21.CompressiveEncoding_Fsst:
-		inner, err := decodeMiniValues(key, e.Fsst.GetValues(), bufs, nv)
+		inner, err := decodeMiniValuesC(key, e.Fsst.GetValues(), bufs, nv, fc)
 		if err != nil {
 			return nil, err
 		}
-		return fsstBlock(key, e.Fsst.GetSymbolTable(), inner)
+		t, err := fc.table(key, e.Fsst.GetSymbolTable())
+		if err != nil {
+			return nil, err
+		}
+		return fsstBlock(key, t, inner)
 	case *e21.CompressiveEncoding_General:
 		if err := need(1); err != nil {
 			return nil, err
@@ -681,9 +713,30 @@ func decodeMiniValues(key string, enc *e21.CompressiveEncoding, bufs [][]byte, n
 			return nil, err
 		}
 		nb := append([][]byte{b}, bufs[1:]...)
-		return decodeMiniValues(key, e.General.GetValues(), nb, nv)
+		return decodeMiniValuesC(key, e.General.GetValues(), nb, nv, fc)
 	case *e21.CompressiveEncoding_Constant:
 		return constantBlock(key, e.Constant.GetValue(), nv)
+	case *e21.CompressiveEncoding_ByteStreamSplit:
+		// byte j of value i is byte j*n + i of the buffer
+		if err := need(1); err != nil {
+			return nil, err
+		}
+		w := int(e.ByteStreamSplit.GetValues().GetFlat().GetBitsPerValue())
+		if w%8 != 0 || w == 0 || w > 256 {
+			return nil, unsupportedf("%s: byte_stream_split of %d-bit values", key, w)
+		}
+		wb := w / 8
+		if len(bufs[0]) != nv*wb {
+			return nil, corruptf(key, "byte_stream_split of %d bytes for %d values of %d bits", len(bufs[0]), nv, w)
+		}
+		out := make([]byte, nv*wb)
+		for j := range wb {
+			stream := bufs[0][j*nv : (j+1)*nv]
+			for i, b := range stream {
+				out[i*wb+j] = b
+			}
+		}
+		return &block{n: nv, bits: w, dim: 1, data: out}, nil
 	case nil:
 		return nil, corruptf(key, "mini-block page without value compression")
 	}
@@ -775,22 +828,31 @@ func rleBlock(key string, r *e21.Rle, vals, lens []byte, n int) (*block, error) 
 }
 
 // fsstBlock decompresses the variable-width values of inner.
-func fsstBlock(key string, st []byte, inner *block) (*block, error) {
+func fsstBlock(key string, t *fsstTable, inner *block) (*block, error) {
 	if inner.bits != 0 {
 		return nil, corruptf(key, "FSST over fixed-width values")
 	}
-	t, err := parseFSST(key, st)
-	if err != nil {
-		return nil, err
-	}
 	out := &block{n: inner.n, dim: 1, offs: make([]uint64, inner.n+1)}
-	out.data = make([]byte, 0, 3*(inner.offs[inner.n]-inner.offs[0]))
+	in := inner.data[inner.offs[0]:inner.offs[inner.n]]
+	if !t.on {
+		out.data = in
+		for i := range out.offs {
+			out.offs[i] = inner.offs[i] - inner.offs[0]
+		}
+		return out, nil
+	}
+	// Each code expands to at most 8 bytes; 8 more of slack for the
+	// word-at-a-time copy.
+	buf := make([]byte, 8*len(in)+8)
+	pos := 0
 	for i := range inner.n {
-		if out.data, err = t.decode(key, out.data, inner.data[inner.offs[i]:inner.offs[i+1]]); err != nil {
+		var err error
+		if pos, err = t.decodeInto(key, buf, pos, inner.data[inner.offs[i]:inner.offs[i+1]]); err != nil {
 			return nil, err
 		}
-		out.offs[i+1] = uint64(len(out.data))
+		out.offs[i+1] = uint64(pos)
 	}
+	out.data = buf[:pos]
 	return out, nil
 }
 
@@ -956,6 +1018,15 @@ func decodeFullZip(src *pageSource, fz *e21.FullZipLayout, rows int) (*leafData,
 	if cw > 0 {
 		ld.rep = make([]uint16, 0, n)
 		ld.def = make([]uint16, 0, n)
+	}
+	if cw == 0 && fixedBytes > 0 && validityBytes == 0 {
+		// no control words, no item validity: the buffer is the values
+		vals.n, vals.data = n, data[:n*fixedBytes]
+		ld.vals, ld.entries = vals, n
+		return ld, nil
+	}
+	if fixedBytes > 0 {
+		vals.data = make([]byte, 0, n*(fixedBytes-validityBytes))
 	}
 	var iv []byte
 	if validityBytes > 0 {

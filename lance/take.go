@@ -224,8 +224,12 @@ func (t *taker) run(ctx context.Context, mem memory.Allocator, cols []arrow.Arra
 		key = tp.src.file.key
 		p := &tp.src.file.columns[tp.src.col].pages[tp.pi]
 		tp.pc = &pageCtx{file: t.fetch.file(tp.src.file), page: p, colBuf: tp.src.file.columns[tp.src.col].colBuf}
-		if takeRanged && p.enc != nil {
+		switch {
+		case !takeRanged:
+		case p.enc != nil:
 			tp.node = compileTake(tp.pc, p.enc, tp.src.dt, p.rows)
+		case p.layout != nil:
+			tp.node = compileStructuralTake(tp.pc, p.layout, tp.src.dt, p.rows)
 		}
 		whole := tp.node == nil
 		if !whole {
@@ -267,7 +271,7 @@ func (t *taker) run(ctx context.Context, mem memory.Allocator, cols []arrow.Arra
 		key = t.pages[lo].src.file.key
 		c, err := buildColumn(mem, t.pages[lo:hi])
 		if err != nil {
-			return err
+			return t.pages[lo].src.fieldErr(err)
 		}
 		cols[t.pages[lo].out] = c
 		lo = hi

@@ -152,6 +152,9 @@ func TestTestdataLanceReadsEveryValueAndDeletion(t *testing.T) {
 			mem := checkedMem(t)
 			d := f.open(t)
 			f.checkManifest(t, d)
+			if err := d.CheckReadable(ctx); err != nil {
+				t.Fatalf("CheckReadable: %v", err)
+			}
 
 			// Scan every column; drop deleted rows as readers must.
 			var scanned []map[string]any
@@ -238,6 +241,9 @@ func TestTestdataLanceUnsupportedVersionFailsClearly(t *testing.T) {
 	err = d.Scan(ctx, mem, nil, 0, func(Fragment, uint64, arrow.RecordBatch) error { return nil })
 	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "data file version 2.3") || !strings.Contains(err.Error(), ".lance") {
 		t.Errorf("scan: %v, want ErrUnsupported naming the file and version 2.3", err)
+	}
+	if err := d.CheckReadable(ctx); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "data file version 2.3") {
+		t.Errorf("CheckReadable: %v, want ErrUnsupported naming version 2.3", err)
 	}
 }
 

@@ -47,6 +47,9 @@ func TestTestdataLanceTypesReadEveryValue(t *testing.T) {
 			if !slices.Equal(names, want) {
 				t.Fatalf("columns %v, LanceDB's %v", names, want)
 			}
+			if err := d.CheckReadable(ctx); err != nil {
+				t.Fatalf("CheckReadable: %v", err)
+			}
 			var scanned []map[string]any
 			err := d.Scan(ctx, mem, nil, 0, func(frag Fragment, first uint64, rec arrow.RecordBatch) error {
 				del, err := d.DeletionBitmap(ctx, frag.ID)
@@ -65,55 +68,70 @@ func TestTestdataLanceTypesReadEveryValue(t *testing.T) {
 			}
 			f.compareRows(t, "scan", scanned)
 
-			// Take every third live row of each fragment.
-			var taken []map[string]any
-			wantTaken := map[string]bool{}
-			for _, frag := range d.Fragments() {
-				del, err := d.DeletionBitmap(ctx, frag.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var rows []uint64
-				for r := uint64(0); r < frag.PhysicalRows; r += 3 {
-					if del == nil || !del.Contains(uint32(r)) {
-						rows = append(rows, r)
-					}
-				}
-				rec, err := d.Take(ctx, mem, frag.ID, rows, nil)
-				if err != nil {
-					t.Fatalf("take: %v", err)
-				}
-				for i := range int(rec.NumRows()) {
-					row := typesRow(t, rec, i)
-					taken = append(taken, row)
-					wantTaken[row["id"].(string)] = true
-				}
-				rec.Release()
-			}
-			slices.SortFunc(taken, func(a, b map[string]any) int {
-				x, _ := strconv.Atoi(a["id"].(string))
-				y, _ := strconv.Atoi(b["id"].(string))
-				return x - y
-			})
-			var wantRows []map[string]any
-			for _, r := range f.Rows {
-				if wantTaken[r["id"].(string)] {
-					wantRows = append(wantRows, r)
-				}
-			}
-			if len(taken) != len(wantRows) || len(taken) < len(f.Rows)/4 {
-				t.Errorf("take: %d rows, %d of LanceDB's match", len(taken), len(wantRows))
-			}
-			for i := range min(len(taken), len(wantRows)) {
-				if !reflect.DeepEqual(taken[i], wantRows[i]) {
-					t.Errorf("take: row %d\n got %v\nwant %v", i, taken[i], wantRows[i])
-				}
+			// Take every third live row of each fragment: pages read whole,
+			// and only the rows' bytes (no small-page shortcut).
+			for _, small := range []uint64{takeSmallPage, 0} {
+				f.checkTypesTake(t, d, small)
 			}
 		})
 	}
 	for _, v := range []string{"2.0", "2.1", "2.2"} {
 		if seen[v] != 2 {
 			t.Errorf("%d types datasets in data storage version %s, want 2", seen[v], v)
+		}
+	}
+}
+
+// checkTypesTake takes every third live row of each fragment of d with
+// takeSmallPage = small and compares them with LanceDB's rows.
+func (f *lanceFixture) checkTypesTake(t *testing.T, d *Dataset, small uint64) {
+	t.Helper()
+	old := takeSmallPage
+	takeSmallPage = small
+	defer func() { takeSmallPage = old }()
+	ctx := context.Background()
+	mem := checkedMem(t)
+	var taken []map[string]any
+	wantTaken := map[string]bool{}
+	for _, frag := range d.Fragments() {
+		del, err := d.DeletionBitmap(ctx, frag.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rows []uint64
+		for r := uint64(0); r < frag.PhysicalRows; r += 3 {
+			if del == nil || !del.Contains(uint32(r)) {
+				rows = append(rows, r)
+			}
+		}
+		rec, err := d.Take(ctx, mem, frag.ID, rows, nil)
+		if err != nil {
+			t.Fatalf("take: %v", err)
+		}
+		for i := range int(rec.NumRows()) {
+			row := typesRow(t, rec, i)
+			taken = append(taken, row)
+			wantTaken[row["id"].(string)] = true
+		}
+		rec.Release()
+	}
+	slices.SortFunc(taken, func(a, b map[string]any) int {
+		x, _ := strconv.Atoi(a["id"].(string))
+		y, _ := strconv.Atoi(b["id"].(string))
+		return x - y
+	})
+	var wantRows []map[string]any
+	for _, r := range f.Rows {
+		if wantTaken[r["id"].(string)] {
+			wantRows = append(wantRows, r)
+		}
+	}
+	if len(taken) != len(wantRows) || len(taken) < len(f.Rows)/4 {
+		t.Errorf("take: %d rows, %d of LanceDB's match", len(taken), len(wantRows))
+	}
+	for i := range min(len(taken), len(wantRows)) {
+		if !reflect.DeepEqual(taken[i], wantRows[i]) {
+			t.Errorf("take (small pages %d): row %d\n got %v\nwant %v", small, i, taken[i], wantRows[i])
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package lance
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/flightwal/flightwal/lance/lancepb/filepb"
 	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
+	"github.com/flightwal/flightwal/objstore"
 )
 
 // DataStorageVersion is the Lance data file format a dataset's files use
@@ -121,4 +123,27 @@ func isNested(dt arrow.DataType) bool {
 		return true
 	}
 	return false
+}
+
+// checkNewFragments refuses new fragments whose data files are not in the
+// dataset's data storage version (Lance expects one version per dataset).
+func (d *Dataset) checkNewFragments(nfs []NewFragment) error {
+	want := d.DataStorageVersion()
+	for _, nf := range nfs {
+		got, err := ParseDataStorageVersion(string(nf.Version))
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("lance: commit: new fragment %s is in data file format %s, dataset %s is %s (use WriteFragmentVersion with Dataset.DataStorageVersion): %w",
+				nf.Path, got, d.root, want, ErrUnsupported)
+		}
+	}
+	return nil
+}
+
+// WriteFragment writes recs as a new fragment's data file in the
+// dataset's data storage version, for a Transaction on d.
+func (d *Dataset) WriteFragment(ctx context.Context, store objstore.Store, schema *arrow.Schema, recs []arrow.RecordBatch) (NewFragment, error) {
+	return WriteFragmentVersion(ctx, store, d.root, schema, recs, d.DataStorageVersion())
 }
