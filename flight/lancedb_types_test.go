@@ -24,12 +24,18 @@ type lanceDBRead struct {
 
 func readWithLanceDB(t *testing.T, nm, dir, table string) lanceDBRead {
 	t.Helper()
-	var out lanceDBRead
+	var out struct {
+		Tables map[string]lanceDBRead `json:"tables"`
+	}
 	raw := lancejs.Run(t, nm, "read_types.mjs", dir, table)
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Fatalf("read_types.mjs: %v\n%s", err, raw)
 	}
-	return out
+	read, ok := out.Tables[table]
+	if !ok {
+		t.Fatalf("read_types.mjs did not read %s: %s", table, raw)
+	}
+	return read
 }
 
 // typesRows renders rec as read_types.mjs prints rows (in id order), through

@@ -316,8 +316,9 @@ func (db *DB) openSlot(ctx context.Context, name string, sl *tableSlot) (*Table,
 		return nil, wrapStoreErr(fmt.Errorf("opening table %q: %w", name, err))
 	}
 	// Every data file must be readable before the table serves anything:
-	// a table that can't be read can't be compacted either.
-	if err := probeRead(ctx, ds, db.opts.Allocator); isFormatErr(err) {
+	// a table that can't be read can't be compacted either. Its metadata
+	// and page encodings are checked, no data is read.
+	if err := ds.CheckReadable(ctx); isFormatErr(err) {
 		return nil, &FormatError{Table: name, Schema: ds.Schema(), Err: err}
 	} else if err != nil {
 		return nil, wrapStoreErr(fmt.Errorf("opening table %q: %w", name, err))

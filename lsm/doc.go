@@ -9,8 +9,9 @@
 // calls here and maps the errors below to status codes.
 //
 // Tables Lance wrote are served as stored (servable.go): opening a table
-// reads one row of every base fragment and writes and reads back one row
-// of its schema in its data storage version in memory. A file that can't
+// checks every base data file against lance's decoders
+// (Dataset.CheckReadable) and writes and reads back one row of its schema
+// in its data storage version in memory. A file that can't
 // be read makes the table unservable (FormatError; every request answers
 // it, naming the file), one the writer can't store makes it read-only
 // (WriteRefused), so no write is acknowledged that could not be

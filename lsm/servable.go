@@ -41,25 +41,6 @@ func isFormatErr(err error) bool {
 	return errors.Is(err, ErrUnsupported) || errors.Is(err, ErrCorrupt)
 }
 
-// probeRead reads one row of every fragment of the base table, every
-// column: each data file's version, layout and first page of each column
-// must be ones package lance reads. It returns the first failure.
-func probeRead(ctx context.Context, ds *lance.Dataset, mem memory.Allocator) error {
-	frags := ds.Fragments()
-	return objstore.Each(ctx, len(frags), func(i int) error {
-		f := frags[i]
-		if f.PhysicalRows == 0 {
-			return nil
-		}
-		rec, err := ds.Take(ctx, mem, f.ID, []uint64{0}, nil)
-		if err != nil {
-			return err
-		}
-		rec.Release()
-		return nil
-	})
-}
-
 // probeWrite writes a Lance dataset of schema in the table's data storage
 // version in memory (a row of empty
 // values and a row of nulls) and reads it back: the writer must store
