@@ -3,8 +3,10 @@ package flight
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 
 	"github.com/flightwal/flightwal/lsm"
@@ -17,7 +19,7 @@ type actionSpec struct {
 }
 
 var actions = []actionSpec{
-	{"create_table", `create a table: {"name", "schema": "<base64 Arrow IPC schema>", "primary_key"?, "regions"?, "indexes"?}`, (*Service).actCreateTable},
+	{"create_table", `create a table: {"name", "schema": "<base64 Arrow IPC schema>", "primary_key"?, "regions"?, "indexes"?, "data_storage_version"?}`, (*Service).actCreateTable},
 	{"drop_table", `drop a table and delete its data: {"name"}`, (*Service).actDropTable},
 	{"freeze", `freeze the active memtable: {"table", "region"?}`, (*Service).actFreeze},
 	{"flush", `freeze and write every frozen memtable as a Lance flushed generation: {"table", "region"?}`, (*Service).actFlush},
@@ -65,14 +67,28 @@ func (s *Service) actCreateTable(ctx context.Context, body []byte) (any, error) 
 	if err := decodeJSON("create_table body", body, req); err != nil {
 		return nil, err
 	}
-	if req.Name == "" || req.Schema == "" {
-		return nil, fmt.Errorf("%w: create_table needs \"name\" and \"schema\"", errInvalid)
+	if req.Name == "" || req.Schema == "" && req.PrimaryKey == "" {
+		return nil, fmt.Errorf("%w: create_table needs \"name\" and \"schema\" (or, to adopt an existing table's key, \"primary_key\")", errInvalid)
 	}
-	schema, err := decodeSchema(req.Schema)
-	if err != nil {
-		return nil, err
+	var schema *arrow.Schema
+	if req.Schema != "" {
+		var err error
+		if schema, err = decodeSchema(req.Schema); err != nil {
+			return nil, err
+		}
 	}
-	t, err := s.db.CreateTable(ctx, req.tableSpec(req.Name, schema))
+	var t *lsm.Table
+	err := lsm.ErrAlreadyExists
+	if schema != nil {
+		t, err = s.db.CreateTable(ctx, req.tableSpec(req.Name, schema))
+	}
+	if errors.Is(err, lsm.ErrAlreadyExists) && req.PrimaryKey != "" {
+		// An existing table without a key adopts one (API.md, Tables).
+		if req.Regions != 0 || len(req.Indexes) > 0 || req.DataStorageVersion != "" {
+			return nil, fmt.Errorf("%w: table %q exists: adopting a primary key takes only \"name\", \"primary_key\" and \"schema\"", errInvalid, req.Name)
+		}
+		t, err = s.db.AdoptPrimaryKey(ctx, req.Name, req.PrimaryKey, schema)
+	}
 	if err != nil {
 		return nil, err
 	}

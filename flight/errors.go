@@ -33,6 +33,8 @@ func toStatus(err error) error {
 	switch {
 	case errors.Is(err, lsm.ErrDataLoss): // first: it outranks any retry hint
 		code = codes.DataLoss
+	case errors.Is(err, lsm.ErrUnsupported), errors.Is(err, lsm.ErrCorrupt): // a format question, never Internal
+		code = codes.FailedPrecondition
 	case errors.Is(err, errPermissionDenied):
 		code = codes.PermissionDenied
 	case errors.Is(err, errInvalid), errors.Is(err, lsm.ErrInvalidArgument):

@@ -372,6 +372,9 @@ type CreateTable struct {
 	PrimaryKey string      `json:"primary_key,omitempty"`
 	Regions    int         `json:"regions,omitempty"`
 	Indexes    []IndexSpec `json:"indexes,omitempty"`
+	// DataStorageVersion: the Lance data file format of the new table's
+	// files, "2.0" (default), "2.1" or "2.2".
+	DataStorageVersion string `json:"data_storage_version,omitempty"`
 }
 
 // CreateIndex is the create_index action body: the table and one index
@@ -391,7 +394,8 @@ type DropIndex struct {
 func (c *CreateTable) tableSpec(name string, schema *arrow.Schema) lsm.TableSpec {
 	return lsm.TableSpec{
 		Name: name, Schema: schema, PrimaryKey: c.PrimaryKey, Regions: c.Regions,
-		Indexes: convertAll(c.Indexes, func(s IndexSpec) lsm.IndexDef { return lsm.IndexDef(s) }),
+		Indexes:            convertAll(c.Indexes, func(s IndexSpec) lsm.IndexDef { return lsm.IndexDef(s) }),
+		DataStorageVersion: c.DataStorageVersion,
 	}
 }
 

@@ -7,6 +7,7 @@ package flight
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 
 	"github.com/flightwal/flightwal/config"
 	"github.com/flightwal/flightwal/lsm"
@@ -213,6 +215,9 @@ func (s *Service) flightInfo(ctx context.Context, d *flight.FlightDescriptor) (*
 			return nil, err
 		}
 		info.TotalRecords = n
+		if werr := t.WriteRefused(); werr != nil {
+			info.AppMetadata, _ = json.Marshal(tableStatus{WritesRefused: werr.Error()})
+		}
 	}
 	return info, nil
 }
@@ -278,7 +283,9 @@ func (s *Service) GetSchema(ctx context.Context, d *flight.FlightDescriptor) (*f
 	return &flight.SchemaResult{Schema: flight.SerializeSchema(plan.Schema(), s.mem)}, nil
 }
 
-// ListFlights returns one FlightInfo per table.
+// ListFlights returns one FlightInfo per dataset under the storage root.
+// A table that can't be served is listed too, its reason in app_metadata
+// (tableStatus); so is one that failed to open for another reason.
 func (s *Service) ListFlights(_ *flight.Criteria, stream flight.FlightService_ListFlightsServer) error {
 	ctx := stream.Context()
 	names, err := s.db.ListTables(ctx)
@@ -286,14 +293,46 @@ func (s *Service) ListFlights(_ *flight.Criteria, stream flight.FlightService_Li
 		return toStatus(err)
 	}
 	for _, n := range names {
-		info, err := s.flightInfo(ctx, &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{n}})
+		d := &flight.FlightDescriptor{Type: flight.DescriptorPATH, Path: []string{n}}
+		info, err := s.flightInfo(ctx, d)
 		if err != nil {
-			s.log.Warn("ListFlights: skipping table", "table", n, "err", err)
-			continue
+			if ctx.Err() != nil {
+				return toStatus(ctx.Err())
+			}
+			info = s.failedInfo(d, err)
 		}
 		if err := stream.Send(info); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// tableStatus is the app_metadata of a table's FlightInfo when it is not
+// fully served (API.md, "Tables"): Error, the reason every request on it
+// fails (FailedPrecondition for a format question); WritesRefused, the
+// reason writes are refused while reads are served.
+type tableStatus struct {
+	Error         string `json:"error,omitempty"`
+	WritesRefused string `json:"writes_refused,omitempty"`
+}
+
+// failedInfo is the FlightInfo ListFlights sends for a table that failed
+// to open: the dataset's schema if its manifest was read (else none), no
+// endpoints, and the status message in app_metadata.
+func (s *Service) failedInfo(d *flight.FlightDescriptor, err error) *flight.FlightInfo {
+	schema := arrow.NewSchema(nil, nil)
+	var fe *lsm.FormatError
+	if errors.As(err, &fe) && fe.Schema != nil {
+		schema = fe.Schema
+	}
+	st, _ := status.FromError(toStatus(err))
+	md, _ := json.Marshal(tableStatus{Error: st.Message()})
+	return &flight.FlightInfo{
+		Schema:           flight.SerializeSchema(schema, s.mem),
+		FlightDescriptor: d,
+		TotalRecords:     -1,
+		TotalBytes:       -1,
+		AppMetadata:      md,
+	}
 }

@@ -45,8 +45,12 @@ const compactAttempts = 4
 // highest generation merged per region, so a crash between the two steps
 // never merges a generation twice.
 func (t *Table) Compact(ctx context.Context) (CompactResult, error) {
+	if err := t.Unservable(); err != nil {
+		return CompactResult{}, err
+	}
 	start := time.Now()
 	res, err := t.compact(ctx)
+	err = t.formatFailed(err)
 	if err == nil && len(res.Generations) > 0 {
 		t.opts.metrics.compacted(time.Since(start))
 	}
@@ -147,7 +151,7 @@ func (t *Table) compactOnce(ctx context.Context) (CompactResult, error) {
 		res.RowsDeleted += int64(len(rows))
 	}
 	if res.RowsWritten > 0 {
-		nf, err := lance.WriteFragment(ctx, t.db.store, tableRoot(t.name), t.schema, recs)
+		nf, err := lance.WriteFragmentVersion(ctx, t.db.store, tableRoot(t.name), t.schema, recs, base.ds.DataStorageVersion())
 		if err != nil {
 			return res, wrapStoreErr(fmt.Errorf("compacting %q: writing fragment: %w", t.name, err))
 		}

@@ -137,6 +137,9 @@ type TableSpec struct {
 	PrimaryKey string // optional: else the field marked with Lance's metadata
 	Regions    int    // default 1
 	Indexes    []IndexDef
+	// DataStorageVersion is the Lance data file format of every file of
+	// the table: "2.0" (default), "2.1" or "2.2".
+	DataStorageVersion string
 }
 
 // CheckTableName validates a table name (API.md).
@@ -154,6 +157,10 @@ func tableRoot(name string) string { return name + ".lance" }
 func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 	if err := CheckTableName(spec.Name); err != nil {
 		return nil, err
+	}
+	version, err := lance.ParseDataStorageVersion(spec.DataStorageVersion)
+	if err != nil {
+		return nil, fmt.Errorf("%w: data_storage_version %q: want \"2.0\", \"2.1\" or \"2.2\"", ErrInvalidArgument, spec.DataStorageVersion)
 	}
 	schema, pkCol, err := normalizeSchema(spec.Schema, spec.PrimaryKey)
 	if err != nil {
@@ -196,7 +203,7 @@ func (db *DB) CreateTable(ctx context.Context, spec TableSpec) (*Table, error) {
 	if err := db.clearRemnants(ctx, spec.Name); err != nil {
 		return nil, err
 	}
-	ds, err := lance.CreateDataset(ctx, db.store, tableRoot(spec.Name), schema, cfg)
+	ds, err := lance.WriteDatasetWith(ctx, db.store, tableRoot(spec.Name), schema, nil, lance.CreateOptions{Config: cfg, DataStorageVersion: version})
 	if errors.Is(err, objstore.ErrExists) {
 		return nil, fmt.Errorf("%w: table %q", ErrAlreadyExists, spec.Name)
 	}
@@ -286,6 +293,9 @@ func (db *DB) Table(ctx context.Context, name string) (*Table, error) {
 	if sl := db.slots[name]; sl != nil && sl.t != nil {
 		t := sl.t
 		db.mu.Unlock()
+		if err := t.Unservable(); err != nil {
+			return nil, err
+		}
 		return t, nil
 	}
 	db.mu.Unlock()
@@ -294,7 +304,14 @@ func (db *DB) Table(ctx context.Context, name string) (*Table, error) {
 		return nil, err
 	}
 	defer db.release(name, sl)
-	return db.openSlot(ctx, name, sl)
+	t, err := db.openSlot(ctx, name, sl)
+	if err == nil {
+		err = t.Unservable()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // openSlot opens the table of a slot the caller holds, unless another
@@ -307,7 +324,18 @@ func (db *DB) openSlot(ctx context.Context, name string, sl *tableSlot) (*Table,
 	if errors.Is(err, objstore.ErrNotFound) {
 		return nil, fmt.Errorf("%w: table %q", ErrNotFound, name)
 	}
+	if isFormatErr(err) {
+		return nil, &FormatError{Table: name, Err: err}
+	}
 	if err != nil {
+		return nil, wrapStoreErr(fmt.Errorf("opening table %q: %w", name, err))
+	}
+	// Every data file must be readable before the table serves anything:
+	// a table that can't be read can't be compacted either. Its metadata
+	// and page encodings are checked, no data is read.
+	if err := ds.CheckReadable(ctx); isFormatErr(err) {
+		return nil, &FormatError{Table: name, Schema: ds.Schema(), Err: err}
+	} else if err != nil {
 		return nil, wrapStoreErr(fmt.Errorf("opening table %q: %w", name, err))
 	}
 	t, err := openTable(ctx, db, name, ds)

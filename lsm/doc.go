@@ -32,6 +32,16 @@
 // It knows nothing of gRPC: package flight translates wire requests into
 // calls here and maps the errors below to status codes.
 //
+// Tables Lance wrote are served as stored (servable.go): opening a table
+// checks every base data file against lance's decoders
+// (Dataset.CheckReadable) and writes and reads back one row of its schema
+// in its data storage version in memory. A file that can't
+// be read makes the table unservable (FormatError; every request answers
+// it, naming the file), one the writer can't store makes it read-only
+// (WriteRefused), so no write is acknowledged that could not be
+// compacted. Tables without a primary key are append-only until
+// AdoptPrimaryKey (adopt.go) records one.
+//
 // The invariants of ARCHITECTURE.md are kept in these places:
 //
 //  1. Durable means persisted: the wal.Writer reports an entry to

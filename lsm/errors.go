@@ -3,6 +3,7 @@ package lsm
 import (
 	"errors"
 
+	"github.com/flightwal/flightwal/lance"
 	"github.com/flightwal/flightwal/lsm/wal"
 )
 
@@ -33,6 +34,14 @@ var (
 	ErrFailedPrecondition = errors.New("failed precondition")
 	// ErrReadOnly: the storage refuses writes; reads still work.
 	ErrReadOnly = errors.New("storage is read-only")
+
+	// ErrUnsupported: a Lance dataset uses a file format, encoding or type
+	// this server does not read or write; the message names the file and
+	// what is unsupported. A format question, never an internal error.
+	ErrUnsupported = lance.ErrUnsupported
+	// ErrCorrupt: a Lance file of the table (not acknowledged state: see
+	// ErrDataLoss) is malformed or truncated; the message names it.
+	ErrCorrupt = lance.ErrCorrupt
 )
 
 // errNotClaimed: a write reached a region opened for reading only;

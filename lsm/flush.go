@@ -61,7 +61,7 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 	}
 	rel := fmt.Sprintf("%s_gen_%d", randomHex(4), m.generation) // Lance: 8 hex characters
 	root := path.Join(r.paths.dir, rel)
-	rows, pkBytes, err := writeGeneration(ctx, r.store, r.mem, root, m)
+	rows, pkBytes, err := writeGeneration(ctx, r.store, r.mem, root, m, r.tidx.t.dataStorageVersion())
 	if err != nil {
 		// A failed flush leaves nothing behind: retries (after a full
 		// disk, say) need no more space than the generation they write.

@@ -227,12 +227,13 @@ func (g *Generation) has(key Key) bool {
 }
 
 // writeGeneration writes a frozen memtable's newest rows as a Lance dataset
+// (in the table's data storage version)
 // at root, with its tombstones beside it. The tombstone sidecar is written
 // first, so a dataset that exists always has its tombstones.
 //
 // pkBytes is the payload size of the primary-key column over its rows
 // (Lance's primary_key_bytes: values, not offsets or validity).
-func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Allocator, root string, m *MemTable) (rows, pkBytes int64, err error) {
+func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Allocator, root string, m *MemTable, version lance.DataStorageVersion) (rows, pkBytes int64, err error) {
 	recs, tombs, err := m.flushContent(ctx, mem)
 	if err != nil {
 		return 0, 0, err
@@ -268,7 +269,7 @@ func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Alloc
 			pkBytes += payloadBytes(r.Column(m.pkCol))
 		}
 	}
-	if _, err := lance.WriteDataset(ctx, store, root, m.schema, recs, nil); err != nil {
+	if _, err := lance.WriteDatasetWith(ctx, store, root, m.schema, recs, lance.CreateOptions{DataStorageVersion: version}); err != nil {
 		return 0, 0, wrapStoreErr(fmt.Errorf("writing flushed generation %s: %w", root, err))
 	}
 	return rows, pkBytes, nil

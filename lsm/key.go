@@ -62,14 +62,15 @@ type keyType struct {
 // pkKeyType validates that t can be a primary key and describes it.
 func pkKeyType(t arrow.DataType) (keyType, error) {
 	switch t.ID() {
-	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.DATE32, arrow.TIMESTAMP:
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.DATE32, arrow.DATE64,
+		arrow.TIME32, arrow.TIME64, arrow.TIMESTAMP, arrow.DURATION:
 		return keyType{signed: true}, nil
 	case arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
 		return keyType{}, nil
-	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
+	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY, arrow.FIXED_SIZE_BINARY:
 		return keyType{str: true}, nil
 	}
-	return keyType{}, fmt.Errorf("%w: type %s cannot be a primary key (want an integer, date, timestamp, string or binary column)", ErrInvalidArgument, t)
+	return keyType{}, fmt.Errorf("%w: type %s cannot be a primary key (want an integer, date32/64, time32/64, timestamp, duration, string, binary or fixed_size_binary column; floats, decimals, dictionaries and nested types are not keys)", ErrInvalidArgument, t)
 }
 
 func signedKey(v int64) Key    { return Key{n: uint64(v) ^ (1 << 63)} }
@@ -94,6 +95,14 @@ func keyReader(arr arrow.Array) func(i int) Key {
 		return func(i int) Key { return signedKey(int64(a.Value(i))) }
 	case *array.Timestamp:
 		return func(i int) Key { return signedKey(int64(a.Value(i))) }
+	case *array.Date64:
+		return func(i int) Key { return signedKey(int64(a.Value(i))) }
+	case *array.Time32:
+		return func(i int) Key { return signedKey(int64(a.Value(i))) }
+	case *array.Time64:
+		return func(i int) Key { return signedKey(int64(a.Value(i))) }
+	case *array.Duration:
+		return func(i int) Key { return signedKey(int64(a.Value(i))) }
 	case *array.Uint8:
 		return func(i int) Key { return unsignedKey(uint64(a.Value(i))) }
 	case *array.Uint16:
@@ -109,6 +118,8 @@ func keyReader(arr arrow.Array) func(i int) Key {
 	case *array.Binary:
 		return func(i int) Key { return stringKey(string(a.Value(i))) }
 	case *array.LargeBinary:
+		return func(i int) Key { return stringKey(string(a.Value(i))) }
+	case *array.FixedSizeBinary:
 		return func(i int) Key { return stringKey(string(a.Value(i))) }
 	}
 	panic(fmt.Sprintf("lsm: keyReader on unchecked type %s", arr.DataType()))

@@ -204,11 +204,15 @@ func keyFromJSON(t arrow.DataType, v any) (Key, error) {
 		return "", fmt.Errorf("want a number for a %s key, got %T", t, v)
 	}
 	switch t.ID() {
-	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.TIMESTAMP, arrow.DATE32:
-		if s, ok := v.(string); ok && t.ID() == arrow.DATE32 {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.TIMESTAMP, arrow.DATE32,
+		arrow.DATE64, arrow.TIME32, arrow.TIME64, arrow.DURATION:
+		if s, ok := v.(string); ok && (t.ID() == arrow.DATE32 || t.ID() == arrow.DATE64) {
 			d, err := time.Parse("2006-01-02", s)
 			if err != nil {
 				return Key{}, fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)
+			}
+			if t.ID() == arrow.DATE64 {
+				return signedKey(d.UnixMilli()), nil
 			}
 			return signedKey(d.Unix() / 86400), nil
 		}
@@ -216,7 +220,7 @@ func keyFromJSON(t arrow.DataType, v any) (Key, error) {
 		if err != nil {
 			return Key{}, err
 		}
-		bitsz := map[arrow.Type]int{arrow.INT8: 8, arrow.INT16: 16, arrow.INT32: 32, arrow.DATE32: 32}[t.ID()]
+		bitsz := map[arrow.Type]int{arrow.INT8: 8, arrow.INT16: 16, arrow.INT32: 32, arrow.DATE32: 32, arrow.TIME32: 32}[t.ID()]
 		if bitsz == 0 {
 			bitsz = 64
 		}

@@ -10,20 +10,62 @@ import (
 // PrimaryKeyMetadataKey is Lance's field-metadata marker of the primary key.
 const PrimaryKeyMetadataKey = "lance-schema:unenforced-primary-key"
 
-// checkColumnType accepts the column types of API.md.
+// checkColumnType accepts the column types of API.md: every type Lance
+// stores, nested types included (their children recursively).
 func checkColumnType(f arrow.Field) error {
-	switch t := f.Type.(type) {
+	if err := checkType(f.Type); err != nil {
+		return fmt.Errorf("%w: column %q has unsupported type %s: %v (see API.md: bool, ints, floats (16/32/64), decimal128/256, strings, binaries, date32/64, time32/64, timestamp, duration, list, large_list, fixed_size_list, struct, dictionary strings)", ErrInvalidArgument, f.Name, f.Type, err)
+	}
+	return nil
+}
+
+// checkType reports why t is not a column type of API.md, or nil.
+func checkType(t arrow.DataType) error {
+	switch t := t.(type) {
 	case *arrow.BooleanType, *arrow.Int8Type, *arrow.Int16Type, *arrow.Int32Type, *arrow.Int64Type,
 		*arrow.Uint8Type, *arrow.Uint16Type, *arrow.Uint32Type, *arrow.Uint64Type,
-		*arrow.Float32Type, *arrow.Float64Type, *arrow.StringType, *arrow.LargeStringType,
-		*arrow.BinaryType, *arrow.LargeBinaryType, *arrow.Date32Type, *arrow.TimestampType:
+		*arrow.Float16Type, *arrow.Float32Type, *arrow.Float64Type,
+		*arrow.Decimal128Type, *arrow.Decimal256Type,
+		*arrow.StringType, *arrow.LargeStringType, *arrow.BinaryType, *arrow.LargeBinaryType,
+		*arrow.FixedSizeBinaryType,
+		*arrow.Date32Type, *arrow.Date64Type, *arrow.Time32Type, *arrow.Time64Type,
+		*arrow.TimestampType, *arrow.DurationType:
 		return nil
 	case *arrow.FixedSizeListType:
-		if t.Elem().ID() == arrow.FLOAT32 && t.Len() > 0 {
+		if t.Len() <= 0 {
+			return fmt.Errorf("fixed_size_list of size %d", t.Len())
+		}
+		return checkType(t.Elem())
+	case *arrow.ListType:
+		return checkType(t.Elem())
+	case *arrow.LargeListType:
+		return checkType(t.Elem())
+	case *arrow.StructType:
+		if t.NumFields() == 0 {
+			return fmt.Errorf("struct without fields")
+		}
+		seen := map[string]bool{}
+		for _, c := range t.Fields() {
+			if c.Name == "" || seen[c.Name] {
+				return fmt.Errorf("struct field names must be unique and non-empty (%q)", c.Name)
+			}
+			seen[c.Name] = true
+			if err := checkType(c.Type); err != nil {
+				return err
+			}
+		}
+		return nil
+	case *arrow.DictionaryType:
+		if !arrow.IsInteger(t.IndexType.ID()) {
+			return fmt.Errorf("dictionary index %s", t.IndexType)
+		}
+		switch t.ValueType.ID() {
+		case arrow.STRING, arrow.LARGE_STRING:
 			return nil
 		}
+		return fmt.Errorf("dictionary of %s (only dictionary strings)", t.ValueType)
 	}
-	return fmt.Errorf("%w: column %q has unsupported type %s (see API.md: bool, ints, floats, strings, binaries, date32, timestamp, fixed_size_list<float32, D>)", ErrInvalidArgument, f.Name, f.Type)
+	return fmt.Errorf("%s", t)
 }
 
 // normalizeSchema validates a table schema and marks its primary key: the
@@ -91,6 +133,9 @@ type streamPlan struct {
 	checkNul []int // stream columns of the table's non-nullable columns
 	pkStream int   // stream column of the primary key, -1 if none
 	schema   *arrow.Schema
+	// noNullStructs: table columns holding structs that may not be null
+	// (a 2.0 data file has no struct validity).
+	noNullStructs []int
 }
 
 // planStream checks an incoming stream schema against want (the table's
@@ -155,6 +200,11 @@ func (p *streamPlan) apply(rec arrow.RecordBatch) (arrow.RecordBatch, error) {
 	for i, c := range p.order {
 		cols[i] = rec.Column(c)
 	}
+	for _, c := range p.noNullStructs {
+		if nullStruct(cols[c]) {
+			return nil, fmt.Errorf("%w: column %q has a null struct value, which a table of data storage version 2.0 can't store (no struct validity in 2.0 files; create the table with \"data_storage_version\": \"2.1\" or later)", ErrInvalidArgument, p.schema.Field(c).Name)
+		}
+	}
 	return array.NewRecordBatch(p.schema, cols, rec.NumRows()), nil
 }
 
@@ -182,4 +232,44 @@ func formatValue(col arrow.Array, i int) string {
 		s = s[:64] + "..."
 	}
 	return s
+}
+
+// structColumns are the columns of s with a struct at any depth.
+func structColumns(s *arrow.Schema) []int {
+	var out []int
+	for i, f := range s.Fields() {
+		if hasStruct(f.Type) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func hasStruct(t arrow.DataType) bool {
+	switch t := t.(type) {
+	case *arrow.StructType:
+		return true
+	case arrow.ListLikeType:
+		return hasStruct(t.Elem())
+	}
+	return false
+}
+
+// nullStruct reports a null struct value anywhere in a (list items
+// included).
+func nullStruct(a arrow.Array) bool {
+	switch x := a.(type) {
+	case *array.Struct:
+		if x.NullN() > 0 {
+			return true
+		}
+		for i := 0; i < x.NumField(); i++ {
+			if nullStruct(x.Field(i)) {
+				return true
+			}
+		}
+	case array.ListLike:
+		return nullStruct(x.ListValues())
+	}
+	return false
 }

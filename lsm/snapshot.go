@@ -84,7 +84,10 @@ func (t *Table) Snapshot() *Snapshot {
 // (emit must Retain a batch it keeps); see run. A read that fails because
 // the table was dropped under it (its files deleted) says so: NotFound.
 func (s *Snapshot) Run(ctx context.Context, mem memory.Allocator, p *Plan, emit func(arrow.RecordBatch) error) error {
-	err := s.run(ctx, mem, p, emit)
+	if err := s.t.Unservable(); err != nil {
+		return err
+	}
+	err := s.t.formatFailed(s.run(ctx, mem, p, emit))
 	if err != nil && s.t.dropped.Load() && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("%w: table %q was dropped while it was read (%v)", ErrNotFound, s.t.name, err)
 	}

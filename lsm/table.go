@@ -61,6 +61,13 @@ type Table struct {
 	dropped atomic.Bool
 
 	nextStreamRegion atomic.Uint64 // append-only tables: regions per stream, round robin
+
+	// writeErr: the Lance writer can't store this table (servable.go):
+	// every write is refused before anything is made durable.
+	writeErr *FormatError
+	// unservable: a read found a Lance file this server can't read; from
+	// then on every request answers it (DB.Table).
+	unservable atomic.Pointer[FormatError]
 }
 
 func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Table, error) {
@@ -71,7 +78,8 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	}
 	schema, pkCol, err := normalizeSchema(ds.Schema(), cfg[configPrimaryKey])
 	if err != nil {
-		return nil, fmt.Errorf("table %q has an unusable schema: %w", name, err)
+		// A dataset another writer made: a format question.
+		return nil, &FormatError{Table: name, Schema: ds.Schema(), Err: fmt.Errorf("%w: schema: %v", ErrUnsupported, err)}
 	}
 	t := &Table{db: db, name: name, store: objstore.Prefixed(db.store, tableRoot(name)), schema: schema, pkCol: pkCol, opts: &db.opts, ingest: db.opts.metrics.table(name)}
 	if pkCol >= 0 {
@@ -79,6 +87,15 @@ func openTable(ctx context.Context, db *DB, name string, ds *lance.Dataset) (*Ta
 	}
 	for i := range schema.Fields() {
 		t.allCols = append(t.allCols, i)
+	}
+	if v := ds.DataStorageVersion(); !writable(v) {
+		t.writeErr = &FormatError{Table: name, Schema: schema, Write: true, Err: fmt.Errorf(
+			"%w: its data storage version %q is read-only here (flightwal writes 2.0, 2.1 and 2.2; legacy 0.x datasets are read-only)", ErrUnsupported, v)}
+	} else if err := probeWrite(ctx, schema, v); err != nil {
+		if !isFormatErr(err) {
+			err = fmt.Errorf("%w: %v", ErrUnsupported, err)
+		}
+		t.writeErr = &FormatError{Table: name, Schema: schema, Write: true, Err: err}
 	}
 	if s := cfg[configIndexes]; s != "" {
 		if t.indexes, err = decodeIndexConfig(s); err != nil {
@@ -241,6 +258,48 @@ func regionReady(r *RegionWriter, write bool) (bool, error) {
 	return !write || r.Writing(), nil
 }
 
+// dataStorageVersion is the Lance data file format of the table's files
+// (the base's): flushed generations and compaction write it.
+func (t *Table) dataStorageVersion() lance.DataStorageVersion {
+	return t.base.Load().ds.DataStorageVersion()
+}
+
+// Unservable returns the *FormatError of a table a read found it can't
+// serve, or nil.
+func (t *Table) Unservable() error {
+	if e := t.unservable.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// WriteRefused returns the *FormatError of a table whose rows the Lance
+// writer can't store (only reads are served), or nil.
+func (t *Table) WriteRefused() error {
+	if t.writeErr != nil {
+		return t.writeErr
+	}
+	return nil
+}
+
+// formatFailed records a format error a read of the table's Lance files
+// returned: from then on the table answers it. It returns err, or the
+// *FormatError wrapping it.
+func (t *Table) formatFailed(err error) error {
+	if !isFormatErr(err) || t.dropped.Load() {
+		return err
+	}
+	var fe *FormatError
+	if errors.As(err, &fe) {
+		return err
+	}
+	fe = &FormatError{Table: t.name, Schema: t.schema, Err: err}
+	if t.unservable.CompareAndSwap(nil, fe) {
+		t.opts.Logger.Warn("table can't be served", "table", t.name, "err", err)
+	}
+	return t.unservable.Load()
+}
+
 // closedErr is the error of a request on the closed table: NotFound if
 // it was dropped, else ErrClosed (the server is shutting down).
 func (t *Table) closedErr() error {
@@ -292,6 +351,12 @@ type Writer struct {
 // NewWriter checks a stream's schema against the table. Delete streams carry
 // only the primary-key column.
 func (t *Table) NewWriter(streamSchema *arrow.Schema, op Op) (*Writer, error) {
+	if err := t.Unservable(); err != nil {
+		return nil, err
+	}
+	if t.writeErr != nil {
+		return nil, t.writeErr
+	}
 	want := t.schema
 	if op == OpDelete {
 		if t.pkCol < 0 {
@@ -302,6 +367,9 @@ func (t *Table) NewWriter(streamSchema *arrow.Schema, op Op) (*Writer, error) {
 	plan, err := planStream(want, streamSchema, t.PrimaryKey())
 	if err != nil {
 		return nil, err
+	}
+	if t.dataStorageVersion() == lance.Version20 {
+		plan.noNullStructs = structColumns(want)
 	}
 	w := &Writer{t: t, op: op, plan: plan}
 	if t.pkCol < 0 {

@@ -139,6 +139,9 @@ type Like struct {
 type Column struct {
 	Name   string
 	Quoted bool
+	// Path names a field of a struct column, then of that struct, and so
+	// on: meta.a is Name "meta", Path ["a"].
+	Path []string
 }
 
 // LitKind says what a Literal holds.
@@ -260,11 +263,19 @@ func (e *Like) write(b *strings.Builder) {
 }
 
 func (c *Column) write(b *strings.Builder) {
-	if !c.Quoted && isBareIdent(c.Name) {
-		b.WriteString(c.Name)
+	writeIdent(b, c.Name, c.Quoted)
+	for _, f := range c.Path {
+		b.WriteByte('.')
+		writeIdent(b, f, false)
+	}
+}
+
+func writeIdent(b *strings.Builder, name string, quoted bool) {
+	if !quoted && isBareIdent(name) {
+		b.WriteString(name)
 		return
 	}
-	b.WriteString(`"` + strings.ReplaceAll(c.Name, `"`, `""`) + `"`)
+	b.WriteString(`"` + strings.ReplaceAll(name, `"`, `""`) + `"`)
 }
 
 func (l *Literal) write(b *strings.Builder) {

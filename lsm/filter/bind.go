@@ -17,19 +17,28 @@ type Bound struct {
 }
 
 // boundCol is a column the filter reads; nodes refer to it by its slot (its
-// index in Bound.cols).
+// index in Bound.cols). A struct field (meta.a) is read from its top-level
+// column through path; some types are read through a view (view.go).
 type boundCol struct {
-	name  string
-	index int // field index in the bind schema
-	typ   arrow.DataType
+	name  string         // the top-level column, as in the schema
+	label string         // name, or the field's dotted path
+	index int            // field index in the bind schema
+	top   arrow.DataType // the top-level column's type
+	path  []int          // struct child indexes from the top-level column
+	src   arrow.DataType // the type at the end of path
+	typ   arrow.DataType // the type the nodes compare: src's view
 }
 
 // Columns returns the names of the columns the filter reads, in order of
 // first use.
 func (b *Bound) Columns() []string {
-	out := make([]string, len(b.cols))
-	for i, c := range b.cols {
-		out[i] = c.name
+	out := []string{}
+	seen := map[string]bool{}
+	for _, c := range b.cols {
+		if !seen[c.name] {
+			seen[c.name] = true
+			out = append(out, c.name)
+		}
 	}
 	return out
 }
@@ -42,7 +51,7 @@ func (b *Bound) String() string { return b.expr.String() }
 // to the types of the columns they meet. Errors wrap ErrUnknownColumn,
 // ErrAmbiguousColumn or ErrType.
 func Bind(e Expr, schema *arrow.Schema) (*Bound, error) {
-	bd := &binder{schema: schema, slots: map[int]int{}, goMem: memory.NewGoAllocator()}
+	bd := &binder{schema: schema, slots: map[string]int{}, goMem: memory.NewGoAllocator()}
 	expr, err := bd.resolve(e)
 	if err != nil {
 		return nil, err
@@ -57,7 +66,7 @@ func Bind(e Expr, schema *arrow.Schema) (*Bound, error) {
 type binder struct {
 	schema *arrow.Schema
 	cols   []boundCol
-	slots  map[int]int      // field index → slot
+	slots  map[string]int   // field index and path (slotKey) → slot
 	goMem  memory.Allocator // for IN value sets, owned by the Bound
 }
 
@@ -107,17 +116,12 @@ func (bd *binder) resolve(e Expr) (Expr, error) {
 		if !ok || err != nil {
 			return o
 		}
-		var idx int
-		idx, err = bd.lookup(c)
+		var out *Column
+		out, err = bd.register(c)
 		if err != nil {
 			return o
 		}
-		f := bd.schema.Field(idx)
-		if _, ok := bd.slots[idx]; !ok {
-			bd.slots[idx] = len(bd.cols)
-			bd.cols = append(bd.cols, boundCol{name: f.Name, index: idx, typ: f.Type})
-		}
-		return &Column{Name: f.Name, Quoted: c.Quoted}
+		return out
 	}
 	var walk func(e Expr) Expr
 	walk = func(e Expr) Expr {
@@ -157,10 +161,74 @@ type col struct {
 }
 
 func (bd *binder) column(c *Column) col {
-	idx, _ := bd.lookup(c) // resolved already
-	s := bd.slots[idx]
+	key, _, _, _ := bd.walk(c) // resolved already
+	s := bd.slots[key]
 	t := bd.cols[s].typ
-	return col{slot: s, name: bd.cols[s].name, typ: t, cls: classOf(t)}
+	return col{slot: s, name: bd.cols[s].label, typ: t, cls: classOf(t)}
+}
+
+// walk resolves c: the top-level field, then each struct field of its
+// path (exact name, else the only one equal ignoring case). It returns
+// the slot key, the top-level index, the child indexes and c spelled as
+// in the schema.
+func (bd *binder) walk(c *Column) (key string, idx int, path []int, out *Column) {
+	idx, err := bd.lookup(c)
+	if err != nil {
+		return "", -1, nil, nil
+	}
+	out = &Column{Name: bd.schema.Field(idx).Name, Quoted: c.Quoted}
+	key = fmt.Sprint(idx)
+	t := bd.schema.Field(idx).Type
+	for _, name := range c.Path {
+		st, ok := t.(*arrow.StructType)
+		if !ok {
+			return "", idx, nil, nil
+		}
+		j := -1
+		if js := st.FieldIndices(name); len(js) == 1 {
+			j = js[0]
+		} else if len(js) == 0 {
+			for k, f := range st.Fields() {
+				if strings.EqualFold(f.Name, name) {
+					if j >= 0 {
+						return "", idx, nil, nil
+					}
+					j = k
+				}
+			}
+		}
+		if j < 0 {
+			return "", idx, nil, nil
+		}
+		path = append(path, j)
+		key += fmt.Sprintf(".%d", j)
+		out.Path = append(out.Path, st.Field(j).Name)
+		t = st.Field(j).Type
+	}
+	return key, idx, path, out
+}
+
+// register resolves c and gives it a slot; it returns c spelled as in the
+// schema.
+func (bd *binder) register(c *Column) (*Column, error) {
+	if _, err := bd.lookup(c); err != nil {
+		return nil, err
+	}
+	key, idx, path, out := bd.walk(c)
+	if out == nil {
+		return nil, fmt.Errorf("%w: %s: no such struct field (fields of a struct column are named column.field)", ErrUnknownColumn, c)
+	}
+	if _, ok := bd.slots[key]; ok {
+		return out, nil
+	}
+	f := bd.schema.Field(idx)
+	src := f.Type
+	for _, j := range path {
+		src = src.(*arrow.StructType).Field(j).Type
+	}
+	bd.slots[key] = len(bd.cols)
+	bd.cols = append(bd.cols, boundCol{name: f.Name, label: out.String(), index: idx, top: f.Type, path: path, src: src, typ: viewType(src)})
+	return out, nil
 }
 
 func (c col) String() string { return fmt.Sprintf("column %q (%s)", c.name, c.typ) }

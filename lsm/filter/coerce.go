@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 )
@@ -23,6 +25,7 @@ const (
 	clsBinary // binary, large_binary
 	clsDate   // date32
 	clsTime   // timestamp
+	clsDecimal
 )
 
 func classOf(t arrow.DataType) class {
@@ -42,6 +45,8 @@ func classOf(t arrow.DataType) class {
 		return clsDate
 	case arrow.TIMESTAMP:
 		return clsTime
+	case arrow.DECIMAL128, arrow.DECIMAL256:
+		return clsDecimal
 	}
 	return clsOther
 }
@@ -219,4 +224,24 @@ func temporalRat(t arrow.DataType, s string) (*big.Rat, error) {
 	ns := new(big.Int).Mul(big.NewInt(tm.Unix()), big.NewInt(1e9))
 	ns.Add(ns, big.NewInt(int64(tm.Nanosecond())))
 	return new(big.Rat).SetFrac(ns, big.NewInt(nanosPer(t))), nil
+}
+
+// decimalRange is 10^scale and the range of the unscaled values of a
+// decimal column type: ±(10^precision - 1).
+func decimalRange(t arrow.DataType) (scale *big.Rat, lo, hi *big.Int) {
+	d := t.(arrow.DecimalType)
+	ten := big.NewInt(10)
+	scale = new(big.Rat).SetInt(new(big.Int).Exp(ten, big.NewInt(int64(d.GetScale())), nil))
+	hi = new(big.Int).Exp(ten, big.NewInt(int64(d.GetPrecision())), nil)
+	hi.Sub(hi, big.NewInt(1))
+	return scale, new(big.Int).Neg(hi), hi
+}
+
+// decimalScalar makes a scalar of decimal type t with unscaled value k (in
+// range).
+func decimalScalar(t arrow.DataType, k *big.Int) scalar.Scalar {
+	if t.ID() == arrow.DECIMAL256 {
+		return scalar.NewDecimal256Scalar(decimal256.FromBigInt(k), t)
+	}
+	return scalar.NewDecimal128Scalar(decimal128.FromBigInt(k), t)
 }

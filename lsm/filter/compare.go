@@ -112,6 +112,21 @@ func (bd *binder) colLit(op CmpOp, c col, lit *Literal) (node, error) {
 			return nil, mismatch()
 		}
 		return &cmpLitNode{col: c.slot, op: op, lit: bytesScalar(c.typ, lit.Str)}, nil
+	case clsDecimal:
+		if lit.Kind != LitNumber {
+			return nil, mismatch()
+		}
+		v, err := numberRat(lit.Num)
+		if err != nil {
+			return nil, err
+		}
+		// Exactly, on the unscaled integers: x op v ⇔ unscaled(x) op v·10^scale.
+		scale, lo, hi := decimalRange(c.typ)
+		op2, k, constant, isConst := intCmp(op, v.Mul(v, scale), lo, hi)
+		if isConst {
+			return &validConstNode{col: c.slot, v: constant}, nil
+		}
+		return &cmpLitNode{col: c.slot, op: op2, lit: decimalScalar(c.typ, k)}, nil
 	}
 	return nil, mismatch()
 }
@@ -165,6 +180,11 @@ func (bd *binder) colCol(op CmpOp, l, r col) (node, error) {
 			return &cmpColNode{l: l.slot, r: r.slot, op: op, cast: t}, nil
 		}
 		return &numLoopNode{l: l.slot, r: r.slot, op: op}, nil
+	case l.cls == clsDecimal && r.cls == clsDecimal:
+		if !same {
+			return nil, fmt.Errorf("%w: cannot compare %s with %s: decimals compare with decimals of the same precision and scale", ErrType, l, r)
+		}
+		return &cmpColNode{l: l.slot, r: r.slot, op: op}, nil
 	case temporal(l.cls) && temporal(r.cls):
 		// A date is midnight UTC; timestamps must agree on having a zone,
 		// as arrow requires.

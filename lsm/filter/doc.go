@@ -19,7 +19,8 @@
 //	operand   := column | literal
 //	cmp       := '=' | '!=' | '<>' | '<' | '<=' | '>' | '>='
 //	literal   := ['-'|'+'] number | 'string' | TRUE | FALSE | NULL
-//	column    := identifier | "quoted identifier"
+//	column    := name { '.' name }
+//	name      := identifier | "quoted identifier"
 //
 // Keywords are case-insensitive. A bare identifier matches the schema field
 // of that exact name, else the only field equal to it ignoring case; a
@@ -29,10 +30,19 @@
 // escapes the next character. Comparisons do not chain (a = 1 = 2 is an
 // error), and IN lists hold literals only.
 //
+// A dotted name reads a field of a struct column (meta.a, meta.inner.f):
+// the field is null where the struct is; each name after a dot matches
+// the struct's field of that exact name, else the only one equal to it
+// ignoring case.
+//
 // Types: a column compares with literals and columns of its kind: booleans;
-// numbers (any integer or float type); strings and binary; date32 and
-// timestamps (but a timestamp with a zone not with one without). Other
-// columns (vectors) allow only IS [NOT] NULL.
+// numbers (any integer or float type; float16 compares as float32;
+// time32, time64 and duration as integer counts of their unit); decimals
+// (with number literals, exactly, and with decimals of the same type);
+// strings and binary (dictionary-encoded strings by their values); date32,
+// date64 and timestamps (but a timestamp with a zone not with one without;
+// date64 is a timestamp in milliseconds). Other columns (vectors, lists,
+// structs) allow only IS [NOT] NULL.
 //
 // Literals are coerced to the type of the column they meet. Integer columns
 // compare exactly: x = 2.5 is never true, x < 300 is true for every non-null

@@ -18,11 +18,19 @@ import (
 // columns the filter reads (Columns), by name, with their bound types; it
 // may hold others, in any order.
 func (b *Bound) Eval(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch) (*array.Boolean, error) {
-	cols, err := b.columnsOf(rec)
+	ctx = compute.WithAllocator(ctx, mem)
+	cols, err := b.columnsOf(ctx, mem, rec)
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
 	if err != nil {
 		return nil, err
 	}
-	ev := &evaluator{ctx: compute.WithAllocator(ctx, mem), mem: mem, cols: cols, n: int(rec.NumRows())}
+	ev := &evaluator{ctx: ctx, mem: mem, cols: cols, n: int(rec.NumRows())}
 	res, err := b.root.eval(ev)
 	if err != nil {
 		return nil, err
@@ -41,8 +49,9 @@ func (b *Bound) Eval(ctx context.Context, mem memory.Allocator, rec arrow.Record
 	return array.NewBooleanData(out), nil
 }
 
-// columnsOf finds the filter's columns in rec.
-func (b *Bound) columnsOf(rec arrow.RecordBatch) ([]arrow.Array, error) {
+// columnsOf finds the filter's columns in rec: new references (struct
+// fields and views are new arrays) the caller releases, also on error.
+func (b *Bound) columnsOf(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch) ([]arrow.Array, error) {
 	cols := make([]arrow.Array, len(b.cols))
 	for i, c := range b.cols {
 		idx := c.index
@@ -56,11 +65,22 @@ func (b *Bound) columnsOf(rec arrow.RecordBatch) ([]arrow.Array, error) {
 		a := rec.Column(idx)
 		// Columns only tested for nulls (vectors) need just the same kind:
 		// list field names may differ between writers.
-		same := arrow.TypeEqual(a.DataType(), c.typ) || classOf(c.typ) == clsOther && a.DataType().ID() == c.typ.ID()
+		same := arrow.TypeEqual(a.DataType(), c.top) || len(c.path) == 0 && classOf(c.typ) == clsOther && a.DataType().ID() == c.top.ID()
 		if !same {
-			return nil, fmt.Errorf("filter: column %q is %s in the record but was bound as %s", c.name, a.DataType(), c.typ)
+			return cols, fmt.Errorf("filter: column %q is %s in the record but was bound as %s", c.name, a.DataType(), c.top)
 		}
-		cols[i] = a
+		a.Retain()
+		for _, j := range c.path {
+			child := structField(mem, a.(*array.Struct), j)
+			a.Release()
+			a = child
+		}
+		v, err := toView(ctx, a)
+		a.Release()
+		if err != nil {
+			return cols, fmt.Errorf("filter: reading %s: %w", c.label, err)
+		}
+		cols[i] = v
 	}
 	return cols, nil
 }

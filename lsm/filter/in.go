@@ -28,8 +28,9 @@ func (bd *binder) in(e *In) (node, error) {
 	if err := c.comparable(); err != nil {
 		return nil, err
 	}
-	if c.cls == clsBool {
-		// arrow's is_in mishandles booleans; x IN (a, b) is x = a OR x = b.
+	if c.cls == clsBool || c.cls == clsDecimal {
+		// arrow's is_in mishandles booleans and has no decimals;
+		// x IN (a, b) is x = a OR x = b.
 		var n node = constNode{triFalse}
 		for _, l := range e.List {
 			eq, err := bd.colLit(OpEq, c, l)

@@ -21,6 +21,7 @@ const (
 	tokComma
 	tokMinus
 	tokPlus
+	tokDot
 	// keywords
 	tokAnd
 	tokOr
@@ -69,7 +70,7 @@ func (t token) describe() string {
 		return "number " + t.text
 	case tokString:
 		return "string " + abbreviate(quoteString(t.text))
-	case tokCmp, tokLParen, tokRParen, tokComma, tokMinus, tokPlus:
+	case tokCmp, tokLParen, tokRParen, tokComma, tokMinus, tokPlus, tokDot:
 		return "'" + t.text + "'"
 	}
 	return strings.ToUpper(t.text)
@@ -143,6 +144,8 @@ func (l *lexer) next() (token, error) {
 		return one(tokMinus)
 	case c == '+':
 		return one(tokPlus)
+	case c == '.' && !isDigit(l.peekByte(1)):
+		return one(tokDot)
 	case c == '=':
 		if l.peekByte(1) == '=' {
 			return token{}, l.errorf(start, "'==' is not an operator; use '='")

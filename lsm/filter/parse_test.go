@@ -134,7 +134,7 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"category = 'a' AND price >= 10", "a IN (1, -2.5e3, NULL)", "NOT (x BETWEEN 'a' AND 'b')",
 		`"we""ird" LIKE 'a\%%'`, "x IS NOT NULL OR y <> -0", "((a))", "TRUE", "a = .5", "é = 'ü'",
-		"a NOT LIKE '_' AND NOT b", "1 = 1", "x > 1e-7 OR x < +3",
+		"a NOT LIKE '_' AND NOT b", "1 = 1", "x > 1e-7 OR x < +3", `meta.a > 3 OR m."we""ird".b IS NULL`, "a . b = .5",
 	} {
 		f.Add(s)
 	}

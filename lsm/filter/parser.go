@@ -254,7 +254,23 @@ func (p *parser) operand(what string) (Operand, error) {
 	switch p.tok.kind {
 	case tokIdent, tokQuotedIdent:
 		c := &Column{Name: p.tok.text, Quoted: p.tok.kind == tokQuotedIdent}
-		return c, p.counted()
+		if err := p.counted(); err != nil {
+			return nil, err
+		}
+		// A struct field: column.field[.field...].
+		for p.tok.kind == tokDot {
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+			if p.tok.kind != tokIdent && p.tok.kind != tokQuotedIdent {
+				return nil, p.expected("a field name after '.'")
+			}
+			c.Path = append(c.Path, p.tok.text)
+			if err := p.advance(); err != nil {
+				return nil, err
+			}
+		}
+		return c, nil
 	}
 	l, err := p.literal()
 	if err != nil {
