@@ -428,9 +428,9 @@ func newLayout(schema *arrow.Schema, pkCol int, spec shardSpec) regionLayout {
 func keyHasher(t arrow.DataType) func(Key) uint32 {
 	signed := func(k Key) int64 { return int64(k.n ^ 1<<63) }
 	switch t.ID() {
-	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.DATE32:
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.DATE32, arrow.TIME32:
 		return func(k Key) uint32 { return hashI32(int32(signed(k))) }
-	case arrow.INT64, arrow.TIMESTAMP:
+	case arrow.INT64, arrow.TIMESTAMP, arrow.TIME64:
 		return func(k Key) uint32 { return hashI64(signed(k)) }
 	case arrow.UINT8, arrow.UINT16, arrow.UINT32:
 		return func(k Key) uint32 { return hashI32(int32(uint32(k.n))) }

@@ -89,7 +89,7 @@ func TestRegionUUIDs(t *testing.T) {
 func TestKeyRegionAgreesWithRoute(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	for _, typ := range []arrow.DataType{arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Uint16, arrow.PrimitiveTypes.Uint64, arrow.FixedWidthTypes.Date32, arrow.BinaryTypes.String, arrow.BinaryTypes.LargeString} {
+	for _, typ := range []arrow.DataType{arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Uint16, arrow.PrimitiveTypes.Uint64, arrow.FixedWidthTypes.Date32, arrow.FixedWidthTypes.Time32ms, arrow.FixedWidthTypes.Time64ns, arrow.FixedWidthTypes.Timestamp_us, arrow.BinaryTypes.String, arrow.BinaryTypes.LargeString} {
 		schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: typ}}, nil)
 		l := newLayout(schema, 0, shardSpec{id: 1, transform: transformBucket, col: 0, buckets: 7})
 		b := array.NewBuilder(mem, typ)
@@ -108,6 +108,12 @@ func TestKeyRegionAgreesWithRoute(t *testing.T) {
 				bb.Append(uint64(v) * 1000003)
 			case *array.Date32Builder:
 				bb.Append(arrow.Date32(v))
+			case *array.Time32Builder:
+				bb.Append(arrow.Time32(v))
+			case *array.Time64Builder:
+				bb.Append(arrow.Time64(v * 1000003))
+			case *array.TimestampBuilder:
+				bb.Append(arrow.Timestamp(v * 1000003))
 			case *array.StringBuilder:
 				bb.Append("key-" + string(rune('a'+i%26)) + string(rune('0'+i%10)) + string(make([]byte, i%5)))
 			case *array.LargeStringBuilder:
