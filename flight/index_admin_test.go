@@ -149,11 +149,7 @@ func TestCreateIndexOnLanceDBTable(t *testing.T) {
 	e.mustAction("create_index", map[string]any{"table": "ldb", "name": "vi", "column": "vec", "type": "ivf_pq", "partitions": 2, "train_after": 256})
 	e.mustAction("create_index", map[string]any{"table": "ldb", "name": "ti", "column": "text", "type": "fts"})
 	e.waitIndexesReady("ldb", 2)
-	// share_writer.mjs's vector of row id: sin(id*0.37 + j*1.3).
-	v := make([]float32, 8)
-	for j := range v {
-		v[j] = float32(sinApprox(float64(77)*0.37 + float64(j)*1.3))
-	}
+	v := shareVector(77, 8)
 	got := e.mustGet(map[string]any{"table": "ldb", "columns": []string{"id"},
 		"nearest": map[string]any{"column": "vec", "vector": v, "k": 3, "refine_factor": 50}})
 	if got.NumRows() != 3 || got.Column(0).(*array.Int64).Value(0) != 77 {
@@ -169,7 +165,15 @@ func TestCreateIndexOnLanceDBTable(t *testing.T) {
 	t.Logf("LanceDB's table: base version %v, %v", st["base_version"], st["index_status"])
 }
 
-func sinApprox(x float64) float64 { return math.Sin(x) }
+// shareVector is share_writer.mjs's vector of row id.
+func shareVector(id int64, dim int) []float32 {
+	v := make([]float32, dim)
+	for j := range v {
+		x := math.Sin(float64(id)*12.9898+float64(j)*78.233) * 43758.5453
+		v[j] = float32((x-math.Floor(x))*2 - 1)
+	}
+	return v
+}
 
 // listFiles lists the files under dir whose names contain part.
 func listFiles(t *testing.T, dir, part string) []string {

@@ -21,13 +21,22 @@ const [dir, name, cmd, rawArgs] = process.argv.slice(2);
 const args = rawArgs ? JSON.parse(rawArgs) : {};
 const db = await lancedb.connect(dir);
 
+// vec is row id's vector: pseudo-random components in [-1, 1) (a sine
+// hash; the Go tests compute the same), so nearest neighbours are unique.
+function vec(id, dim) {
+  const v = [];
+  for (let j = 0; j < dim; j++) {
+    const x = Math.sin(id * 12.9898 + j * 78.233) * 43758.5453;
+    v.push((x - Math.floor(x)) * 2 - 1);
+  }
+  return v;
+}
+
 function rows(first, n, dim, tag) {
   const ids = [], vecs = [], texts = [];
   for (let id = first; id < first + n; id++) {
     ids.push(BigInt(id));
-    const v = [];
-    for (let j = 0; j < dim; j++) v.push(Math.sin(id * 0.37 + j * 1.3));
-    vecs.push(v);
+    vecs.push(vec(id, dim));
     texts.push(`lance ${tag} row ${id} quick brown fox ${id % 7 === 0 ? "zebra" : "otter"}`);
   }
   const pk = new Map([["lance-schema:unenforced-primary-key", "true"]]);
@@ -125,8 +134,7 @@ if (cmd === "create") {
   const t = await db.openTable(name);
   out.version = await t.version();
   out.indices = (await t.listIndices()).map((i) => ({ name: i.name, indexType: i.indexType, columns: i.columns }));
-  const q = [];
-  for (let j = 0; j < args.dim; j++) q.push(Math.sin(args.probe * 0.37 + j * 1.3));
+  const q = vec(args.probe, args.dim);
   const near = await t.vectorSearch(q).column("vec").refineFactor(50).limit(3).select(["id"]).toArray();
   out.nearest = near.map((r) => String(r.id));
   const fts = await t.search("zebra", "fts", "text").limit(100000).select(["id"]).toArray();
