@@ -96,7 +96,9 @@ func TestCreateDropIndex(t *testing.T) {
 	if out["name"] != "vi" {
 		t.Fatalf("create_index answered %v", out)
 	}
-	e.mustAction("create_index", map[string]any{"table": "t", "column": "text", "type": "fts"}) // named text_idx
+	if out := e.mustAction("create_index", map[string]any{"table": "t", "column": "text", "type": "fts"}); out["name"] != "text_idx" {
+		t.Fatalf("create_index without a name answered %v, want text_idx", out)
+	}
 	if _, err := e.action("create_index", map[string]any{"table": "t", "name": "vi", "column": "vec", "type": "ivf_pq"}); status.Code(err) != codes.AlreadyExists {
 		t.Fatalf("second create_index of vi: %v", err)
 	}
