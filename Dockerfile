@@ -6,10 +6,13 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/flightwal ./cmd/flightwal
+# The SQL engine (embedded DuckDB) is cgo and built only with the
+# duckdb_arrow tag (Makefile); without them Flight SQL statements answer
+# Unimplemented. The binary then needs glibc and libstdc++ at run time.
+RUN CGO_ENABLED=1 go build -tags=duckdb_arrow -trimpath -ldflags="-s -w" -o /out/flightwal ./cmd/flightwal
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates libstdc++6 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data flightwal \
     && mkdir -p /data /etc/flightwal && chown flightwal /data

@@ -53,6 +53,7 @@ fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzReplayWALEntry$$' -fuzztime $(FUZZ_SHORT) ./lsm
 	$(GO) test -run '^$$' -fuzz '^FuzzRegionManifest$$' -fuzztime $(FUZZ_SHORT) ./lsm
 	$(GO) test -run '^$$' -fuzz '^FuzzParseTicket$$' -fuzztime $(FUZZ_SHORT) ./flight
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePage$$' -fuzztime $(FUZZ_SHORT) ./lance
 
 test-short:
 	$(GO) test -short -count=1 ./...

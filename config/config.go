@@ -35,6 +35,15 @@ type Config struct {
 	MetricsListen string
 	LogLevel      string // log.level
 	LogFormat     string // log.format: text or json
+	SQL           SQL    // sql.*
+}
+
+// SQL holds the embedded SQL engine's settings.
+type SQL struct {
+	// MemoryLimit (sql.memory_limit, bytes or a share of RAM such as
+	// "25%") bounds the engine's memory: past it a query spills or fails
+	// with ResourceExhausted.
+	MemoryLimit int64
 }
 
 // Auth holds authentication settings (API.md, Authentication and TLS).
@@ -144,7 +153,37 @@ func Default() Config {
 		MetricsListen: "127.0.0.1:9815",
 		LogLevel:      "info",
 		LogFormat:     "text",
+		SQL:           SQL{MemoryLimit: shareOfMemory(defaultSQLMemory)},
 	}
+}
+
+// defaultSQLMemory is sql.memory_limit's default: a quarter of RAM.
+const defaultSQLMemory = 25
+
+// shareOfMemory is pct% of the memory this process may use (1GiB where
+// that cannot be read).
+func shareOfMemory(pct int64) int64 {
+	if ram := MemoryBytes(); ram > 0 {
+		return ram / 100 * pct
+	}
+	return GiB
+}
+
+// parseMemoryLimit reads bytes ("2GiB") or a share of RAM ("25%").
+func parseMemoryLimit(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		n, err := strconv.ParseInt(strings.TrimSpace(p), 10, 64)
+		if err != nil || n < 1 || n > 100 {
+			return 0, fmt.Errorf("want bytes (2GiB) or a share of RAM from 1%% to 100%%, got %q", s)
+		}
+		return shareOfMemory(n), nil
+	}
+	n, err := ParseBytes(s)
+	if err == nil && n < 1*MiB {
+		err = fmt.Errorf("want at least 1MiB, got %q", s)
+	}
+	return n, err
 }
 
 // AutoInflightBytes is flight.max_inflight_bytes' default: an eighth of
@@ -189,6 +228,7 @@ var keys = []struct{ key, help string }{
 	{"metrics.listen", "HTTP address of /metrics, /healthz, /readyz, /debug/pprof/ (off: none; port 0 picks one and logs it)"},
 	{"log.level", "log level: debug, info, warn, error"},
 	{"log.format", "log format: text or json"},
+	{"sql.memory_limit", "the embedded SQL engine's memory bound: bytes (2GiB) or a share of RAM (25%); past it a query spills or fails with ResourceExhausted"},
 }
 
 // RegisterFlags adds one flag per config key (and --config) to fs.
@@ -228,6 +268,7 @@ func defaultsMap(c Config) map[string]string {
 		"metrics.listen":                   c.MetricsListen,
 		"log.level":                        c.LogLevel,
 		"log.format":                       c.LogFormat,
+		"sql.memory_limit":                 fmt.Sprintf("%d%%", defaultSQLMemory), // resolved by parseMemoryLimit
 	}
 }
 
@@ -367,6 +408,9 @@ func fromViper(v *viper.Viper) (Config, error) {
 		errs = append(errs, fmt.Errorf("auth.allow_anonymous: want true or false: %w", err))
 	}
 	c.Auth.AllowAnonymous = anon
+	if c.SQL.MemoryLimit, err = parseMemoryLimit(v.GetString("sql.memory_limit")); err != nil {
+		errs = append(errs, fmt.Errorf("sql.memory_limit: %w", err))
+	}
 	c.TLS = TLS{CertFile: strings.TrimSpace(v.GetString("tls.cert_file")), KeyFile: strings.TrimSpace(v.GetString("tls.key_file")), ClientCAFile: strings.TrimSpace(v.GetString("tls.client_ca_file"))}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))

@@ -18,6 +18,10 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/flightwal/flightwal/sqlexec"
 )
 
 // Role is what a token may do (API.md, Authentication and TLS); each role
@@ -206,7 +210,7 @@ var methodRoles = map[string]Role{
 	"DoGet":          RoleRead,
 	"ListActions":    RoleRead,
 	"DoAction":       RoleRead,
-	"DoPut":          RoleWrite,
+	"DoPut":          RoleRead, // and what its descriptor asks for (putRole)
 	"DoExchange":     RoleWrite,
 }
 
@@ -222,6 +226,52 @@ var actionRoles = map[string]Role{
 	"flush":        RoleWrite,
 	"sync":         RoleWrite,
 	"stats":        RoleRead,
+}
+
+// sqlRoles is the role each kind of Flight SQL statement needs, checked
+// before the statement names any table: queries and metadata read,
+// INSERT and DELETE write, CREATE and DROP admin. Flight SQL ingest needs
+// write, and admin when it may create its table (as a DoPut does).
+var sqlRoles = map[sqlexec.Kind]Role{
+	sqlexec.KindQuery:       RoleRead,
+	sqlexec.KindTransaction: RoleRead,
+	sqlexec.KindOther:       RoleRead,
+	sqlexec.KindInsert:      RoleWrite,
+	sqlexec.KindDelete:      RoleWrite,
+	sqlexec.KindCreate:      RoleAdmin,
+	sqlexec.KindDrop:        RoleAdmin,
+}
+
+// authorize fails unless ctx's caller has role need for what; a server
+// without auth admits every call.
+func authorize(ctx context.Context, need Role, what string) error {
+	if p, ok := PrincipalFrom(ctx); ok && p.Role < need {
+		return denied(need, p.Role, what)
+	}
+	return nil
+}
+
+// putRole is the role a DoPut needs by its descriptor: binding a Flight
+// SQL prepared query's parameters read, other Flight SQL commands write
+// (the statement's own role is checked as it runs: sqlRoles), a native
+// DoPut write, or admin when it may create its table.
+func putRole(d *flight.FlightDescriptor) (Role, string) {
+	if d == nil {
+		return RoleWrite, "DoPut"
+	}
+	if cmd := d.GetCmd(); isFlightSQL(cmd) {
+		var a anypb.Any
+		_ = proto.Unmarshal(cmd, &a)
+		kind := strings.TrimPrefix(a.GetTypeUrl(), flightSQLTypePrefix)
+		if kind == "CommandPreparedStatementQuery" {
+			return RoleRead, "Flight SQL " + kind
+		}
+		return RoleWrite, "Flight SQL " + kind
+	}
+	if req, err := parsePutDescriptor(d); err == nil && req.create != nil {
+		return RoleAdmin, "DoPut with create"
+	}
+	return RoleWrite, "DoPut"
 }
 
 // needs is the role fullMethod needs; ok is false for a method that needs
@@ -367,7 +417,9 @@ type authedStream struct {
 	ctx    context.Context
 	p      Principal
 	action bool // DoAction: authorize the action type
-	put    bool // DoPut: a descriptor that creates the table needs admin
+	put    bool // DoPut: authorize by the descriptor (putRole)
+	// putSeen: the DoPut's first message was authorized.
+	putSeen bool
 }
 
 func (s *authedStream) Context() context.Context { return s.ctx }
@@ -385,11 +437,12 @@ func (s *authedStream) RecvMsg(m any) error {
 			return denied(need, s.p.Role, "action "+a.GetType())
 		}
 	}
-	if d, ok := m.(*flight.FlightData); ok && s.put && d.GetFlightDescriptor() != nil && s.p.Role < RoleAdmin {
-		if req, err := parsePutDescriptor(d.GetFlightDescriptor()); err == nil && req.create != nil {
+	if d, ok := m.(*flight.FlightData); ok && s.put && (!s.putSeen || d.GetFlightDescriptor() != nil) {
+		s.putSeen = true
+		if need, what := putRole(d.GetFlightDescriptor()); s.p.Role < need {
 			// A Go error, not a status: the DoPut reader wraps what
 			// RecvMsg returns, and readError lets this one through.
-			return fmt.Errorf("%w: DoPut with create needs role admin; this token has role %s", errPermissionDenied, s.p.Role)
+			return fmt.Errorf("%w: %s needs role %s; this token has role %s", errPermissionDenied, what, need, s.p.Role)
 		}
 	}
 	return nil

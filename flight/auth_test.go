@@ -256,7 +256,11 @@ func TestAuthBeforeLookup(t *testing.T) {
 	// DoPut that may create its table needs admin, as create_table does.
 	rec := datagen.Batch(e.mem, 4, 1, 0, 3)
 	defer rec.Release()
-	for tok, want := range map[string]codes.Code{"w-secret-22": codes.PermissionDenied, "a-secret-333": codes.OK} {
+	for _, tc := range []struct {
+		tok  string
+		want codes.Code
+	}{{"w-secret-22", codes.PermissionDenied}, {"a-secret-333", codes.OK}} { // in this order: the admin creates
+		tok, want := tc.tok, tc.want
 		s, err := c.DoPut(withToken(tok))
 		if err != nil {
 			t.Fatal(err)

@@ -39,6 +39,9 @@ func (s *Service) DoPut(stream flight.FlightService_DoPutServer) error {
 	// The first message carries the descriptor: a Flight SQL command goes
 	// to Flight SQL, with the message put back in front of the stream.
 	first, ferr := stream.Recv()
+	if errors.Is(ferr, errPermissionDenied) {
+		return toStatus(ferr)
+	}
 	stream = &peekedStream{FlightService_DoPutServer: stream, first: first, err: ferr, peeked: true}
 	if ferr == nil && isFlightSQL(first.GetFlightDescriptor().GetCmd()) {
 		return sqlStatus(s.sql.wire.DoPut(&guardedStream{FlightService_DoPutServer: stream}))
@@ -124,7 +127,7 @@ func (s *Service) newPutReader(stream flight.FlightService_DoPutServer) (rdr *fl
 // columns disagree with its row count, say); that is the client's bad
 // input, answered InvalidArgument, never a crash of the server. The panic
 // happens on this goroutine, so recovering here catches it.
-func nextBatch(rdr *flight.Reader) (more bool, err error) {
+func nextBatch(rdr interface{ Next() bool }) (more bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			more, err = false, fmt.Errorf("malformed IPC message: %v", p)

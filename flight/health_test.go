@@ -2,9 +2,13 @@ package flight_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -82,5 +86,84 @@ func TestHealthServingThenDraining(t *testing.T) {
 	}
 	if _, err := e.client.GetSchema(ctx, pathDesc("t")); status.Code(err) != codes.Unavailable {
 		t.Fatalf("flight call after shutdown: %v", err)
+	}
+}
+
+// TestDrainAnswersHealthOnNewConnections: while a drain waits for a
+// stream in flight, the listener still accepts: a new connection's health
+// check answers NOT_SERVING and its Flight calls Unavailable; the stream
+// in flight finishes and its batches are acknowledged.
+func TestDrainAnswersHealthOnNewConnections(t *testing.T) {
+	h := fw.NewHealth()
+	e := newEnv(t, withListen(h.ListenOption()))
+	h.Serving()
+	e.createTable("t", datagen.Schema(4), nil)
+	ctx := context.Background()
+	stream, err := e.client.DoPut(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := datagen.Batch(e.mem, 4, 1, 0, 10)
+	defer rec.Release()
+	w := flight.NewRecordWriter(stream, ipc.WithSchema(rec.Schema()))
+	w.SetFlightDescriptor(pathDesc("t"))
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil { // the first batch's ack: the stream is in flight
+		t.Fatal(err)
+	}
+	h.Draining()
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Shutdown(ctx) }()
+
+	conn, err := grpc.NewClient(e.srv.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// The drain may not have begun refusing yet: wait for it.
+	fc := flight.NewFlightServiceClient(conn)
+	for {
+		_, err := fc.GetSchema(ctx, pathDesc("t"))
+		if status.Code(err) == codes.Unavailable {
+			break
+		}
+		if err != nil {
+			t.Fatalf("a new call during the drain: %v", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil || r.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("health on a new connection during the drain: %v %v", r, err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("shutdown returned (%v) with a stream in flight", err)
+	default:
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := stream.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	acks := 1
+	for {
+		if _, err := stream.Recv(); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("the stream in flight: %v", err)
+			}
+			break
+		}
+		acks++
+	}
+	if acks != 2 {
+		t.Fatalf("%d acks, want 2", acks)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
 	}
 }

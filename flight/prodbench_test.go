@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"testing"
 	"time"
 
@@ -21,8 +22,11 @@ import (
 // BenchmarkProdOverhead: the same durable and async DoPut streams and pk
 // lookups against two servers in one run, one plain and one with auth,
 // metrics and the request log on (as serve runs); it reports each
-// operation's time on both and on/off - 1 (issue 17's target: <= 3%).
-// The operations alternate between the servers so drift hits both.
+// operation's time on both and the overhead on/off - 1 (issue 17's
+// target: <= 3%). Each iteration runs the servers off, on, on, off, so
+// drift hits both; the overhead reported is the median over iterations
+// of each iteration's ratio, which a burst of load from another process
+// moves less than the ratio of the totals (run with -benchtime 20x).
 func BenchmarkProdOverhead(b *testing.B) {
 	const rows, batchRows = 10_000, 1_000
 	recs := benchBatches(rows, batchRows) // cached: not released here
@@ -50,6 +54,7 @@ func BenchmarkProdOverhead(b *testing.B) {
 	}
 	ctx := context.Background()
 	var tOff, tOn [3]time.Duration
+	var ratios [3][]float64
 	names := [3]string{"durable", "async", "pk"}
 	for _, e := range []*env{off, on} {
 		e.createTable("pk", datagen.Schema(benchDim), nil)
@@ -59,6 +64,7 @@ func BenchmarkProdOverhead(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		prevOff, prevOn := tOff, tOn
 		for k, e := range []*env{off, on, on, off} {
 			ts := &tOff
 			if e == on {
@@ -88,10 +94,14 @@ func BenchmarkProdOverhead(b *testing.B) {
 				return nil
 			})
 		}
+		for k := range names {
+			ratios[k] = append(ratios[k], float64(tOn[k]-prevOn[k])/float64(tOff[k]-prevOff[k]))
+		}
 	}
 	for k, n := range names {
+		sort.Float64s(ratios[k])
 		b.ReportMetric(float64(tOff[k].Microseconds())/float64(2*b.N), n+"-off-us/op")
 		b.ReportMetric(float64(tOn[k].Microseconds())/float64(2*b.N), n+"-on-us/op")
-		b.ReportMetric(100*(float64(tOn[k])/float64(tOff[k])-1), n+"-overhead-%")
+		b.ReportMetric(100*(ratios[k][len(ratios[k])/2]-1), n+"-overhead-%")
 	}
 }

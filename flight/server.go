@@ -36,6 +36,7 @@ type Options struct {
 	MaxInflightBytes int64
 	MaxStreams       int64         // calls running at once; 0 is config.Default's
 	LimitWait        time.Duration // how long a message or call waits for room; 0 is DefaultLimitWait
+	SQLMemoryLimit   int64         // the SQL engine's memory in bytes (sql.memory_limit); 0 is config.Default's
 }
 
 // Service implements the Flight RPCs over an lsm.DB.
@@ -72,6 +73,9 @@ func NewService(db *lsm.DB, opts Options) *Service {
 	}
 	if opts.LimitWait <= 0 {
 		opts.LimitWait = DefaultLimitWait
+	}
+	if opts.SQLMemoryLimit <= 0 {
+		opts.SQLMemoryLimit = config.Default().SQL.MemoryLimit
 	}
 	lim := newLimits(opts.MaxInflightBytes, opts.MaxMessageBytes, opts.MaxStreams, opts.LimitWait)
 	svc := &Service{db: db, mem: opts.Allocator, log: opts.Logger, opts: opts, lim: lim}
@@ -125,18 +129,36 @@ func (s *Server) Addr() net.Addr { return s.lis.Addr() }
 // messages about to be received.
 func (s *Server) InflightBytes() int64 { return s.svc.lim.inflight.Load() }
 
+// idle returns once no call is in flight, or ctx's error.
+func (s *Service) idle(ctx context.Context) error {
+	// Every call in flight holds a call slot and no new call keeps one
+	// while draining: holding them all means no call is left.
+	if err := s.lim.streams.Acquire(ctx, s.lim.maxStreams); err != nil {
+		return err
+	}
+	s.lim.streams.Release(s.lim.maxStreams)
+	return nil
+}
+
 // Shutdown drains the server (API.md, Operations): new calls get
 // Unavailable at once, calls in flight may finish until ctx ends and are
-// then cut (their clients see Unavailable). It returns once every handler
-// has returned: nil if all finished, ctx's error if some were cut.
+// then cut (their clients see Unavailable). The listener keeps accepting
+// meanwhile, so health checks on new connections are still answered
+// (NOT_SERVING once the owner said Health.Draining). It returns once
+// every handler has returned: nil if all finished, ctx's error if some
+// were cut.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.svc.lim.draining.Store(true)
+	defer s.svc.sql.close() // after every handler returned
+	if err := s.svc.idle(ctx); err != nil {
+		s.grpc.Stop()
+		return err
+	}
 	done := make(chan struct{})
 	go func() {
-		s.grpc.GracefulStop()
+		s.grpc.GracefulStop() // what is left: health checks
 		close(done)
 	}()
-	defer s.svc.sql.close() // after every handler returned
 	select {
 	case <-done:
 		return nil

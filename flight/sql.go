@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -77,8 +78,22 @@ type sqlServer struct {
 
 type preparedStmt struct {
 	query   string
+	kind    sqlexec.Kind
 	nparams int
-	args    []any // bound by DoPut; nil until then
+	rows    [][]any // bound by DoPut, one per row of parameters; nil until then
+}
+
+// args is the one row of parameters a query runs with.
+func (p *preparedStmt) args() ([]any, error) {
+	switch {
+	case len(p.rows) > 1:
+		return nil, status.Errorf(codes.InvalidArgument, "prepared query: %d rows of parameters bound; a query takes one (several rows: updates)", len(p.rows))
+	case len(p.rows) == 1:
+		return p.rows[0], nil
+	case p.nparams > 0:
+		return nil, status.Error(codes.InvalidArgument, "prepared query: no parameters bound")
+	}
+	return nil, nil
 }
 
 // sqlService is Flight SQL's part of the Service.
@@ -90,7 +105,7 @@ type sqlService struct {
 func newSQLService(svc *Service) *sqlService {
 	s := &sqlServer{svc: svc, stmts: map[string]*preparedStmt{}, infos: map[uint32]bool{}}
 	s.Alloc = svc.mem
-	s.eng, s.engErr = sqlexec.New(svc.db, sqlexec.Options{Allocator: svc.mem})
+	s.eng, s.engErr = sqlexec.New(svc.db, sqlexec.Options{Allocator: svc.mem, MemoryLimit: svc.opts.SQLMemoryLimit})
 	if s.engErr != nil {
 		svc.log.Error("SQL engine failed to open; SQL statements fail", "err", s.engErr)
 	}
@@ -107,13 +122,13 @@ func newSQLService(svc *Service) *sqlService {
 		flightsql.SqlInfoFlightSqlServerSubstrait:          false,
 		flightsql.SqlInfoFlightSqlServerTransaction:        int32(flightsql.SqlTransactionNone),
 		flightsql.SqlInfoFlightSqlServerCancel:             false,
-		flightsql.SqlInfoFlightSqlServerBulkIngestion:      false,
+		flightsql.SqlInfoFlightSqlServerBulkIngestion:      true,
 		flightsql.SqlInfoFlightSqlServerStatementTimeout:   int32(0),
 		flightsql.SqlInfoFlightSqlServerTransactionTimeout: int32(0),
 		flightsql.SqlInfoTransactionsSupported:             false,
 		flightsql.SqlInfoDDLCatalog:                        false,
 		flightsql.SqlInfoDDLSchema:                         false,
-		flightsql.SqlInfoDDLTable:                          false,
+		flightsql.SqlInfoDDLTable:                          true,
 		flightsql.SqlInfoIdentifierQuoteChar:               `"`,
 		flightsql.SqlInfoAllTablesAreASelectable:           true,
 	} {
@@ -386,15 +401,47 @@ func likeMatch(pattern *string, s string) bool {
 // minutes API.md promises) and every DoGet reads fresh snapshots.
 const statementHandlePrefix = "flightwal-sql-1:"
 
+// countPrefix starts the handle of a write run through the query path
+// (ADBC's and DB-API's execute of an INSERT): the write ran when the
+// FlightInfo was asked for, and the ticket reads its count.
+const countPrefix = "flightwal-sql-count:"
+
+// countSchema is the result of a write run as a query: the rows affected.
+var countSchema = arrow.NewSchema([]arrow.Field{{Name: "count", Type: arrow.PrimitiveTypes.Int64}}, nil)
+
+// statementKind authorizes query for ctx's caller and tells its kind.
+func statementKind(ctx context.Context, query string) (sqlexec.Kind, error) {
+	kind := sqlexec.Classify(query)
+	if err := authorize(ctx, sqlRoles[kind], "SQL "+kind.String()); err != nil {
+		return kind, err
+	}
+	if kind == sqlexec.KindTransaction {
+		return kind, status.Error(codes.Unimplemented, "transactions are not supported (GetSqlInfo: FLIGHT_SQL_SERVER_TRANSACTION none): every statement reads its own snapshot, every write is durable on its own")
+	}
+	return kind, nil
+}
+
 func (s *sqlServer) GetFlightInfoStatement(ctx context.Context, cmd flightsql.StatementQuery, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
 	if len(cmd.GetTransactionId()) > 0 {
 		return nil, status.Error(codes.Unimplemented, "transactions are not supported (GetSqlInfo: FLIGHT_SQL_SERVER_TRANSACTION none)")
+	}
+	kind, err := statementKind(ctx, cmd.GetQuery())
+	if err != nil {
+		return nil, err
+	}
+	if kind.IsWrite() {
+		return s.execAsQuery(ctx, cmd.GetQuery(), nil, desc)
 	}
 	sc, err := s.schema(ctx, cmd.GetQuery())
 	if err != nil {
 		return nil, err
 	}
-	tkt, err := flightsql.CreateStatementQueryTicket([]byte(statementHandlePrefix + cmd.GetQuery()))
+	return s.ticketInfo(desc, sc, statementHandlePrefix+cmd.GetQuery())
+}
+
+// ticketInfo is a FlightInfo of one endpoint whose ticket holds handle.
+func (s *sqlServer) ticketInfo(desc *flight.FlightDescriptor, sc *arrow.Schema, handle string) (*flight.FlightInfo, error) {
+	tkt, err := flightsql.CreateStatementQueryTicket([]byte(handle))
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "statement ticket: %v", err)
 	}
@@ -407,20 +454,81 @@ func (s *sqlServer) GetFlightInfoStatement(ctx context.Context, cmd flightsql.St
 	}, nil
 }
 
-func (s *sqlServer) GetSchemaStatement(ctx context.Context, cmd flightsql.StatementQuery, _ *flight.FlightDescriptor) (*flight.SchemaResult, error) {
-	sc, err := s.schema(ctx, cmd.GetQuery())
+// execAsQuery runs a write given as a query now and answers a FlightInfo
+// whose ticket reads the count.
+func (s *sqlServer) execAsQuery(ctx context.Context, query string, params [][]any, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	n, err := s.exec(ctx, query, params)
 	if err != nil {
 		return nil, err
+	}
+	info, err := s.ticketInfo(desc, countSchema, countPrefix+strconv.FormatInt(n, 10))
+	if err == nil {
+		info.TotalRecords = 1
+	}
+	return info, err
+}
+
+// exec runs a write statement (authorized already).
+func (s *sqlServer) exec(ctx context.Context, query string, params [][]any) (int64, error) {
+	eng, err := s.engine()
+	if err != nil {
+		return 0, err
+	}
+	n, err := eng.Exec(ctx, query, params)
+	if err != nil {
+		return 0, sqlStatus(err)
+	}
+	return n, nil
+}
+
+func (s *sqlServer) GetSchemaStatement(ctx context.Context, cmd flightsql.StatementQuery, _ *flight.FlightDescriptor) (*flight.SchemaResult, error) {
+	kind, err := statementKind(ctx, cmd.GetQuery())
+	if err != nil {
+		return nil, err
+	}
+	sc := countSchema
+	if !kind.IsWrite() {
+		if sc, err = s.schema(ctx, cmd.GetQuery()); err != nil {
+			return nil, err
+		}
 	}
 	return &flight.SchemaResult{Schema: flight.SerializeSchema(sc, s.svc.mem)}, nil
 }
 
 func (s *sqlServer) DoGetStatement(ctx context.Context, tkt flightsql.StatementQueryTicket) (*arrow.Schema, <-chan flight.StreamChunk, error) {
 	h := string(tkt.GetStatementHandle())
+	if n, ok := strings.CutPrefix(h, countPrefix); ok {
+		v, err := strconv.ParseInt(n, 10, 64)
+		if err != nil {
+			return nil, nil, status.Error(codes.InvalidArgument, "Flight SQL statement ticket: a bad count")
+		}
+		b := array.NewRecordBuilder(s.svc.mem, countSchema)
+		defer b.Release()
+		b.Field(0).(*array.Int64Builder).Append(v)
+		return countSchema, oneBatch(b.NewRecordBatch()), nil
+	}
 	if !strings.HasPrefix(h, statementHandlePrefix) {
 		return nil, nil, status.Error(codes.InvalidArgument, "Flight SQL statement ticket: not one this server made (get it from GetFlightInfo)")
 	}
-	return s.stream(ctx, strings.TrimPrefix(h, statementHandlePrefix), nil)
+	query := strings.TrimPrefix(h, statementHandlePrefix)
+	if kind, err := statementKind(ctx, query); err != nil {
+		return nil, nil, err
+	} else if kind.IsWrite() {
+		return nil, nil, status.Error(codes.InvalidArgument, "Flight SQL statement ticket: a write's ticket holds its count")
+	}
+	return s.stream(ctx, query, nil)
+}
+
+// DoPutCommandStatementUpdate runs INSERT, DELETE, CREATE TABLE or DROP
+// TABLE and answers the rows affected once durable.
+func (s *sqlServer) DoPutCommandStatementUpdate(ctx context.Context, cmd flightsql.StatementUpdate) (int64, error) {
+	if len(cmd.GetTransactionId()) > 0 {
+		return 0, status.Error(codes.Unimplemented, "transactions are not supported (GetSqlInfo: FLIGHT_SQL_SERVER_TRANSACTION none)")
+	}
+	if _, err := statementKind(ctx, cmd.GetQuery()); err != nil {
+		return 0, err
+	}
+	return s.exec(ctx, cmd.GetQuery(), nil)
 }
 
 // stream runs query and streams its result, each batch in messages under
@@ -476,6 +584,10 @@ func (s *sqlServer) CreatePreparedStatement(ctx context.Context, req flightsql.A
 	if len(req.GetTransactionId()) > 0 {
 		return res, status.Error(codes.Unimplemented, "transactions are not supported (GetSqlInfo: FLIGHT_SQL_SERVER_TRANSACTION none)")
 	}
+	kind, err := statementKind(ctx, req.GetQuery())
+	if err != nil {
+		return res, err
+	}
 	eng, err := s.engine()
 	if err != nil {
 		return res, err
@@ -489,7 +601,7 @@ func (s *sqlServer) CreatePreparedStatement(ctx context.Context, req flightsql.A
 		fields[i] = arrow.Field{Name: fmt.Sprintf("$%d", i+1), Type: t, Nullable: true}
 	}
 	res.ParameterSchema = arrow.NewSchema(fields, nil)
-	if len(params) == 0 {
+	if len(params) == 0 && !kind.IsWrite() {
 		// With parameters the result's schema may depend on them: it is
 		// known once they are bound (GetSchema, GetFlightInfo).
 		if res.DatasetSchema, err = eng.Schema(ctx, req.GetQuery()); err != nil {
@@ -506,7 +618,7 @@ func (s *sqlServer) CreatePreparedStatement(ctx context.Context, req flightsql.A
 	if len(s.stmts) >= maxPrepared {
 		return res, status.Errorf(codes.ResourceExhausted, "%d prepared statements are open: close some (ClosePreparedStatement)", maxPrepared)
 	}
-	s.stmts[h] = &preparedStmt{query: req.GetQuery(), nparams: len(params)}
+	s.stmts[h] = &preparedStmt{query: req.GetQuery(), kind: kind, nparams: len(params)}
 	res.Handle = []byte(h)
 	return res, nil
 }
@@ -533,43 +645,76 @@ func (s *sqlServer) prepared(h []byte) (preparedStmt, error) {
 	return *p, nil
 }
 
-// DoPutPreparedStatementQuery binds parameters: one row, one column per
-// parameter in order. They stay bound until the next DoPut.
+// DoPutPreparedStatementQuery binds parameters: one column per parameter
+// in order, one row per execution (a query takes one). They stay bound
+// until the next DoPut.
 func (s *sqlServer) DoPutPreparedStatementQuery(_ context.Context, cmd flightsql.PreparedStatementQuery, rdr flight.MessageReader, _ flight.MetadataWriter) ([]byte, error) {
 	h := cmd.GetPreparedStatementHandle()
 	p, err := s.prepared(h)
 	if err != nil {
 		return nil, err
 	}
-	var args []any
-	rows := 0
-	for rdr.Next() {
-		rec := rdr.RecordBatch()
-		for r := 0; r < int(rec.NumRows()); r++ {
-			if rows++; rows > 1 {
-				return nil, status.Error(codes.InvalidArgument, "prepared query: bind one row of parameters (several rows, one query each, are not supported yet)")
-			}
-			if int(rec.NumCols()) != p.nparams {
-				return nil, status.Errorf(codes.InvalidArgument, "prepared query: %d parameter columns bound, the statement has %d parameters", rec.NumCols(), p.nparams)
-			}
-			args = make([]any, rec.NumCols())
-			for c, col := range rec.Columns() {
-				args[c] = paramValue(col, r)
-			}
-		}
-	}
-	if err := rdr.Err(); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "prepared query: reading the parameters: %v", err)
-	}
-	if rows == 0 && p.nparams > 0 {
-		return nil, status.Error(codes.InvalidArgument, "prepared query: no row of parameters bound")
+	rows, err := readParams(rdr, p.nparams)
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st, ok := s.stmts[string(h)]; ok {
-		st.args = args
+		st.rows = rows
 	}
 	return h, nil
+}
+
+// maxParamRows bounds the rows of parameters one DoPut binds.
+const maxParamRows = 1 << 20
+
+// readParams reads rows of parameters: one column per parameter.
+func readParams(rdr flight.MessageReader, nparams int) ([][]any, error) {
+	var rows [][]any
+	for rdr.Next() {
+		rec := rdr.RecordBatch()
+		if int(rec.NumCols()) != nparams {
+			return nil, status.Errorf(codes.InvalidArgument, "prepared statement: %d parameter columns bound, the statement has %d parameters", rec.NumCols(), nparams)
+		}
+		if len(rows)+int(rec.NumRows()) > maxParamRows {
+			return nil, status.Errorf(codes.ResourceExhausted, "prepared statement: more than %d rows of parameters in one DoPut", maxParamRows)
+		}
+		for r := 0; r < int(rec.NumRows()); r++ {
+			args := make([]any, rec.NumCols())
+			for c, col := range rec.Columns() {
+				args[c] = paramValue(col, r)
+			}
+			rows = append(rows, args)
+		}
+	}
+	if err := rdr.Err(); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "prepared statement: reading the parameters: %v", err)
+	}
+	return rows, nil
+}
+
+// DoPutPreparedStatementUpdate runs a prepared write once per row of the
+// parameters sent with it (or those bound before), as one durable batch.
+func (s *sqlServer) DoPutPreparedStatementUpdate(ctx context.Context, cmd flightsql.PreparedStatementUpdate, rdr flight.MessageReader) (int64, error) {
+	p, err := s.prepared(cmd.GetPreparedStatementHandle())
+	if err != nil {
+		return 0, err
+	}
+	if _, err := statementKind(ctx, p.query); err != nil {
+		return 0, err
+	}
+	rows, err := readParams(rdr, p.nparams)
+	if err != nil {
+		return 0, err
+	}
+	if len(rows) == 0 {
+		rows = p.rows
+	}
+	if len(rows) == 0 && p.nparams > 0 {
+		return 0, status.Error(codes.InvalidArgument, "prepared update: no parameters bound")
+	}
+	return s.exec(ctx, p.query, rows)
 }
 
 // paramValue is row r of col as a Go value for the engine.
@@ -611,6 +756,19 @@ func paramValue(col arrow.Array, r int) any {
 }
 
 func (s *sqlServer) GetFlightInfoPreparedStatement(ctx context.Context, cmd flightsql.PreparedStatementQuery, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	p, err := s.prepared(cmd.GetPreparedStatementHandle())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := statementKind(ctx, p.query); err != nil {
+		return nil, err
+	}
+	if p.kind.IsWrite() {
+		if len(p.rows) == 0 && p.nparams > 0 {
+			return nil, status.Error(codes.InvalidArgument, "prepared update: no parameters bound")
+		}
+		return s.execAsQuery(ctx, p.query, p.rows, desc)
+	}
 	sc, err := s.preparedSchema(ctx, cmd)
 	if err != nil {
 		return nil, err
@@ -633,7 +791,17 @@ func (s *sqlServer) preparedSchema(ctx context.Context, cmd flightsql.PreparedSt
 	if err != nil {
 		return nil, err
 	}
-	return s.schema(ctx, p.query, p.args...)
+	if _, err := statementKind(ctx, p.query); err != nil {
+		return nil, err
+	}
+	if p.kind.IsWrite() {
+		return countSchema, nil
+	}
+	args, err := p.args()
+	if err != nil {
+		return nil, err
+	}
+	return s.schema(ctx, p.query, args...)
 }
 
 // schema is the result schema of query with args, or its error as a
@@ -655,5 +823,15 @@ func (s *sqlServer) DoGetPreparedStatement(ctx context.Context, cmd flightsql.Pr
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.stream(ctx, p.query, p.args)
+	if _, err := statementKind(ctx, p.query); err != nil {
+		return nil, nil, err
+	}
+	if p.kind.IsWrite() {
+		return nil, nil, status.Error(codes.InvalidArgument, "prepared statement: a write runs with GetFlightInfo or an update (DoPut)")
+	}
+	args, err := p.args()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.stream(ctx, p.query, args)
 }

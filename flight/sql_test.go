@@ -39,8 +39,8 @@ var (
 
 // sqlEnv is a server with two tables: events 0..19 (user_id = id%3, kind
 // a/b alternating, amount = id*1.5) and users 0..2.
-func sqlEnv(t *testing.T) *env {
-	e := newEnv(t)
+func sqlEnv(t *testing.T, opts ...envOption) *env {
+	e := newEnv(t, opts...)
 	e.createTable("events", sqlEventsSchema, nil)
 	e.createTable("users", sqlUsersSchema, nil)
 	var rows []string
@@ -65,7 +65,7 @@ func jsonBatch(t testing.TB, mem memory.Allocator, schema *arrow.Schema, rows ..
 	return rec
 }
 
-func sqlClient(t *testing.T, e *env) *flightsql.Client {
+func sqlClient(t testing.TB, e *env) *flightsql.Client {
 	t.Helper()
 	c, err := flightsql.NewClient(e.srv.Addr().String(), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -359,7 +359,7 @@ func TestFlightSQLErrors(t *testing.T) {
 	wantCode(t, err, codes.InvalidArgument, "nocolumn")
 	err = run("SELECT 'a' + 1 FROM events")
 	wantCode(t, err, codes.InvalidArgument, "")
-	err = run("DELETE FROM events")
+	err = run("UPDATE events SET kind = 'u'")
 	wantCode(t, err, codes.Unimplemented, "")
 	_, err = c.BeginTransaction(ctx)
 	wantCode(t, err, codes.Unimplemented, "")
@@ -373,7 +373,7 @@ func TestFlightSQLErrors(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	_, err = c.ExecuteUpdate(ctx, "DELETE FROM events WHERE id = 1")
+	_, err = c.ExecuteUpdate(ctx, "UPDATE events SET kind = 'u' WHERE id = 1")
 	wantCode(t, err, codes.Unimplemented, "")
 	// The next statement still works.
 	if err := run("SELECT count(*) FROM events"); err != nil {

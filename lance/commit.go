@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"slices"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -22,6 +21,8 @@ type NewFragment struct {
 	Rows      uint64        // rows in the file
 	SizeBytes uint64        // file size
 	Schema    *arrow.Schema // the columns stored, in file column order
+	// Version is the data file's format ("" is 2.0).
+	Version DataStorageVersion
 }
 
 // toProto builds the manifest entry for nf as fragment id, mapping its
@@ -33,26 +34,9 @@ func (nf NewFragment) toProto(id uint64, fields []*filepb.Field) (*tablepb.DataF
 	if nf.Schema == nil {
 		return nil, fmt.Errorf("lance: new fragment %s has no schema", nf.Path)
 	}
-	df := &tablepb.DataFile{
-		Path:             nf.Path,
-		FileMajorVersion: 2,
-		FileMinorVersion: 0,
-		FileSizeBytes:    nf.SizeBytes,
-	}
-	for col, af := range nf.Schema.Fields() {
-		lt, err := logicalType(af.Type)
-		if err != nil {
-			return nil, err
-		}
-		i := slices.IndexFunc(fields, func(f *filepb.Field) bool { return f.GetName() == af.Name && f.GetParentId() == -1 })
-		if i < 0 {
-			return nil, fmt.Errorf("lance: new fragment %s: column %q is not in the table schema", nf.Path, af.Name)
-		}
-		if fields[i].GetLogicalType() != lt {
-			return nil, fmt.Errorf("lance: new fragment %s: column %q is %s, table has %s", nf.Path, af.Name, lt, fields[i].GetLogicalType())
-		}
-		df.Fields = append(df.Fields, fields[i].GetId())
-		df.ColumnIndices = append(df.ColumnIndices, int32(col))
+	df, err := nf.dataFile(fields)
+	if err != nil {
+		return nil, err
 	}
 	return &tablepb.DataFragment{Id: id, Files: []*tablepb.DataFile{df}, PhysicalRows: nf.Rows}, nil
 }
@@ -89,6 +73,9 @@ type Transaction struct {
 // a row tx deletes that another writer deleted since read is a conflict.
 // Deletion files are written here; the manifest is not.
 func (d *Dataset) build(ctx context.Context, store objstore.Store, tx *Transaction, read *Dataset) (*tablepb.Manifest, []*tablepb.IndexMetadata, *tablepb.Transaction, error) {
+	if err := d.checkNewFragments(tx.NewFragments); err != nil {
+		return nil, nil, nil, err
+	}
 	m := proto.Clone(d.manifest).(*tablepb.Manifest)
 	m.Version = d.Version() + 1
 	m.WriterVersion = &tablepb.Manifest_WriterVersion{Library: writerLibrary, Version: writerVersion}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -160,6 +162,15 @@ func FuzzReadFooter(f *testing.F) {
 	f.Add(good[len(good)-40:])
 	f.Add(good[:len(good)-1])
 	f.Add(good[len(good)/2:])
+	// A 2.2 and a legacy data file LanceDB wrote.
+	for _, name := range []string{"v2_2", "legacy"} {
+		files, _ := filepath.Glob(filepath.Join(testdataLance, "lancedb-0.39.0", name+".lance", "data", "*.lance"))
+		for _, p := range files {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b)
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
 		fs := newTestStore()

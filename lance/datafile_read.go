@@ -7,10 +7,12 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	e21 "github.com/flightwal/flightwal/lance/lancepb/encodings21pb"
 	ep "github.com/flightwal/flightwal/lance/lancepb/encodingspb"
 	"github.com/flightwal/flightwal/lance/lancepb/file2pb"
 	"github.com/flightwal/flightwal/lance/lancepb/filepb"
@@ -24,14 +26,20 @@ import (
 // A fileReader holds only metadata (no store), so a FileCache can share it
 // between Datasets.
 type fileReader struct {
-	key     string
+	key string
+	// minor is the data file format's minor version: 0 (2.0: 2.0
+	// encodings, a column per field) or 1, 2 (2.1, 2.2: structural
+	// page layouts, a column per leaf field).
+	minor   int
 	size    int64
 	numRows uint64
 	schema  *filepb.Schema
 	columns []*columnInfo
+	legacy  *legacyMeta // a legacy (v1, format 0.1/0.2) file: read-only, its own layout
 }
 
 type columnInfo struct {
+	rows   uint64 // the pages' total: rows, or items of a 2.0 list's item column
 	pages  []pageInfo
 	colBuf [][]byte // column metadata buffers (read at open; small)
 }
@@ -40,7 +48,9 @@ type pageInfo struct {
 	first, rows uint64 // row range [first, first+rows) within the file
 	offsets     []uint64
 	sizes       []uint64
-	enc         *ep.ArrayEncoding
+	enc         *ep.ArrayEncoding // 2.0
+	layout      *e21.PageLayout   // 2.1, 2.2
+	legacy      bool              // a legacy page: offsets[0] is its position
 }
 
 // initialTailRead is how much of a file's end the first read fetches; most
@@ -68,13 +78,22 @@ func openFileReader(ctx context.Context, store objstore.Store, key string, size 
 	if int64(len(tail)) != size-tailStart {
 		return nil, corruptf(key, "short read of the tail: %d of %d bytes", len(tail), size-tailStart)
 	}
-	foot := tail[len(tail)-fileFooterLen:]
-	if string(foot[36:]) != magic {
-		return nil, corruptf(key, "bad data file magic %q", foot[36:])
+	end8 := tail[len(tail)-8:]
+	if string(end8[4:]) != magic {
+		return nil, corruptf(key, "bad data file magic %q", end8[4:])
 	}
+	if binary.LittleEndian.Uint16(end8) == 0 && binary.LittleEndian.Uint16(end8[2:]) < 3 {
+		return openLegacy(key, size, tail, tailStart)
+	}
+	foot := tail[len(tail)-fileFooterLen:]
 	major, minor := binary.LittleEndian.Uint16(foot[32:]), binary.LittleEndian.Uint16(foot[34:])
-	if !(major == 0 && minor == 3) && !(major == 2 && minor == 0) {
-		return nil, unsupportedf("%s: data file version %d.%d (only format 2.0 is read)", key, major, minor)
+	fileMinor := 0
+	switch {
+	case major == 0 && minor == 3, major == 2 && minor == 0:
+	case major == 2 && (minor == 1 || minor == 2):
+		fileMinor = int(minor)
+	default:
+		return nil, unsupportedf("%s: data file version %d.%d (formats 2.0, 2.1 and 2.2 are read)", key, major, minor)
 	}
 	a := binary.LittleEndian.Uint64(foot[0:])
 	b := binary.LittleEndian.Uint64(foot[8:])
@@ -127,7 +146,7 @@ func openFileReader(ctx context.Context, store objstore.Store, key string, size 
 	if err := proto.Unmarshal(gb, desc); err != nil {
 		return nil, corruptf(key, "file descriptor: %v", err)
 	}
-	r := &fileReader{key: key, size: size, numRows: desc.GetLength(), schema: desc.GetSchema()}
+	r := &fileReader{key: key, minor: fileMinor, size: size, numRows: desc.GetLength(), schema: desc.GetSchema()}
 	cmo, err := readAt(b, cn*16)
 	if err != nil {
 		return nil, err
@@ -174,16 +193,25 @@ func (r *fileReader) parseColumn(i int, raw []byte, readAt func(off, n uint64) (
 				return nil, corruptf(r.key, "column %d page %d buffer %d past the end", i, j, k)
 			}
 		}
-		enc, err := r.pageEncoding(p.GetEncoding())
+		pi := pageInfo{first: next, rows: p.GetLength(), offsets: p.GetBufferOffsets(), sizes: p.GetBufferSizes()}
+		var err error
+		if r.minor == 0 {
+			pi.enc, err = r.pageEncoding(p.GetEncoding())
+		} else {
+			pi.layout, err = r.pageLayout(p.GetEncoding())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("column %d page %d: %w", i, j, err)
 		}
-		col.pages = append(col.pages, pageInfo{first: next, rows: p.GetLength(), offsets: p.GetBufferOffsets(), sizes: p.GetBufferSizes(), enc: enc})
+		col.pages = append(col.pages, pi)
 		next += p.GetLength()
 	}
-	if next != r.numRows {
+	// A 2.0 column of list items holds items, not rows: sources checks
+	// the columns it reads as rows.
+	if next != r.numRows && r.minor > 0 {
 		return nil, corruptf(r.key, "column %d pages hold %d rows, file %d", i, next, r.numRows)
 	}
+	col.rows = next
 	return col, nil
 }
 
@@ -206,8 +234,105 @@ func (r *fileReader) pageEncoding(e *file2pb.Encoding) (*ep.ArrayEncoding, error
 	return enc, nil
 }
 
+// pageLayout parses a 2.1/2.2 page's encoding.
+func (r *fileReader) pageLayout(e *file2pb.Encoding) (*e21.PageLayout, error) {
+	d, ok := e.GetLocation().(*file2pb.Encoding_Direct)
+	if !ok {
+		return nil, unsupportedf("%s: page encoding location %T", r.key, e.GetLocation())
+	}
+	a := &anypb.Any{}
+	if err := proto.Unmarshal(d.Direct.GetEncoding(), a); err != nil {
+		return nil, corruptf(r.key, "page encoding: %v", err)
+	}
+	if !strings.HasSuffix(a.GetTypeUrl(), "lance.encodings21.PageLayout") {
+		return nil, unsupportedf("%s: page encoding %q in a 2.%d file", r.key, a.GetTypeUrl(), r.minor)
+	}
+	pl := &e21.PageLayout{}
+	if err := proto.Unmarshal(a.GetValue(), pl); err != nil {
+		return nil, corruptf(r.key, "page layout: %v", err)
+	}
+	return pl, nil
+}
+
 // readPage reads page pi of column ci from store and decodes it as type dt.
 func (r *fileReader) readPage(ctx context.Context, store objstore.Store, mem memory.Allocator, ci, pi int, dt arrow.DataType) (arrow.Array, error) {
+	src, err := r.readPageBuffers(ctx, store, ci, pi)
+	if err != nil {
+		return nil, err
+	}
+	p := &r.columns[ci].pages[pi]
+	if p.rows > 1<<31 {
+		return nil, corruptf(r.key, "column %d page %d of %d rows", ci, pi, p.rows)
+	}
+	a, err := decodeAnyPage(mem, src, p, dt)
+	if err != nil {
+		return nil, fmt.Errorf("column %d page %d: %w", ci, pi, err)
+	}
+	return a, nil
+}
+
+// decodeAnyPage decodes a 2.0 page or a 2.1/2.2 page of a top-level leaf.
+func decodeAnyPage(mem memory.Allocator, src *pageSource, p *pageInfo, dt arrow.DataType) (arrow.Array, error) {
+	if p.layout == nil {
+		return decodePage(mem, src, p.enc, dt, int(p.rows))
+	}
+	ld, err := decodeStructuralPage(src, p.layout, int(p.rows))
+	if err != nil {
+		return nil, err
+	}
+	return flatLeafArray(mem, src.key, dt, ld, int(p.rows))
+}
+
+// flatLeafArray is the array of a top-level leaf's decoded page.
+func flatLeafArray(mem memory.Allocator, key string, dt arrow.DataType, ld *leafData, rows int) (arrow.Array, error) {
+	if ld.rep == nil && len(ld.layers) == 1 && ld.vals.n == rows && ld.entries == rows {
+		// no levels to walk: the definition levels are the validity
+		var valid []bool
+		if ld.def != nil {
+			valid = make([]bool, rows)
+			for i, d := range ld.def {
+				valid[i] = d == 0
+			}
+		}
+		return blockToArray(mem, key, dt, ld.vals, valid)
+	}
+	t, err := buildLeafTree(mem, key, leafPath{types: []arrow.DataType{dt}}, ld, rows)
+	if err != nil {
+		return nil, err
+	}
+	return t.toArrow(mem)
+}
+
+// readLeafPages reads and decodes every page of the 2.1/2.2 column ci,
+// appended into one leafData.
+func (r *fileReader) readLeafPages(ctx context.Context, store objstore.Store, ci int) (*leafData, error) {
+	var all *leafData
+	for pi, p := range r.columns[ci].pages {
+		src, err := r.readPageBuffers(ctx, store, ci, pi)
+		if err != nil {
+			return nil, err
+		}
+		if p.layout == nil || p.rows > 1<<31 {
+			return nil, corruptf(r.key, "column %d page %d is not a 2.1 page of a sane size", ci, pi)
+		}
+		ld, err := decodeStructuralPage(src, p.layout, int(p.rows))
+		if err != nil {
+			return nil, fmt.Errorf("column %d page %d: %w", ci, pi, err)
+		}
+		if all == nil {
+			all = ld
+		} else if err := all.append(r.key, ld); err != nil {
+			return nil, err
+		}
+	}
+	if all == nil {
+		return nil, corruptf(r.key, "column %d without pages", ci)
+	}
+	return all, nil
+}
+
+// readPageBuffers reads the buffers of page pi of column ci.
+func (r *fileReader) readPageBuffers(ctx context.Context, store objstore.Store, ci, pi int) (*pageSource, error) {
 	col := r.columns[ci]
 	p := col.pages[pi]
 	src := &pageSource{key: r.key, column: col.colBuf, page: make([][]byte, len(p.offsets))}
@@ -249,10 +374,7 @@ func (r *fileReader) readPage(ctx context.Context, store objstore.Store, mem mem
 			src.page[k] = b
 		}
 	}
-	if p.rows > 1<<31 {
-		return nil, corruptf(r.key, "column %d page %d of %d rows", ci, pi, p.rows)
-	}
-	return decodePage(mem, src, p.enc, dt, int(p.rows))
+	return src, nil
 }
 
 // decodePage decodes a page, turning decoder panics (which checks should
@@ -263,10 +385,79 @@ func decodePage(mem memory.Allocator, src *pageSource, enc *ep.ArrayEncoding, dt
 			arr, err = nil, corruptf(src.key, "decoding page: %v", rec)
 		}
 	}()
-	arr, err = decodeArray(mem, src, enc, dt, n)
+	if d, ok := dt.(*arrow.DictionaryType); ok {
+		if de := enc.GetDictionary(); de != nil {
+			arr, err = decodeArrowDictionary(mem, src, de, d, n)
+			return arr, err
+		}
+		// else the values are stored decoded
+		var vals arrow.Array
+		if vals, err = decodeArray(mem, src, enc, d.ValueType, n); err != nil {
+			return nil, err
+		}
+		defer vals.Release()
+		arr, err = dictionaryEncode(mem, d, vals)
+	} else {
+		arr, err = decodeArray(mem, src, enc, dt, n)
+	}
 	if err == nil && arr.Len() != n {
 		arr.Release()
 		return nil, corruptf(src.key, "page decoded to %d rows, want %d", arr.Len(), n)
 	}
 	return arr, err
+}
+
+// decodeArrowDictionary decodes the dictionary page of an Arrow
+// dictionary field: 0-based indices into the items (which may hold a
+// null, for the null rows), unlike the 1-based indices of Lance's own
+// low-cardinality string pages.
+func decodeArrowDictionary(mem memory.Allocator, src *pageSource, de *ep.Dictionary, dt *arrow.DictionaryType, n int) (arrow.Array, error) {
+	idx, err := decodeUints(src, de.GetIndices(), n)
+	if err != nil {
+		return nil, err
+	}
+	nItems := int(de.GetNumDictionaryItems())
+	if nItems > 1<<24 {
+		return nil, corruptf(src.key, "dictionary of %d items", nItems)
+	}
+	items, err := decodeArray(mem, src, de.GetItems(), dt.ValueType, nItems)
+	if err != nil {
+		return nil, err
+	}
+	defer items.Release()
+	ib := array.NewBuilder(mem, dt.IndexType)
+	defer ib.Release()
+	for i := range n {
+		k := idx(i)
+		if k >= uint64(nItems) {
+			return nil, corruptf(src.key, "dictionary index %d of %d items at row %d", k, nItems, i)
+		}
+		if items.IsNull(int(k)) {
+			ib.AppendNull()
+			continue
+		}
+		switch b := ib.(type) {
+		case *array.Int8Builder:
+			b.Append(int8(k))
+		case *array.Int16Builder:
+			b.Append(int16(k))
+		case *array.Int32Builder:
+			b.Append(int32(k))
+		case *array.Int64Builder:
+			b.Append(int64(k))
+		case *array.Uint8Builder:
+			b.Append(uint8(k))
+		case *array.Uint16Builder:
+			b.Append(uint16(k))
+		case *array.Uint32Builder:
+			b.Append(uint32(k))
+		case *array.Uint64Builder:
+			b.Append(k)
+		default:
+			return nil, unsupportedf("%s: dictionary index type %s", src.key, dt.IndexType)
+		}
+	}
+	indices := ib.NewArray()
+	defer indices.Release()
+	return array.NewDictionaryArray(dt, indices, items), nil
 }

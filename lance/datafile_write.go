@@ -50,7 +50,16 @@ var (
 // file root/data/<uuid>.lance and returns it for a Transaction. It needs at
 // least one row.
 func WriteFragment(ctx context.Context, store objstore.Store, root string, schema *arrow.Schema, recs []arrow.RecordBatch) (NewFragment, error) {
-	data, rows, err := encodeDataFile(schema, recs)
+	return WriteFragmentVersion(ctx, store, root, schema, recs, Version20)
+}
+
+// WriteFragmentVersion is WriteFragment in data file format v: a
+// dataset's new fragments must use its DataStorageVersion.
+func WriteFragmentVersion(ctx context.Context, store objstore.Store, root string, schema *arrow.Schema, recs []arrow.RecordBatch, v DataStorageVersion) (NewFragment, error) {
+	if _, err := ParseDataStorageVersion(string(v)); err != nil {
+		return NewFragment{}, err
+	}
+	data, rows, err := encodeDataFile(schema, recs, v.minor())
 	if err != nil {
 		return NewFragment{}, err
 	}
@@ -59,7 +68,7 @@ func WriteFragment(ctx context.Context, store objstore.Store, root string, schem
 	if err := store.PutIfAbsent(ctx, key, data); err != nil {
 		return NewFragment{}, fmt.Errorf("lance: write %s: %w", key, err)
 	}
-	return NewFragment{Path: name, Rows: rows, SizeBytes: uint64(len(data)), Schema: schema}, nil
+	return NewFragment{Path: name, Rows: rows, SizeBytes: uint64(len(data)), Schema: schema, Version: v}, nil
 }
 
 // checkRecords verifies recs match schema and counts their rows.
@@ -205,8 +214,9 @@ func directEncoding(url string, m proto.Message) (*file2pb.Encoding, error) {
 	return &file2pb.Encoding{Location: &file2pb.Encoding_Direct{Direct: &file2pb.DirectEncoding{Encoding: b}}}, nil
 }
 
-// encodeDataFile returns the bytes of a 2.0 data file holding recs.
-func encodeDataFile(schema *arrow.Schema, recs []arrow.RecordBatch) ([]byte, uint64, error) {
+// encodeDataFile returns the bytes of a data file of format 2.minor
+// (0, 1 or 2) holding recs.
+func encodeDataFile(schema *arrow.Schema, recs []arrow.RecordBatch, minor int) ([]byte, uint64, error) {
 	fields, err := schemaToFields(schema)
 	if err != nil {
 		return nil, 0, err
@@ -231,7 +241,7 @@ func encodeDataFile(schema *arrow.Schema, recs []arrow.RecordBatch) ([]byte, uin
 	if err != nil {
 		return nil, 0, err
 	}
-	metas := make([][]byte, schema.NumFields())
+	metas := make([][]byte, 0, schema.NumFields())
 	for ci, f := range schema.Fields() {
 		chunks := make([]arrow.Array, 0, len(recs))
 		for _, r := range recs {
@@ -239,33 +249,19 @@ func encodeDataFile(schema *arrow.Schema, recs []arrow.RecordBatch) ([]byte, uin
 				chunks = append(chunks, r.Column(ci))
 			}
 		}
-		cm := &file2pb.ColumnMetadata{Encoding: colEnc}
-		first := uint64(0)
-		pages := paginate(chunks)
-		for pi := range pages {
-			pg := &pages[pi]
-			enc, bufs, err := encodePage(f.Type, pg.parts, pg.rows)
+		if minor > 0 {
+			cms, err := w.writeStructuralColumns(f, chunks, minor == 2, colEnc)
 			if err != nil {
-				pg.release()
-				return nil, 0, fmt.Errorf("lance: column %q: %w", f.Name, err)
-			}
-			page := &file2pb.ColumnMetadata_Page{Length: uint64(pg.rows), Priority: first}
-			for _, segs := range bufs {
-				pos, size := w.writeBuffer(segs...)
-				page.BufferOffsets = append(page.BufferOffsets, pos)
-				page.BufferSizes = append(page.BufferSizes, size)
-			}
-			pg.release()
-			if page.Encoding, err = directEncoding(arrayEncodingURL, enc); err != nil {
 				return nil, 0, err
 			}
-			cm.Pages = append(cm.Pages, page)
-			first += uint64(pg.rows)
+			metas = append(metas, cms...)
+			continue
 		}
-		metas[ci], err = proto.MarshalOptions{Deterministic: true}.Marshal(cm)
+		cms, err := w.writeField20(f, chunks, colEnc)
 		if err != nil {
 			return nil, 0, err
 		}
+		metas = append(metas, cms...)
 	}
 	desc, err := proto.MarshalOptions{Deterministic: true}.Marshal(&filepb.FileDescriptor{
 		Schema: &filepb.Schema{Fields: fields, Metadata: schemaMetadata(schema)},
@@ -295,8 +291,13 @@ func encodeDataFile(schema *arrow.Schema, recs []arrow.RecordBatch) ([]byte, uin
 	w.buf = binary.LittleEndian.AppendUint64(w.buf, c)
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, 1) // GN
 	w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(len(metas)))
-	w.buf = binary.LittleEndian.AppendUint16(w.buf, fileMajor)
-	w.buf = binary.LittleEndian.AppendUint16(w.buf, fileMinor)
+	if minor == 0 {
+		w.buf = binary.LittleEndian.AppendUint16(w.buf, fileMajor)
+		w.buf = binary.LittleEndian.AppendUint16(w.buf, fileMinor)
+	} else {
+		w.buf = binary.LittleEndian.AppendUint16(w.buf, dataFileMajor)
+		w.buf = binary.LittleEndian.AppendUint16(w.buf, uint16(minor))
+	}
 	w.buf = append(w.buf, magic...)
 	return w.buf, rows, nil
 }

@@ -27,8 +27,8 @@ type Dataset struct {
 	scheme    namingScheme
 	manifest  *tablepb.Manifest
 	schema    *arrow.Schema
-	fields    []*filepb.Field
-	fieldByID map[int32]int // field id -> index in schema
+	fields    []*filepb.Field // top-level fields, in schema order
+	tree      *fieldTree
 	fragments []Fragment
 
 	mu        sync.Mutex
@@ -59,6 +59,25 @@ func CreateDataset(ctx context.Context, store objstore.Store, root string, schem
 // (no fragment if recs hold no rows). It returns an error wrapping
 // objstore.ErrExists if root already has a version.
 func WriteDataset(ctx context.Context, store objstore.Store, root string, schema *arrow.Schema, recs []arrow.RecordBatch, config map[string]string) (*Dataset, error) {
+	return WriteDatasetWith(ctx, store, root, schema, recs, CreateOptions{Config: config})
+}
+
+// CreateOptions are the choices fixed when a dataset is created.
+type CreateOptions struct {
+	// Config is the manifest's config map.
+	Config map[string]string
+	// DataStorageVersion is the data file format of every data file of
+	// the dataset ("" = Version20): see ParseDataStorageVersion.
+	DataStorageVersion DataStorageVersion
+}
+
+// WriteDatasetWith is WriteDataset with options (CreateDataset with none:
+// recs nil).
+func WriteDatasetWith(ctx context.Context, store objstore.Store, root string, schema *arrow.Schema, recs []arrow.RecordBatch, opts CreateOptions) (*Dataset, error) {
+	version, err := ParseDataStorageVersion(string(opts.DataStorageVersion))
+	if err != nil {
+		return nil, err
+	}
 	fields, err := schemaToFields(schema)
 	if err != nil {
 		return nil, err
@@ -74,8 +93,8 @@ func WriteDataset(ctx context.Context, store objstore.Store, root string, schema
 		Fields:         fields,
 		Version:        1,
 		WriterVersion:  &tablepb.Manifest_WriterVersion{Library: writerLibrary, Version: writerVersion},
-		DataFormat:     &tablepb.Manifest_DataStorageFormat{FileFormat: "lance", Version: "2.0"},
-		Config:         maps.Clone(config),
+		DataFormat:     &tablepb.Manifest_DataStorageFormat{FileFormat: "lance", Version: string(version)},
+		Config:         maps.Clone(opts.Config),
 		SchemaMetadata: schemaMetadata(schema),
 	}
 	rows := int64(0)
@@ -83,7 +102,7 @@ func WriteDataset(ctx context.Context, store objstore.Store, root string, schema
 		rows += r.NumRows()
 	}
 	if rows > 0 {
-		nf, err := WriteFragment(ctx, store, root, schema, recs)
+		nf, err := WriteFragmentVersion(ctx, store, root, schema, recs, version)
 		if err != nil {
 			return nil, err
 		}
@@ -205,7 +224,7 @@ func newDataset(store objstore.Store, root string, scheme namingScheme, key stri
 	if files == nil {
 		files = NewFileCache(0)
 	}
-	schema, err := fieldsToSchema(m.GetFields(), m.GetSchemaMetadata())
+	schema, tree, err := buildFieldTree(m.GetFields(), m.GetSchemaMetadata())
 	if err != nil {
 		return nil, fmt.Errorf("lance: %s: %w", key, err)
 	}
@@ -215,16 +234,10 @@ func newDataset(store objstore.Store, root string, scheme namingScheme, key stri
 		scheme:    scheme,
 		manifest:  m,
 		schema:    schema,
-		fields:    m.GetFields(),
-		fieldByID: make(map[int32]int, len(m.GetFields())),
+		fields:    tree.top,
+		tree:      tree,
 		deletions: make(map[uint64]*roaring.Bitmap),
 		files:     files,
-	}
-	for i, f := range m.GetFields() {
-		if _, dup := d.fieldByID[f.GetId()]; dup {
-			return nil, corruptf(key, "duplicate field id %d", f.GetId())
-		}
-		d.fieldByID[f.GetId()] = i
 	}
 	for _, f := range m.GetFragments() {
 		fr := Fragment{ID: f.GetId(), PhysicalRows: f.GetPhysicalRows(), pb: f}

@@ -2,7 +2,9 @@ package lance
 
 import (
 	"context"
+	"encoding/hex"
 	"os"
+	"strconv"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/prototext"
@@ -39,7 +41,20 @@ func TestDumpDataset(t *testing.T) {
 			for ci, c := range r.columns {
 				for pi, p := range c.pages {
 					if pi < 2 || pi == len(c.pages)-1 {
-						t.Logf("  col %d page %d/%d rows %d bufs %v colbufs %d: %s", ci, pi, len(c.pages), p.rows, p.sizes, len(c.colBuf), prototext.Format(p.enc))
+						enc := prototext.Format(p.enc)
+						if p.layout != nil {
+							enc = prototext.Format(p.layout)
+						}
+						t.Logf("  col %d page %d/%d rows %d bufs %v colbufs %d: %s", ci, pi, len(c.pages), p.rows, p.sizes, len(c.colBuf), enc)
+						if os.Getenv("LANCE_DUMP_COL") == strconv.Itoa(ci) {
+							src, err := r.readPageBuffers(ctx, st, ci, pi)
+							if err != nil {
+								t.Fatal(err)
+							}
+							for k, b := range src.page {
+								t.Logf("    buffer %d:\n%s", k, hex.Dump(b[:min(len(b), 256)]))
+							}
+						}
 					}
 				}
 			}

@@ -1,11 +1,16 @@
 package lance
 
 import (
+	"encoding/binary"
+	"fmt"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"google.golang.org/protobuf/proto"
 
 	ep "github.com/flightwal/flightwal/lance/lancepb/encodingspb"
+	"github.com/flightwal/flightwal/lance/lancepb/file2pb"
 )
 
 // Page encodings written by flightwal (shared/LANCE_FORMAT.md section 5):
@@ -52,6 +57,8 @@ func encodePage(dt arrow.DataType, parts []arrow.Array, n int) (*ep.ArrayEncodin
 
 func encodeArray(p *pageBuffers, dt arrow.DataType, parts []arrow.Array, n int) (*ep.ArrayEncoding, error) {
 	switch t := dt.(type) {
+	case *arrow.DictionaryType:
+		return encodeDictionary20(p, t, parts, n)
 	case *arrow.StringType, *arrow.BinaryType:
 		return encodeBinary(p, parts, n, false), nil
 	case *arrow.LargeStringType, *arrow.LargeBinaryType:
@@ -231,4 +238,205 @@ func sliceData(d arrow.ArrayData, off, n int) arrow.Array {
 	sd := array.NewSliceData(d, int64(off), int64(off+n))
 	defer sd.Release()
 	return array.MakeFromData(sd)
+}
+
+// writeNested20 writes a struct or list field to a 2.0 file: a column per
+// field in pre-order. A struct column holds empty SimpleStruct pages (2.0
+// stores no struct validity, so a null struct is refused); a list column
+// holds one List page per chunk (end offsets from the page's first item,
+// a null list's end plus null_offset_adjustment) and its item field's
+// column the items.
+func (w *fileWriter) writeNested20(f arrow.Field, chunks []arrow.Array, colEnc *file2pb.Encoding) ([][]byte, error) {
+	cm := &file2pb.ColumnMetadata{Encoding: colEnc}
+	marshal := func(cm *file2pb.ColumnMetadata) ([]byte, error) {
+		return proto.MarshalOptions{Deterministic: true}.Marshal(cm)
+	}
+	var out [][]byte
+	first := uint64(0)
+	addPage := func(rows int, enc *ep.ArrayEncoding, bufs ...[]byte) error {
+		page := &file2pb.ColumnMetadata_Page{Length: uint64(rows), Priority: first}
+		for _, b := range bufs {
+			pos, size := w.writeBuffer(b)
+			page.BufferOffsets = append(page.BufferOffsets, pos)
+			page.BufferSizes = append(page.BufferSizes, size)
+		}
+		var err error
+		if page.Encoding, err = directEncoding(arrayEncodingURL, enc); err != nil {
+			return err
+		}
+		cm.Pages = append(cm.Pages, page)
+		first += uint64(rows)
+		return nil
+	}
+	switch t := f.Type.(type) {
+	case *arrow.StructType:
+		// Lance reads a 2.0 struct column of one page only.
+		rows := 0
+		for _, c := range chunks {
+			if c.NullN() > 0 {
+				return nil, unsupportedf("column %q: null structs in a 2.0 file (no struct validity there; use 2.1 or later)", f.Name)
+			}
+			rows += c.Len()
+		}
+		if err := addPage(rows, &ep.ArrayEncoding{ArrayEncoding: &ep.ArrayEncoding_Struct{Struct: &ep.SimpleStruct{}}}); err != nil {
+			return nil, err
+		}
+		m, err := marshal(cm)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+		for k := range t.NumFields() {
+			kids := make([]arrow.Array, 0, len(chunks))
+			for _, c := range chunks {
+				kids = append(kids, c.(*array.Struct).Field(k))
+			}
+			ms, err := w.writeField20(t.Field(k), kids, colEnc)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ms...)
+		}
+		return out, nil
+	case *arrow.ListType, *arrow.LargeListType:
+		items := make([]arrow.Array, 0, len(chunks))
+		defer func() {
+			for _, it := range items {
+				it.Release()
+			}
+		}()
+		// One List page of every row: end offsets from the first item.
+		rows, num := 0, uint64(0)
+		for _, c := range chunks {
+			l := c.(array.ListLike)
+			start, _ := l.ValueOffsets(0)
+			_, end := l.ValueOffsets(c.Len() - 1)
+			num += uint64(end - start)
+			rows += c.Len()
+		}
+		adj := num + 1
+		ends := make([]byte, 0, 8*rows)
+		base := uint64(0)
+		for _, c := range chunks {
+			l := c.(array.ListLike)
+			start, _ := l.ValueOffsets(0)
+			_, end := l.ValueOffsets(c.Len() - 1)
+			for i := range c.Len() {
+				_, e := l.ValueOffsets(i)
+				v := base + uint64(e-start)
+				if c.IsNull(i) {
+					v += adj
+				}
+				ends = binary.LittleEndian.AppendUint64(ends, v)
+			}
+			if end > start {
+				items = append(items, array.NewSlice(l.ListValues(), start, end))
+			}
+			base += uint64(end - start)
+		}
+		enc := &ep.ArrayEncoding{ArrayEncoding: &ep.ArrayEncoding_List{List: &ep.List{
+			Offsets:              nullableEnc(&ep.Nullable{Nullability: &ep.Nullable_NoNulls{NoNulls: &ep.Nullable_NoNull{Values: flatEnc(64, 0)}}}),
+			NullOffsetAdjustment: adj,
+			NumItems:             num,
+		}}}
+		if err := addPage(rows, enc, ends); err != nil {
+			return nil, err
+		}
+		m, err := marshal(cm)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+		ms, err := w.writeField20(t.(arrow.ListLikeType).ElemField(), items, colEnc)
+		if err != nil {
+			return nil, err
+		}
+		return append(out, ms...), nil
+	}
+	return nil, unsupportedf("write %s as nested", f.Type)
+}
+
+// writeField20 writes one field (nested or not) of a 2.0 file.
+func (w *fileWriter) writeField20(f arrow.Field, chunks []arrow.Array, colEnc *file2pb.Encoding) ([][]byte, error) {
+	if isNested(f.Type) {
+		return w.writeNested20(f, chunks, colEnc)
+	}
+	cm := &file2pb.ColumnMetadata{Encoding: colEnc}
+	first := uint64(0)
+	pages := paginate(chunks)
+	for pi := range pages {
+		pg := &pages[pi]
+		enc, bufs, err := encodePage(f.Type, pg.parts, pg.rows)
+		if err != nil {
+			pg.release()
+			return nil, fmt.Errorf("lance: column %q: %w", f.Name, err)
+		}
+		page := &file2pb.ColumnMetadata_Page{Length: uint64(pg.rows), Priority: first}
+		for _, segs := range bufs {
+			pos, size := w.writeBuffer(segs...)
+			page.BufferOffsets = append(page.BufferOffsets, pos)
+			page.BufferSizes = append(page.BufferSizes, size)
+		}
+		pg.release()
+		if page.Encoding, err = directEncoding(arrayEncodingURL, enc); err != nil {
+			return nil, err
+		}
+		cm.Pages = append(cm.Pages, page)
+		first += uint64(pg.rows)
+	}
+	m, err := proto.MarshalOptions{Deterministic: true}.Marshal(cm)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{m}, nil
+}
+
+// encodeDictionary20 writes an Arrow dictionary field as Lance 2.0 does:
+// dictionary{indices: flat{32}, items, num_dictionary_items} with 0-based
+// indices into the items (the distinct values of every batch's
+// dictionary), and a null item last for the null rows.
+func encodeDictionary20(p *pageBuffers, t *arrow.DictionaryType, parts []arrow.Array, n int) (*ep.ArrayEncoding, error) {
+	u, err := newDictUnifier(t)
+	if err != nil {
+		return nil, err
+	}
+	idx := make([]uint32, 0, n)
+	nulls := 0
+	for _, a := range parts {
+		d := a.(*array.Dictionary)
+		for i := range d.Len() {
+			if d.IsNull(i) {
+				idx = append(idx, ^uint32(0))
+				nulls++
+				continue
+			}
+			idx = append(idx, u.index(d, i))
+		}
+	}
+	nItems := u.vals.n
+	if nulls > 0 {
+		for i, x := range idx {
+			if x == ^uint32(0) {
+				idx[i] = uint32(nItems)
+			}
+		}
+		u.vals.add(nil, 0, true)
+	}
+	items, err := u.vals.toArray(t.ValueType, nulls > 0)
+	if err != nil {
+		return nil, err
+	}
+	defer items.Release()
+	ib := make([]byte, 0, 4*n)
+	for _, x := range idx {
+		ib = binary.LittleEndian.AppendUint32(ib, x)
+	}
+	indices := nullableEnc(&ep.Nullable{Nullability: &ep.Nullable_NoNulls{NoNulls: &ep.Nullable_NoNull{Values: flatEnc(32, p.add(ib))}}})
+	itemsEnc, err := encodeArray(p, t.ValueType, []arrow.Array{items}, items.Len())
+	if err != nil {
+		return nil, err
+	}
+	return &ep.ArrayEncoding{ArrayEncoding: &ep.ArrayEncoding_Dictionary{Dictionary: &ep.Dictionary{
+		Indices: indices, Items: itemsEnc, NumDictionaryItems: uint32(items.Len()),
+	}}}, nil
 }

@@ -23,9 +23,9 @@ import (
 	"github.com/flightwal/flightwal/internal/lancejs"
 )
 
-func nodeModules(t *testing.T, variant string) string { return lancejs.NodeModules(t, variant) }
+func nodeModules(t testing.TB, variant string) string { return lancejs.NodeModules(t, variant) }
 
-func runNode(t *testing.T, nm, script string, args ...string) []byte {
+func runNode(t testing.TB, nm, script string, args ...string) []byte {
 	return lancejs.Run(t, nm, script, args...)
 }
 

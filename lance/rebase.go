@@ -350,7 +350,7 @@ func dataFilesOf(f Fragment) *tablepb.DataFragment {
 }
 
 func fieldsEqual(a, b *Dataset) bool {
-	return slices.EqualFunc(a.fields, b.fields, func(x, y *filepb.Field) bool { return proto.Equal(x, y) })
+	return slices.EqualFunc(a.manifest.GetFields(), b.manifest.GetFields(), func(x, y *filepb.Field) bool { return proto.Equal(x, y) })
 }
 
 // indexesByName maps a name to the sorted uuids of its entries.

@@ -98,6 +98,18 @@ func (d *Dataset) Take(ctx context.Context, mem memory.Allocator, fragID uint64,
 			cols[i] = array.MakeArrayOfNull(mem, s.dt, len(rows))
 			continue
 		}
+		if s.legacy != nil {
+			if cols[i], err = takeByPages(ctx, mem, s, rows); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if s.nested() {
+			if cols[i], err = takeNested(ctx, mem, s, rows); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		t.addColumn(i, s, rows)
 	}
 	if err := t.run(ctx, mem, cols); err != nil {
@@ -105,6 +117,55 @@ func (d *Dataset) Take(ctx context.Context, mem memory.Allocator, fragID uint64,
 	}
 	rec := array.NewRecordBatch(schema, cols, int64(len(rows)))
 	return rec, nil
+}
+
+// takeNested takes rows of a nested field of a 2.1/2.2 file, which is
+// decoded whole.
+func takeNested(ctx context.Context, mem memory.Allocator, s columnSource, rows []uint64) (arrow.Array, error) {
+	arr, err := s.readNested(ctx, mem)
+	if err != nil {
+		return nil, err
+	}
+	defer arr.Release()
+	var runs []rowRun
+	for i, r := range rows {
+		if n := len(runs); n > 0 && i > 0 && r == rows[i-1]+1 {
+			runs[n-1].n++
+		} else {
+			runs = append(runs, rowRun{r, 1})
+		}
+	}
+	return sliceRuns(mem, arr, runs)
+}
+
+// takeByPages takes rows by decoding the pages holding them, as Scan.
+func takeByPages(ctx context.Context, mem memory.Allocator, s columnSource, rows []uint64) (arrow.Array, error) {
+	c := &columnCursor{src: s}
+	defer c.release()
+	parts := make([]arrow.Array, 0, len(rows))
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	for i := 0; i < len(rows); {
+		j := i + 1
+		for j < len(rows) && rows[j] == rows[j-1]+1 {
+			j++
+		}
+		a, err := c.read(ctx, mem, rows[i], rows[j-1]+1)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, a)
+		i = j
+	}
+	if len(parts) == 1 {
+		a := parts[0]
+		parts = nil
+		return a, nil
+	}
+	return array.Concatenate(parts, mem)
 }
 
 // taker is one Take: the pages it reads and the ranges it fetches.
@@ -163,8 +224,12 @@ func (t *taker) run(ctx context.Context, mem memory.Allocator, cols []arrow.Arra
 		key = tp.src.file.key
 		p := &tp.src.file.columns[tp.src.col].pages[tp.pi]
 		tp.pc = &pageCtx{file: t.fetch.file(tp.src.file), page: p, colBuf: tp.src.file.columns[tp.src.col].colBuf}
-		if takeRanged {
+		switch {
+		case !takeRanged:
+		case p.enc != nil:
 			tp.node = compileTake(tp.pc, p.enc, tp.src.dt, p.rows)
+		case p.layout != nil:
+			tp.node = compileStructuralTake(tp.pc, p.layout, tp.src.dt, p.rows)
 		}
 		whole := tp.node == nil
 		if !whole {
@@ -206,7 +271,7 @@ func (t *taker) run(ctx context.Context, mem memory.Allocator, cols []arrow.Arra
 		key = t.pages[lo].src.file.key
 		c, err := buildColumn(mem, t.pages[lo:hi])
 		if err != nil {
-			return err
+			return t.pages[lo].src.fieldErr(err)
 		}
 		cols[t.pages[lo].out] = c
 		lo = hi
@@ -301,17 +366,22 @@ func (tp *takePage) build(mem memory.Allocator) (arrow.Array, error) {
 	if p.rows > 1<<31 {
 		return nil, corruptf(src.key, "column %d page %d of %d rows", tp.src.col, tp.pi, p.rows)
 	}
-	arr, err := decodePage(mem, src, p.enc, tp.src.dt, int(p.rows))
+	arr, err := decodeAnyPage(mem, src, p, tp.src.dt)
 	if err != nil {
 		return nil, err
 	}
 	defer arr.Release()
-	if len(tp.runs) == 1 {
-		r := tp.runs[0]
+	return sliceRuns(mem, arr, tp.runs)
+}
+
+// sliceRuns returns the rows of runs of arr.
+func sliceRuns(mem memory.Allocator, arr arrow.Array, runs []rowRun) (arrow.Array, error) {
+	if len(runs) == 1 {
+		r := runs[0]
 		return array.NewSlice(arr, int64(r.first), int64(r.first+r.n)), nil
 	}
-	parts := make([]arrow.Array, len(tp.runs))
-	for i, r := range tp.runs {
+	parts := make([]arrow.Array, len(runs))
+	for i, r := range runs {
 		parts[i] = array.NewSlice(arr, int64(r.first), int64(r.first+r.n))
 	}
 	defer func() {

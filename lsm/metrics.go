@@ -17,14 +17,14 @@ type Metrics struct {
 	Ingest       IngestMetrics
 	IngestTables map[string]IngestMetrics
 
-	WALPuts       int64         // WAL entries written
-	WALBytes      int64         // their encoded bytes
-	WALPutLatency time.Duration // the sum of their put durations (retries included)
+	WALPuts       int64     // WAL entries written
+	WALBytes      int64     // their encoded bytes
+	WALPutLatency Histogram // their put durations (retries included)
 
-	Flushes         int64 // memtables written as flushed generations
-	FlushDuration   time.Duration
-	Compactions     int64 // compactions that merged generations into the base table
-	CompactDuration time.Duration
+	Flushes        int64     // memtables written as flushed generations
+	FlushLatency   Histogram // their durations
+	Compactions    int64     // compactions that merged generations into the base table
+	CompactLatency Histogram // their durations
 	// CommitRebases counts base-table commits rebased on another Lance
 	// writer's commit; CompactRetries compactions redone on the latest
 	// version after a conflict; CompactConflicts compactions that failed
@@ -58,9 +58,9 @@ type IngestMetrics struct {
 // dbMetrics is the DB's live counters, shared by its tables and regions
 // through Options.
 type dbMetrics struct {
-	walPuts, walBytes, walNanos  atomic.Int64
-	flushes, flushNanos          atomic.Int64
-	compactions, compactNanos    atomic.Int64
+	walPuts, walBytes            atomic.Int64
+	flushes, compactions         atomic.Int64
+	walLat, flushLat, compactLat *latency
 	rebases, retries, conflicts  atomic.Int64
 	backpressureWaits, fenced    atomic.Int64
 	tablesMu                     sync.Mutex
@@ -72,7 +72,9 @@ type ingestCounters struct {
 	batches, rows, bytes atomic.Int64
 }
 
-func newDBMetrics() *dbMetrics { return &dbMetrics{tables: map[string]*ingestCounters{}} }
+func newDBMetrics() *dbMetrics {
+	return &dbMetrics{tables: map[string]*ingestCounters{}, walLat: newLatency(), flushLat: newLatency(), compactLat: newLatency()}
+}
 
 // table is name's ingest counters; they outlive a close or drop of the
 // table so exported counters never go back.
@@ -108,20 +110,20 @@ func (m *dbMetrics) walPut(bytes int, d time.Duration) {
 	}
 	m.walPuts.Add(1)
 	m.walBytes.Add(int64(bytes))
-	m.walNanos.Add(int64(d))
+	m.walLat.observe(d)
 }
 
 func (m *dbMetrics) flushed(d time.Duration) {
 	if m != nil {
 		m.flushes.Add(1)
-		m.flushNanos.Add(int64(d))
+		m.flushLat.observe(d)
 	}
 }
 
 func (m *dbMetrics) compacted(d time.Duration) {
 	if m != nil {
 		m.compactions.Add(1)
-		m.compactNanos.Add(int64(d))
+		m.compactLat.observe(d)
 	}
 }
 
@@ -164,11 +166,11 @@ func (db *DB) Metrics() Metrics {
 		IngestTables:      map[string]IngestMetrics{},
 		WALPuts:           m.walPuts.Load(),
 		WALBytes:          m.walBytes.Load(),
-		WALPutLatency:     time.Duration(m.walNanos.Load()),
+		WALPutLatency:     m.walLat.snapshot(),
 		Flushes:           m.flushes.Load(),
-		FlushDuration:     time.Duration(m.flushNanos.Load()),
+		FlushLatency:      m.flushLat.snapshot(),
 		Compactions:       m.compactions.Load(),
-		CompactDuration:   time.Duration(m.compactNanos.Load()),
+		CompactLatency:    m.compactLat.snapshot(),
 		CommitRebases:     m.rebases.Load(),
 		CompactRetries:    m.retries.Load(),
 		CompactConflicts:  m.conflicts.Load(),

@@ -31,7 +31,7 @@ func TestMetrics(t *testing.T) {
 	if m.Ingest.Batches != 3 || m.Ingest.Rows != 12 || m.Ingest.Bytes <= 0 || m.IngestTables["m"] != m.Ingest {
 		t.Fatalf("ingest: %+v %+v", m.Ingest, m.IngestTables)
 	}
-	if m.WALPuts < 1 || m.WALBytes <= 0 || m.WALPutLatency <= 0 {
+	if m.WALPuts < 1 || m.WALBytes <= 0 || m.WALPutLatency.Count != uint64(m.WALPuts) || m.WALPutLatency.Sum <= 0 {
 		t.Fatalf("wal: %+v", m)
 	}
 	if m.MemTableRows != 12 || m.MemTableBytes <= 0 || m.UnflushedBytes != m.MemTableBytes {
@@ -41,13 +41,13 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	m = db.Metrics()
-	if m.Flushes != 1 || m.FlushDuration <= 0 || m.MemTableRows != 0 || m.UnflushedBytes != 0 {
+	if m.Flushes != 1 || m.FlushLatency.Count != 1 || m.FlushLatency.Sum <= 0 || m.MemTableRows != 0 || m.UnflushedBytes != 0 {
 		t.Fatalf("after a flush: %+v", m)
 	}
 	if _, err := tbl.Compact(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if m = db.Metrics(); m.Compactions != 1 || m.CompactDuration <= 0 {
+	if m = db.Metrics(); m.Compactions != 1 || m.CompactLatency.Count != 1 || m.CompactLatency.Sum <= 0 {
 		t.Fatalf("after a compaction: %+v", m)
 	}
 }

@@ -20,8 +20,9 @@ const Available = false
 // Options configures the engine.
 type Options struct {
 	Allocator   memory.Allocator
-	MemoryLimit string
+	MemoryLimit int64
 	Threads     int
+	TempDir     string
 }
 
 // Engine is the SQL engine; without duckdb_arrow every statement fails
@@ -54,3 +55,6 @@ func (e *Engine) Params(context.Context, string) ([]arrow.DataType, error) { ret
 
 // Query fails: no engine.
 func (e *Engine) Query(context.Context, string, ...any) (*Rows, error) { return nil, errNoEngine }
+
+// Exec fails: no engine.
+func (e *Engine) Exec(context.Context, string, [][]any) (int64, error) { return 0, errNoEngine }

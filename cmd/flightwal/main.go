@@ -1,5 +1,5 @@
 // Command flightwal is the flightwal server (`serve`) and a small Flight
-// client for it (`put`, `get`, `action`). The benchmark is its own binary,
+// client for it (`put`, `get`, `sql`, `action`). The benchmark is its own binary,
 // cmd/flightwal-bench, so this one links no test or benchmark helpers
 // (TestNoTestingInServer).
 package main
@@ -17,9 +17,10 @@ usage:
   flightwal serve  [--config FILE] [--listen ADDR] [--storage.uri DIR|s3://b/p] [...]
   flightwal put    [--addr ADDR] --table T [--file F.parquet|.arrow|.csv | --generate N] [--create] [--pk COL] [--async] [--batch-rows N]
   flightwal get    [--addr ADDR] [--format table|json|ipc] '<ticket JSON>'
+  flightwal sql    [--addr ADDR] [--format table|csv|json|arrow] ["SQL statement"]   (none: statements from stdin)
   flightwal action [--addr ADDR] TYPE ['<body JSON>']
 
-put, get and action take --token (default $FLIGHTWAL_TOKEN), --tls-ca
+put, get, sql and action take --token (default $FLIGHTWAL_TOKEN), --tls-ca
 and grpc+tls://host:port addresses (--tls-cert/--tls-key for mTLS).
 Run "flightwal CMD --help" for the flags of one command. The benchmark is
 a binary of its own: flightwal-bench --help.
@@ -38,6 +39,8 @@ func main() {
 		err = runPut(os.Args[2:])
 	case "get":
 		err = runGet(os.Args[2:])
+	case "sql":
+		err = runSQL(os.Args[2:])
 	case "action":
 		err = runAction(os.Args[2:])
 	case "-h", "--help", "help":

@@ -28,8 +28,15 @@ import (
 
 const ns = "flightwal"
 
-// latencyBuckets span 100µs to ~50s.
-var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2.5, 15)
+// latencyBuckets are lsm's latency bounds in seconds, so every latency
+// histogram of the server has the same buckets.
+func latencyBuckets() []float64 {
+	var out []float64
+	for _, b := range lsm.LatencyBounds() {
+		out = append(out, b.Seconds())
+	}
+	return out
+}
 
 // Metrics is the registry of one server.
 type Metrics struct {
@@ -46,11 +53,11 @@ type Metrics struct {
 func New(db *lsm.DB) *Metrics {
 	m := &Metrics{reg: prometheus.NewRegistry(), db: db}
 	m.ack = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "ack_latency_seconds",
-		Help: "DoPut: from a batch read to its PutResult sent, by mode (durable, async)", Buckets: latencyBuckets}, []string{"mode"})
+		Help: "DoPut: from a batch read to its PutResult sent, by mode (durable, async)", Buckets: latencyBuckets()}, []string{"mode"})
 	m.reads = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "reads_total",
 		Help: "DoGet reads by kind (scan, pk, nearest, search, invalid)"}, []string{"kind"})
 	m.readDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "read_duration_seconds",
-		Help: "DoGet duration by kind", Buckets: latencyBuckets}, []string{"kind"})
+		Help: "DoGet duration by kind", Buckets: latencyBuckets()}, []string{"kind"})
 	m.errs = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "errors_total",
 		Help: "Flight calls that ended with an error, by gRPC code"}, []string{"code"})
 	m.ackByMod[0] = m.ack.WithLabelValues("async")
@@ -113,11 +120,11 @@ var (
 	dIngestBytes    = desc("ingest_bytes_total", "Arrow bytes accepted by DoPut, by table", "table")
 	dWALPuts        = desc("wal_puts_total", "WAL entries written")
 	dWALBytes       = desc("wal_bytes_total", "bytes of WAL entries written")
-	dWALSeconds     = desc("wal_put_seconds_total", "time spent writing WAL entries (retries included); divide by wal_puts_total for the mean latency")
+	dWALSeconds     = desc("wal_put_seconds", "WAL entry put latency (retries included)")
 	dFlushes        = desc("flushes_total", "memtables flushed as Lance generations")
-	dFlushSeconds   = desc("flush_seconds_total", "time spent flushing")
+	dFlushSeconds   = desc("flush_seconds", "flush durations")
 	dCompactions    = desc("compactions_total", "compactions that merged generations into the base table")
-	dCompactSeconds = desc("compaction_seconds_total", "time spent compacting")
+	dCompactSeconds = desc("compaction_seconds", "compaction durations")
 	dRebases        = desc("commit_rebases_total", "base table commits rebased on another Lance writer's commit")
 	dRetries        = desc("compaction_retries_total", "compactions redone on the latest version after a conflict with another Lance writer")
 	dConflicts      = desc("compaction_conflicts_total", "compactions that failed with a conflict with another Lance writer")
@@ -149,13 +156,20 @@ func (c *lsmCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v)
 	}
+	histogram := func(d *prometheus.Desc, h lsm.Histogram) {
+		buckets := make(map[float64]uint64, len(h.Bounds))
+		for i, b := range h.Bounds {
+			buckets[b.Seconds()] = h.Counts[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(d, h.Count, h.Sum.Seconds(), buckets)
+	}
 	counter(dWALPuts, float64(m.WALPuts))
 	counter(dWALBytes, float64(m.WALBytes))
-	counter(dWALSeconds, m.WALPutLatency.Seconds())
+	histogram(dWALSeconds, m.WALPutLatency)
 	counter(dFlushes, float64(m.Flushes))
-	counter(dFlushSeconds, m.FlushDuration.Seconds())
+	histogram(dFlushSeconds, m.FlushLatency)
 	counter(dCompactions, float64(m.Compactions))
-	counter(dCompactSeconds, m.CompactDuration.Seconds())
+	histogram(dCompactSeconds, m.CompactLatency)
 	counter(dRebases, float64(m.CommitRebases))
 	counter(dRetries, float64(m.CompactRetries))
 	counter(dConflicts, float64(m.CompactConflicts))

@@ -212,11 +212,17 @@ func TestMetricsMoveByWhatWasDone(t *testing.T) {
 	if after[`flightwal_ingest_bytes_total{table="m"}`] <= 0 || after["flightwal_wal_puts_total{}"] < 1 || after["flightwal_wal_bytes_total{}"] <= 0 {
 		t.Errorf("ingest bytes / WAL: %v %v %v", after[`flightwal_ingest_bytes_total{table="m"}`], after["flightwal_wal_puts_total{}"], after["flightwal_wal_bytes_total{}"])
 	}
+	if got, want := after["flightwal_wal_put_seconds{}"]-before["flightwal_wal_put_seconds{}"], after["flightwal_wal_puts_total{}"]-before["flightwal_wal_puts_total{}"]; got != want || got < 1 {
+		t.Errorf("wal_put_seconds observed %v puts, wal_puts_total moved by %v", got, want)
+	}
 	if after["flightwal_memtable_rows{}"] != 22 {
 		t.Errorf("memtable rows %v, want 22", after["flightwal_memtable_rows{}"])
 	}
 	s.action(t, "flush", map[string]any{"table": "m"})
 	final := scrape(t, s.http)
+	if final["flightwal_flush_seconds{}"]-after["flightwal_flush_seconds{}"] != 1 {
+		t.Errorf("flush_seconds observed %v flushes, want 1", final["flightwal_flush_seconds{}"]-after["flightwal_flush_seconds{}"])
+	}
 	if final["flightwal_flushes_total{}"]-after["flightwal_flushes_total{}"] != 1 || final["flightwal_memtable_rows{}"] != 0 || final["flightwal_unflushed_bytes{}"] != 0 {
 		t.Errorf("after a flush: flushes %v, memtable rows %v, unflushed %v", final["flightwal_flushes_total{}"], final["flightwal_memtable_rows{}"], final["flightwal_unflushed_bytes{}"])
 	}

@@ -33,6 +33,7 @@ func Flight(cfg config.Config, log *slog.Logger) flight.Options {
 		MaxMessageBytes:  cfg.Flight.MaxMessageBytes,
 		MaxInflightBytes: cfg.Flight.MaxInflightBytes,
 		MaxStreams:       cfg.Flight.MaxStreams,
+		SQLMemoryLimit:   cfg.SQL.MemoryLimit,
 	}
 }
 
