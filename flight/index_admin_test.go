@@ -138,8 +138,9 @@ func TestCreateDropIndex(t *testing.T) {
 }
 
 // TestCreateIndexOnLanceDBTable: a table LanceDB created (no flightwal
-// config) gets flightwal indexes with create_index, and flightwal then
-// serves nearest and search on it.
+// config, LanceDB's default data storage version) gets flightwal indexes
+// with create_index, and flightwal then serves nearest and search on it;
+// flightwal's upserts then compact into it, and LanceDB reads them.
 func TestCreateIndexOnLanceDBTable(t *testing.T) {
 	if onMinIO() {
 		t.Skip("runs once, on a local directory")
@@ -165,6 +166,26 @@ func TestCreateIndexOnLanceDBTable(t *testing.T) {
 	}
 	st := e.mustAction("stats", map[string]any{"table": "ldb"})
 	t.Logf("LanceDB's table: base version %v, %v", st["base_version"], st["index_status"])
+
+	// flightwal writes into it (upserts of LanceDB's keys and new ones),
+	// compacts in the table's data storage version, and LanceDB reads it.
+	m := model{}
+	e.putModel(m, "ldb", 5, 0, 5)
+	e.putModel(m, "ldb", 5, 1000, 10)
+	e.mustAction("flush", map[string]any{"table": "ldb"})
+	e.mustAction("compact", map[string]any{"table": "ldb"})
+	var chk shareCheck
+	shareWriter(t, nm, dir, "ldb", "check", map[string]any{"dim": 8, "probe": 77}, &chk)
+	rows := map[string]string{}
+	for _, r := range chk.Rows {
+		if _, dup := rows[r[0]]; dup {
+			t.Fatalf("LanceDB reads key %s twice", r[0])
+		}
+		rows[r[0]] = r[1]
+	}
+	if len(rows) != 310 || rows["0"] != datagen.Text(5, 0) || rows["1009"] != datagen.Text(5, 1009) || !strings.Contains(rows["5"], "lance create") {
+		t.Fatalf("LanceDB reads %d rows after flightwal's compaction (0: %q, 1009: %q, 5: %q)", len(rows), rows["0"], rows["1009"], rows["5"])
+	}
 }
 
 // shareVector is share_writer.mjs's vector of row id.

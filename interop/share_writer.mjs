@@ -57,9 +57,8 @@ function makeTable(schema, ids, vecs, texts) {
 
 const out = {};
 if (cmd === "create") {
-  const t = await db.createTable(name, rows(0, args.rows, args.dim, "create"), {
-    storageOptions: { new_table_data_storage_version: "2.0" },
-  });
+  const opts = args.storage ? { storageOptions: { new_table_data_storage_version: args.storage } } : {};
+  const t = await db.createTable(name, rows(0, args.rows, args.dim, "create"), opts);
   out.version = await t.version();
 } else if (cmd === "lsmspec") {
   const t = await db.openTable(name);
@@ -137,8 +136,12 @@ if (cmd === "create") {
   const q = vec(args.probe, args.dim);
   const near = await t.vectorSearch(q).column("vec").refineFactor(50).limit(3).select(["id"]).toArray();
   out.nearest = near.map((r) => String(r.id));
-  const fts = await t.search("zebra", "fts", "text").limit(100000).select(["id"]).toArray();
-  out.ftsCount = fts.length;
+  try {
+    const fts = await t.search("zebra", "fts", "text").limit(100000).select(["id"]).toArray();
+    out.ftsCount = fts.length;
+  } catch (e) {
+    out.ftsCount = -1; // no FTS index
+  }
   const all = await t.query().select(["id", "text"]).toArray();
   out.rows = all.map((r) => [String(r.id), r.text]);
   out.stats = {};
