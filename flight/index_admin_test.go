@@ -96,7 +96,9 @@ func TestCreateDropIndex(t *testing.T) {
 	if out["name"] != "vi" {
 		t.Fatalf("create_index answered %v", out)
 	}
-	e.mustAction("create_index", map[string]any{"table": "t", "column": "text", "type": "fts"}) // named text_idx
+	if out := e.mustAction("create_index", map[string]any{"table": "t", "column": "text", "type": "fts"}); out["name"] != "text_idx" {
+		t.Fatalf("create_index without a name answered %v, want text_idx", out)
+	}
 	if _, err := e.action("create_index", map[string]any{"table": "t", "name": "vi", "column": "vec", "type": "ivf_pq"}); status.Code(err) != codes.AlreadyExists {
 		t.Fatalf("second create_index of vi: %v", err)
 	}
@@ -136,8 +138,9 @@ func TestCreateDropIndex(t *testing.T) {
 }
 
 // TestCreateIndexOnLanceDBTable: a table LanceDB created (no flightwal
-// config) gets flightwal indexes with create_index, and flightwal then
-// serves nearest and search on it.
+// config, LanceDB's default data storage version) gets flightwal indexes
+// with create_index, and flightwal then serves nearest and search on it;
+// flightwal's upserts then compact into it, and LanceDB reads them.
 func TestCreateIndexOnLanceDBTable(t *testing.T) {
 	if onMinIO() {
 		t.Skip("runs once, on a local directory")
@@ -149,11 +152,7 @@ func TestCreateIndexOnLanceDBTable(t *testing.T) {
 	e.mustAction("create_index", map[string]any{"table": "ldb", "name": "vi", "column": "vec", "type": "ivf_pq", "partitions": 2, "train_after": 256})
 	e.mustAction("create_index", map[string]any{"table": "ldb", "name": "ti", "column": "text", "type": "fts"})
 	e.waitIndexesReady("ldb", 2)
-	// share_writer.mjs's vector of row id: sin(id*0.37 + j*1.3).
-	v := make([]float32, 8)
-	for j := range v {
-		v[j] = float32(sinApprox(float64(77)*0.37 + float64(j)*1.3))
-	}
+	v := shareVector(77, 8)
 	got := e.mustGet(map[string]any{"table": "ldb", "columns": []string{"id"},
 		"nearest": map[string]any{"column": "vec", "vector": v, "k": 3, "refine_factor": 50}})
 	if got.NumRows() != 3 || got.Column(0).(*array.Int64).Value(0) != 77 {
@@ -167,9 +166,37 @@ func TestCreateIndexOnLanceDBTable(t *testing.T) {
 	}
 	st := e.mustAction("stats", map[string]any{"table": "ldb"})
 	t.Logf("LanceDB's table: base version %v, %v", st["base_version"], st["index_status"])
+
+	// flightwal writes into it (upserts of LanceDB's keys and new ones),
+	// compacts in the table's data storage version, and LanceDB reads it.
+	m := model{}
+	e.putModel(m, "ldb", 5, 0, 5)
+	e.putModel(m, "ldb", 5, 1000, 10)
+	e.mustAction("flush", map[string]any{"table": "ldb"})
+	e.mustAction("compact", map[string]any{"table": "ldb"})
+	var chk shareCheck
+	shareWriter(t, nm, dir, "ldb", "check", map[string]any{"dim": 8, "probe": 77}, &chk)
+	rows := map[string]string{}
+	for _, r := range chk.Rows {
+		if _, dup := rows[r[0]]; dup {
+			t.Fatalf("LanceDB reads key %s twice", r[0])
+		}
+		rows[r[0]] = r[1]
+	}
+	if len(rows) != 310 || rows["0"] != datagen.Text(5, 0) || rows["1009"] != datagen.Text(5, 1009) || !strings.Contains(rows["5"], "lance create") {
+		t.Fatalf("LanceDB reads %d rows after flightwal's compaction (0: %q, 1009: %q, 5: %q)", len(rows), rows["0"], rows["1009"], rows["5"])
+	}
 }
 
-func sinApprox(x float64) float64 { return math.Sin(x) }
+// shareVector is share_writer.mjs's vector of row id.
+func shareVector(id int64, dim int) []float32 {
+	v := make([]float32, dim)
+	for j := range v {
+		x := math.Sin(float64(id)*12.9898+float64(j)*78.233) * 43758.5453
+		v[j] = float32((x-math.Floor(x))*2 - 1)
+	}
+	return v
+}
 
 // listFiles lists the files under dir whose names contain part.
 func listFiles(t *testing.T, dir, part string) []string {

@@ -101,10 +101,16 @@ func shareLoop(t *testing.T, variant string, seconds int, lsmSpec bool) {
 		NextKey   int64          `json:"nextKey"`
 	}
 	done := make(chan loopOut, 1)
+	// A failing test stops LanceDB before its directory is removed.
+	ctx, cancel := context.WithCancel(context.Background())
+	finished := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-finished })
+	root := lancejs.RepoRoot(t)
 	go func() {
+		defer close(finished)
 		var out loopOut
 		raw, _ := json.Marshal(map[string]any{"seconds": seconds, "keyBase": lanceKeys, "dim": dim, "indexAfter": 3})
-		cmd := lancejs.Command(context.Background(), lancejs.RepoRoot(t), nm, "share_writer.mjs", dir, name, "loop", string(raw))
+		cmd := lancejs.Command(ctx, root, nm, "share_writer.mjs", dir, name, "loop", string(raw))
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
@@ -129,7 +135,8 @@ func shareLoop(t *testing.T, variant string, seconds int, lsmSpec bool) {
 		}
 		first := rng.Int64N(2000)
 		e.putModel(m, name, seed, first, 50)
-		e.deleteModel(m, name, rng.Int64N(2000), rng.Int64N(2000))
+		del := rng.Int64N(2000)
+		e.deleteModel(m, name, del, (del+1+rng.Int64N(1999))%2000) // two distinct keys
 		e.mustAction("flush", map[string]any{"table": name})
 		if seed%3 != 0 {
 			continue // compact every third flush, as compaction.after_generations would

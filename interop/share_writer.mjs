@@ -21,13 +21,22 @@ const [dir, name, cmd, rawArgs] = process.argv.slice(2);
 const args = rawArgs ? JSON.parse(rawArgs) : {};
 const db = await lancedb.connect(dir);
 
+// vec is row id's vector: pseudo-random components in [-1, 1) (a sine
+// hash; the Go tests compute the same), so nearest neighbours are unique.
+function vec(id, dim) {
+  const v = [];
+  for (let j = 0; j < dim; j++) {
+    const x = Math.sin(id * 12.9898 + j * 78.233) * 43758.5453;
+    v.push((x - Math.floor(x)) * 2 - 1);
+  }
+  return v;
+}
+
 function rows(first, n, dim, tag) {
   const ids = [], vecs = [], texts = [];
   for (let id = first; id < first + n; id++) {
     ids.push(BigInt(id));
-    const v = [];
-    for (let j = 0; j < dim; j++) v.push(Math.sin(id * 0.37 + j * 1.3));
-    vecs.push(v);
+    vecs.push(vec(id, dim));
     texts.push(`lance ${tag} row ${id} quick brown fox ${id % 7 === 0 ? "zebra" : "otter"}`);
   }
   const pk = new Map([["lance-schema:unenforced-primary-key", "true"]]);
@@ -48,9 +57,8 @@ function makeTable(schema, ids, vecs, texts) {
 
 const out = {};
 if (cmd === "create") {
-  const t = await db.createTable(name, rows(0, args.rows, args.dim, "create"), {
-    storageOptions: { new_table_data_storage_version: "2.0" },
-  });
+  const opts = args.storage ? { storageOptions: { new_table_data_storage_version: args.storage } } : {};
+  const t = await db.createTable(name, rows(0, args.rows, args.dim, "create"), opts);
   out.version = await t.version();
 } else if (cmd === "lsmspec") {
   const t = await db.openTable(name);
@@ -129,16 +137,19 @@ if (cmd === "create") {
   const t = await db.openTable(name);
   out.version = await t.version();
   out.indices = (await t.listIndices()).map((i) => ({ name: i.name, indexType: i.indexType, columns: i.columns }));
-  const q = [];
-  for (let j = 0; j < args.dim; j++) q.push(Math.sin(args.probe * 0.37 + j * 1.3));
+  const q = vec(args.probe, args.dim);
   // flightwal's table carries a MemWAL spec (0.39 reads it through its LSM
   // scanner by default, which refuses indexes the spec does not maintain):
   // read the base table, which flightwal compacted everything into.
   const base = (q) => (typeof q.useLsm === "function" ? q.useLsm(false) : q);
   const near = await base(t.vectorSearch(q).column("vec").refineFactor(50).limit(3).select(["id"])).toArray();
   out.nearest = near.map((r) => String(r.id));
-  const fts = await base(t.search("zebra", "fts", "text").limit(100000).select(["id"])).toArray();
-  out.ftsCount = fts.length;
+  try {
+    const fts = await base(t.search("zebra", "fts", "text").limit(100000).select(["id"])).toArray();
+    out.ftsCount = fts.length;
+  } catch (e) {
+    out.ftsCount = -1; // no FTS index
+  }
   const all = await base(t.query().select(["id", "text"])).toArray();
   out.rows = all.map((r) => [String(r.id), r.text]);
   out.stats = {};

@@ -73,6 +73,9 @@ type Transaction struct {
 // a row tx deletes that another writer deleted since read is a conflict.
 // Deletion files are written here; the manifest is not.
 func (d *Dataset) build(ctx context.Context, store objstore.Store, tx *Transaction, read *Dataset) (*tablepb.Manifest, []*tablepb.IndexMetadata, *tablepb.Transaction, error) {
+	if err := d.checkNewFragments(tx.NewFragments); err != nil {
+		return nil, nil, nil, err
+	}
 	m := proto.Clone(d.manifest).(*tablepb.Manifest)
 	m.Version = d.Version() + 1
 	m.WriterVersion = &tablepb.Manifest_WriterVersion{Library: writerLibrary, Version: writerVersion}

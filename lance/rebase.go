@@ -79,9 +79,6 @@ var errVersionTaken = errors.New("version taken")
 // ErrConflict). Files written by failed attempts are left unreferenced.
 // The new Dataset shares d's FileCache.
 func (d *Dataset) Commit(ctx context.Context, store objstore.Store, tx Transaction) (*Dataset, error) {
-	if err := d.checkNewFragments(tx.NewFragments); err != nil {
-		return nil, err
-	}
 	cur := d
 	for attempt := 0; ; attempt++ {
 		next, err := cur.commitOnce(ctx, store, &tx, d)
@@ -353,7 +350,7 @@ func dataFilesOf(f Fragment) *tablepb.DataFragment {
 }
 
 func fieldsEqual(a, b *Dataset) bool {
-	return slices.EqualFunc(a.fields, b.fields, func(x, y *filepb.Field) bool { return proto.Equal(x, y) })
+	return slices.EqualFunc(a.manifest.GetFields(), b.manifest.GetFields(), func(x, y *filepb.Field) bool { return proto.Equal(x, y) })
 }
 
 // indexesByName maps a name to the sorted uuids of its entries.

@@ -10,6 +10,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/flightwal/flightwal/lance/lancepb/tablepb"
 )
 
 // rebaseModel is Lance's conflict rules over an in-memory table: per
@@ -31,6 +34,8 @@ type modelVersion struct {
 	removed map[uint64]bool            // fragments this commit removed or emptied
 	deleted map[uint64]map[uint32]bool // rows this commit deleted
 	keys    map[string]bool            // config keys this commit set
+	indexes map[string]string          // index name -> tag of its entry
+	edited  map[string]bool            // index names this commit replaced
 }
 
 // modelTx is one writer's change, built from version read.
@@ -40,6 +45,7 @@ type modelTx struct {
 	deletes map[uint64][]uint32
 	removes []uint64
 	config  map[string]string
+	index   map[string]string // ReplaceIndex(name) with an entry tagged so
 }
 
 func (m *rebaseModel) latest() uint64 { return uint64(len(m.versions)) }
@@ -69,10 +75,23 @@ func (m *rebaseModel) commit(tx modelTx) (ok bool, why string) {
 				return false, fmt.Sprintf("key %s set by v%d", k, v)
 			}
 		}
+		for n := range tx.index {
+			if other.edited[n] {
+				return false, fmt.Sprintf("index %s replaced by v%d", n, v)
+			}
+		}
 	}
 	cur := m.versions[m.latest()-1]
 	next := modelVersion{frags: map[uint64]modelFrag{}, maxID: cur.maxID, config: map[string]string{},
-		removed: map[uint64]bool{}, deleted: map[uint64]map[uint32]bool{}, keys: map[string]bool{}}
+		removed: map[uint64]bool{}, deleted: map[uint64]map[uint32]bool{}, keys: map[string]bool{},
+		indexes: map[string]string{}, edited: map[string]bool{}}
+	for n, tag := range cur.indexes {
+		next.indexes[n] = tag
+	}
+	for n, tag := range tx.index {
+		next.indexes[n] = tag
+		next.edited[n] = true
+	}
 	for id, f := range cur.frags {
 		if slices.Contains(tx.removes, id) {
 			next.removed[id] = true
@@ -177,6 +196,9 @@ func TestRebaseModel(t *testing.T) {
 			if rng.IntN(3) == 0 {
 				tx.config[string(rune('a'+rng.IntN(3)))] = fmt.Sprint(round)
 			}
+			if rng.IntN(4) == 0 {
+				tx.index = map[string]string{"i" + fmt.Sprint(rng.IntN(2)): fmt.Sprintf("r%dw%d", round, len(txs))}
+			}
 			txs = append(txs, tx)
 		}
 		for _, i := range rng.Perm(len(txs)) {
@@ -186,6 +208,10 @@ func TestRebaseModel(t *testing.T) {
 				t.Fatal(err)
 			}
 			tx := Transaction{Deletions: mt.deletes, RemoveFragments: mt.removes, Config: mt.config}
+			for n, tag := range mt.index {
+				tx.ReplaceIndex(n, &tablepb.IndexMetadata{Uuid: &tablepb.UUID{Uuid: NewIndexUUID()}, Name: n, Fields: []int32{0},
+					IndexDetails: &anypb.Any{TypeUrl: "/lance.table.BTreeIndexDetails", Value: []byte(tag)}})
+			}
 			for _, n := range mt.appends {
 				rec := pkRecord(mem, 100*round, 100*round+n)
 				nf, err := WriteFragment(ctx, st, "m.lance", rec.Schema(), []arrow.RecordBatch{rec})
@@ -255,6 +281,16 @@ func checkModelVersion(t *testing.T, ctx context.Context, d *Dataset, want model
 		if !slices.Equal(got, exp) {
 			t.Fatalf("v%d fragment %d: deleted %v, model %v", d.Version(), f.ID, got, exp)
 		}
+	}
+	got := map[string]string{}
+	for _, im := range d.Indexes() {
+		if _, dup := got[im.GetName()]; dup {
+			t.Fatalf("v%d: two entries named %s", d.Version(), im.GetName())
+		}
+		got[im.GetName()] = string(im.GetIndexDetails().GetValue())
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want.indexes) {
+		t.Fatalf("v%d indexes %v, model %v", d.Version(), got, want.indexes)
 	}
 	for k, v := range want.config {
 		if d.Config()[k] != v {

@@ -151,7 +151,7 @@ func (t *Table) compactOnce(ctx context.Context) (CompactResult, error) {
 		res.RowsDeleted += int64(len(rows))
 	}
 	if res.RowsWritten > 0 {
-		nf, err := lance.WriteFragmentVersion(ctx, t.db.store, tableRoot(t.name), t.schema, recs, base.ds.DataStorageVersion())
+		nf, err := base.ds.WriteFragment(ctx, t.db.store, t.schema, recs) // in the dataset's data storage version
 		if err != nil {
 			return res, wrapStoreErr(fmt.Errorf("compacting %q: writing fragment: %w", t.name, err))
 		}

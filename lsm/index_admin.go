@@ -21,7 +21,7 @@ import (
 // Unavailable (ErrClosed): retrying them is safe. It returns the index as
 // recorded (its name defaulted).
 func (db *DB) CreateIndex(ctx context.Context, table string, def IndexDef) (IndexDef, error) {
-	return def, db.editIndexes(ctx, table, func(t *Table) ([]IndexDef, error) {
+	err := db.editIndexes(ctx, table, func(t *Table) ([]IndexDef, error) {
 		defs := []IndexDef{def}
 		if err := checkIndexes(t.schema, t.pkCol, defs); err != nil {
 			if errors.Is(err, ErrNotFound) { // a missing column is bad input here
@@ -35,6 +35,7 @@ func (db *DB) CreateIndex(ctx context.Context, table string, def IndexDef) (Inde
 		}
 		return append(slices.Clone(t.indexes), def), nil
 	}, nil)
+	return def, err
 }
 
 // DropIndex removes an index from a table: from flightwal.indexes, then

@@ -125,6 +125,9 @@ var (
 	dFlushSeconds   = desc("flush_seconds", "flush durations")
 	dCompactions    = desc("compactions_total", "compactions that merged generations into the base table")
 	dCompactSeconds = desc("compaction_seconds", "compaction durations")
+	dRebases        = desc("commit_rebases_total", "base table commits rebased on another Lance writer's commit")
+	dRetries        = desc("compaction_retries_total", "compactions redone on the latest version after a conflict with another Lance writer")
+	dConflicts      = desc("compaction_conflicts_total", "compactions that failed with a conflict with another Lance writer")
 	dWaits          = desc("backpressure_waits_total", "writes that waited for unflushed bytes to drop below backpressure.max_unflushed_bytes")
 	dFenced         = desc("fenced_writers_total", "region writers stopped because a newer writer fenced them")
 	dMemRows        = desc("memtable_rows", "rows in the active memtables of open tables")
@@ -134,7 +137,7 @@ var (
 )
 
 func (c *lsmCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dIngestBatches, dIngestRows, dIngestBytes, dWALPuts, dWALBytes, dWALSeconds, dFlushes, dFlushSeconds, dCompactions, dCompactSeconds, dWaits, dFenced, dMemRows, dMemBytes, dUnflushed, dUnindexed} {
+	for _, d := range []*prometheus.Desc{dIngestBatches, dIngestRows, dIngestBytes, dWALPuts, dWALBytes, dWALSeconds, dFlushes, dFlushSeconds, dCompactions, dCompactSeconds, dRebases, dRetries, dConflicts, dWaits, dFenced, dMemRows, dMemBytes, dUnflushed, dUnindexed} {
 		ch <- d
 	}
 }
@@ -167,6 +170,9 @@ func (c *lsmCollector) Collect(ch chan<- prometheus.Metric) {
 	histogram(dFlushSeconds, m.FlushLatency)
 	counter(dCompactions, float64(m.Compactions))
 	histogram(dCompactSeconds, m.CompactLatency)
+	counter(dRebases, float64(m.CommitRebases))
+	counter(dRetries, float64(m.CompactRetries))
+	counter(dConflicts, float64(m.CompactConflicts))
 	counter(dWaits, float64(m.BackpressureWaits))
 	counter(dFenced, float64(m.FencedWriters))
 	gauge(dMemRows, float64(m.MemTableRows))
