@@ -313,6 +313,19 @@ func TestAdoptPrimaryKey(t *testing.T) {
 		t.Fatalf("dup: %d rows after refused adoptions, want 8", n)
 	}
 
+	// Keyless rows: one merged into the base (its region records how far
+	// it merged), one acknowledged only; both survive the adoption, which
+	// gives the table regions of its own.
+	sch22 := flightSchema(t, e, infos["v22"])
+	for i, id := range []int64{12, 13} {
+		r := fixtureRows(e.mem, sch22, id, 1)
+		e.mustPut(pathDesc("v22"), r)
+		r.Release()
+		if i == 0 {
+			e.mustAction("flush", map[string]any{"table": "v22"})
+			e.mustAction("compact", map[string]any{"table": "v22"})
+		}
+	}
 	if err := adopt("v22", "id"); err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +344,7 @@ func TestAdoptPrimaryKey(t *testing.T) {
 	check := func(stage string) {
 		t.Helper()
 		got := e.mustGet(map[string]any{"table": "v22"})
-		if fmt.Sprint(sortedIDs(got)) != "[3 4 6 7 8 9 10]" {
+		if fmt.Sprint(sortedIDs(got)) != "[3 4 6 7 8 9 10 12 13]" {
 			t.Fatalf("%s: ids %v", stage, sortedIDs(got))
 		}
 		row := e.mustGet(map[string]any{"table": "v22", "pk": []int{6}, "columns": []string{"name"}})

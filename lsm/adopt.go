@@ -70,6 +70,12 @@ func (db *DB) AdoptPrimaryKey(ctx context.Context, name, pk string, schema *arro
 		return nil, err
 	}
 	err = uniqueKeys(ctx, view, pk)
+	if err == nil {
+		// Everything acknowledged goes into the base table first: with a
+		// key the table gets regions of its own (its MemWAL spec changes),
+		// and nothing may be left in the keyless regions.
+		ds, err = mergeAll(ctx, view)
+	}
 	view.close()
 	if err != nil {
 		return nil, err
@@ -78,6 +84,22 @@ func (db *DB) AdoptPrimaryKey(ctx context.Context, name, pk string, schema *arro
 		return nil, wrapStoreErr(fmt.Errorf("adopting primary key %q of %q: %w", pk, name, err))
 	}
 	return db.openSlot(ctx, name, sl)
+}
+
+// mergeAll flushes and compacts every region of t into the base table
+// and returns the base dataset's version after it.
+func mergeAll(ctx context.Context, t *Table) (*lance.Dataset, error) {
+	if _, err := t.Flush(ctx, -1); err != nil {
+		return nil, err
+	}
+	if _, err := t.Compact(ctx); err != nil {
+		return nil, err
+	}
+	ds, err := lance.OpenDataset(ctx, t.db.store, tableRoot(t.name))
+	if err != nil {
+		return nil, wrapStoreErr(fmt.Errorf("opening table %q: %w", t.name, err))
+	}
+	return ds, nil
 }
 
 // uniqueKeys checks that column pk of every live row of t is unique and

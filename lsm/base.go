@@ -10,6 +10,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/google/uuid"
 
 	"github.com/flightwal/flightwal/lance"
 )
@@ -17,7 +18,10 @@ import (
 // configMergedPrefix + region names the base manifest's record of the
 // highest generation of that region merged into the base table. Compaction
 // writes it in the same commit as the merged rows, so after a crash it is
-// decidable which generations the base already holds.
+// decidable which generations the base already holds. The region is its
+// UUID (its directory name), or its index in a legacy layout: a record by
+// index must never be read for a UUID region, whose generations number
+// from 1 again (a table that adopted a key gets new regions).
 const configMergedPrefix = "flightwal.merged."
 
 // baseLayer is one version of the base Lance table with its primary-key
@@ -49,12 +53,16 @@ func newBaseLayer(ds *lance.Dataset) *baseLayer {
 		}
 	}
 	for k, v := range ds.Config() {
-		if r, ok := strings.CutPrefix(k, configMergedPrefix); ok {
-			region, err1 := strconv.Atoi(r)
-			gen, err2 := strconv.ParseUint(v, 10, 64)
-			if err1 == nil && err2 == nil {
-				b.mergedUpTo[region] = gen
-			}
+		r, ok := strings.CutPrefix(k, configMergedPrefix)
+		gen, err := strconv.ParseUint(v, 10, 64)
+		if !ok || err != nil {
+			continue
+		}
+		if region, err := strconv.Atoi(r); err == nil {
+			b.mergedUpTo[region] = gen
+		} else if u, err := uuid.Parse(r); err == nil {
+			id := string(u[:])
+			b.mergedUUID[id] = max(b.mergedUUID[id], gen)
 		}
 	}
 	return b
@@ -64,11 +72,10 @@ func newBaseLayer(ds *lance.Dataset) *baseLayer {
 // version, by flightwal's record or Lance's (every snapshot asks, so it is
 // parsed once per version).
 func (b *baseLayer) merged(id regionIdent) uint64 {
-	m := b.mergedUpTo[id.index]
 	if id.uuid != nil {
-		m = max(m, b.mergedUUID[string(id.uuid)])
+		return b.mergedUUID[string(id.uuid)]
 	}
-	return m
+	return b.mergedUpTo[id.index]
 }
 
 // load reads the deletion bitmaps and, for tables with a primary key,

@@ -129,7 +129,7 @@ func (t *Table) compactOnce(ctx context.Context) (CompactResult, error) {
 	tx := lance.Transaction{Deletions: deletions, Config: map[string]string{}, Rebase: t.rebaser(base.ds, keys)}
 	for i, gs := range gens {
 		if len(gs) > 0 {
-			tx.Config[configMergedPrefix+strconv.Itoa(i)] = strconv.FormatUint(gs[len(gs)-1].number, 10)
+			tx.Config[regions[i].ident.mergedKey()] = strconv.FormatUint(gs[len(gs)-1].number, 10)
 		}
 	}
 	if t.layout.indexed {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/bits"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -229,6 +230,15 @@ type regionIdent struct {
 	dir    string // "_mem_wal/<uuid>" ("_mem_wal/<index>" in a legacy layout)
 	uuid   []byte // Lance's region_id (nil in a legacy layout)
 	specID uint32 // Lance's region_spec_id
+}
+
+// mergedKey is the base manifest's config key recording how far the
+// region's generations are merged (configMergedPrefix).
+func (id regionIdent) mergedKey() string {
+	if id.uuid == nil {
+		return configMergedPrefix + strconv.Itoa(id.index)
+	}
+	return configMergedPrefix + strings.TrimPrefix(id.dir, "_mem_wal/")
 }
 
 // regionLayout is how a table names and routes its regions.
