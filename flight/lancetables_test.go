@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 
+	"github.com/flightwal/flightwal/lance"
 	"github.com/flightwal/flightwal/objstore"
 )
 
@@ -328,6 +329,14 @@ func TestAdoptPrimaryKey(t *testing.T) {
 	}
 	if err := adopt("v22", "id"); err != nil {
 		t.Fatal(err)
+	}
+	// Recorded as Lance records a key: the field's metadata.
+	ds, err := lance.OpenDataset(context.Background(), st, "v22.lance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := ds.Schema().FieldsByName("id"); len(f) != 1 || f[0].Metadata.FindKey(lance.PrimaryKeyMetadataKey) < 0 {
+		t.Fatalf("the adopted key is not in the field's metadata: %v", f)
 	}
 	wantCode(t, adopt("v22", "id"), codes.AlreadyExists, "primary key is \"id\"")
 	look := e.mustGet(map[string]any{"table": "v22", "pk": []int{4, 2, 9}})

@@ -2,7 +2,6 @@ package flight_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,18 +28,7 @@ import (
 // its answer into out.
 func memwalJS(t testing.TB, nm, dir string, req map[string]any, out any) {
 	t.Helper()
-	raw, err := json.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := filepath.Join(t.TempDir(), "request.json")
-	if err := os.WriteFile(f, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res := lancejs.Run(t, nm, "memwal.mjs", dir, f)
-	if err := json.Unmarshal(res, out); err != nil {
-		t.Fatalf("memwal.mjs %s: %v\n%s", req["op"], err, res)
-	}
+	lancejs.RunJSON(t, nm, "memwal.mjs", dir, req, out)
 }
 
 // skipOnMinIO: these tests share a local directory with LanceDB, so the

@@ -53,6 +53,11 @@ type Transaction struct {
 	// Config entries are merged into Manifest.config (an empty value
 	// deletes the key).
 	Config map[string]string
+	// PrimaryKey, if set, marks that top-level field as the table's
+	// primary key, as Lance records one (the field's
+	// lance-schema:unenforced-primary-key metadata and
+	// unenforced_primary_key flag).
+	PrimaryKey string
 
 	// Rebase, if set, is called when another writer committed since the
 	// version tx was built from and Commit is about to rebuild tx on
@@ -193,7 +198,30 @@ func (d *Dataset) build(ctx context.Context, store objstore.Store, tx *Transacti
 		}
 		m.Config = cfg
 	}
+	if tx.PrimaryKey != "" {
+		if err := markPrimaryKey(m, tx.PrimaryKey); err != nil {
+			return nil, nil, nil, err
+		}
+	}
 	dropped = append(dropped, tx.RemoveFragments...)
 	describe(ltx, tx, added, updated, dropped, d.indexes, indexes)
 	return m, indexes, ltx, nil
+}
+
+// markPrimaryKey marks top-level field name of m's schema as the primary key.
+func markPrimaryKey(m *tablepb.Manifest, name string) error {
+	for i, f := range m.GetFields() {
+		if f.GetParentId() != -1 || f.GetName() != name {
+			continue
+		}
+		f = proto.Clone(f).(*filepb.Field) // m shares fields with the old manifest
+		if f.Metadata == nil {
+			f.Metadata = map[string][]byte{}
+		}
+		f.Metadata[PrimaryKeyMetadataKey] = []byte("true")
+		f.UnenforcedPrimaryKey = true
+		m.Fields[i] = f
+		return nil
+	}
+	return fmt.Errorf("lance: commit: primary key %q is not a top-level field", name)
 }

@@ -216,42 +216,40 @@ func (r *fileReader) parseColumn(i int, raw []byte, readAt func(off, n uint64) (
 }
 
 func (r *fileReader) pageEncoding(e *file2pb.Encoding) (*ep.ArrayEncoding, error) {
-	d, ok := e.GetLocation().(*file2pb.Encoding_Direct)
-	if !ok {
-		return nil, unsupportedf("%s: page encoding location %T", r.key, e.GetLocation())
-	}
-	a := &anypb.Any{}
-	if err := proto.Unmarshal(d.Direct.GetEncoding(), a); err != nil {
-		return nil, corruptf(r.key, "page encoding: %v", err)
-	}
-	if !strings.HasSuffix(a.GetTypeUrl(), "lance.encodings.ArrayEncoding") {
-		return nil, unsupportedf("%s: page encoding %q (file format 2.1+?)", r.key, a.GetTypeUrl())
-	}
 	enc := &ep.ArrayEncoding{}
-	if err := proto.Unmarshal(a.GetValue(), enc); err != nil {
-		return nil, corruptf(r.key, "page encoding: %v", err)
+	if err := r.directEncoding(e, "lance.encodings.ArrayEncoding", "(file format 2.1+?)", enc); err != nil {
+		return nil, err
 	}
 	return enc, nil
 }
 
 // pageLayout parses a 2.1/2.2 page's encoding.
 func (r *fileReader) pageLayout(e *file2pb.Encoding) (*e21.PageLayout, error) {
+	pl := &e21.PageLayout{}
+	if err := r.directEncoding(e, "lance.encodings21.PageLayout", fmt.Sprintf("in a 2.%d file", r.minor), pl); err != nil {
+		return nil, err
+	}
+	return pl, nil
+}
+
+// directEncoding unpacks a page's direct encoding, an Any whose type must
+// be typeName, into msg; otherwise unsupported, saying where (hint).
+func (r *fileReader) directEncoding(e *file2pb.Encoding, typeName, hint string, msg proto.Message) error {
 	d, ok := e.GetLocation().(*file2pb.Encoding_Direct)
 	if !ok {
-		return nil, unsupportedf("%s: page encoding location %T", r.key, e.GetLocation())
+		return unsupportedf("%s: page encoding location %T", r.key, e.GetLocation())
 	}
 	a := &anypb.Any{}
 	if err := proto.Unmarshal(d.Direct.GetEncoding(), a); err != nil {
-		return nil, corruptf(r.key, "page encoding: %v", err)
+		return corruptf(r.key, "page encoding: %v", err)
 	}
-	if !strings.HasSuffix(a.GetTypeUrl(), "lance.encodings21.PageLayout") {
-		return nil, unsupportedf("%s: page encoding %q in a 2.%d file", r.key, a.GetTypeUrl(), r.minor)
+	if !strings.HasSuffix(a.GetTypeUrl(), typeName) {
+		return unsupportedf("%s: page encoding %q %s", r.key, a.GetTypeUrl(), hint)
 	}
-	pl := &e21.PageLayout{}
-	if err := proto.Unmarshal(a.GetValue(), pl); err != nil {
-		return nil, corruptf(r.key, "page layout: %v", err)
+	if err := proto.Unmarshal(a.GetValue(), msg); err != nil {
+		return corruptf(r.key, "page encoding: %v", err)
 	}
-	return pl, nil
+	return nil
 }
 
 // readPage reads page pi of column ci from store and decodes it as type dt.

@@ -80,7 +80,7 @@ func (db *DB) AdoptPrimaryKey(ctx context.Context, name, pk string, schema *arro
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ds.Commit(ctx, db.store, lance.Transaction{Config: map[string]string{configPrimaryKey: pk}}); err != nil {
+	if _, err := ds.Commit(ctx, db.store, lance.Transaction{Config: map[string]string{configPrimaryKey: pk}, PrimaryKey: pk}); err != nil {
 		return nil, wrapStoreErr(fmt.Errorf("adopting primary key %q of %q: %w", pk, name, err))
 	}
 	return db.openSlot(ctx, name, sl)

@@ -2,10 +2,8 @@ package lsm
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -23,18 +21,7 @@ import (
 // answer into out.
 func memwalJS(t testing.TB, nm, dir string, req map[string]any, out any) {
 	t.Helper()
-	raw, err := json.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := filepath.Join(t.TempDir(), "request.json")
-	if err := os.WriteFile(f, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	res := lancejs.Run(t, nm, "memwal.mjs", dir, f)
-	if err := json.Unmarshal(res, out); err != nil {
-		t.Fatalf("memwal.mjs %s: %v\n%s", req["op"], err, res)
-	}
+	lancejs.RunJSON(t, nm, "memwal.mjs", dir, req, out)
 }
 
 // TestBucketsAgreeWithLanceDB: for 10,000 int64 and 10,000 string keys,

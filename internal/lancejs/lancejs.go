@@ -130,3 +130,21 @@ func ReadDataset(t testing.TB, nm, path string, q Query) Result {
 	}
 	return decodeResult(t, Run(t, nm, "read_dataset.mjs", dir, name[:len(name)-len(".lance")], string(raw)))
 }
+
+// RunJSON runs script with dir and a file holding req as JSON, and decodes
+// its JSON answer into out.
+func RunJSON(t testing.TB, nm, script, dir string, req, out any) {
+	t.Helper()
+	raw, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "request.json")
+	if err := os.WriteFile(f, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := Run(t, nm, script, dir, f)
+	if err := json.Unmarshal(res, out); err != nil {
+		t.Fatalf("%s %v: %v\n%s", script, req, err, res)
+	}
+}
