@@ -253,3 +253,66 @@ func shareLoop(t *testing.T, variant string, seconds int, lsmSpec bool) {
 		t.Fatalf("LanceDB lists %v after flightwal's compaction", chk.Indices)
 	}
 }
+
+// TestLanceDBIndexesAfterCompactionRemovesTheirFragments: LanceDB indexes
+// a table flightwal wrote in two fragments; flightwal then overwrites every
+// row of the first and compacts, so a fragment the indexes hold addresses
+// for is gone while the other, with a deletion file, keeps them in use.
+// LanceDB's indexed vector and full-text searches still answer with live
+// rows only: the fragment bitmaps keep the removed fragment, so Lance
+// blocks its rows (a narrowed bitmap made LanceDB 0.31's take fail on a
+// fragment that no longer exists, as TestShareLanceDB031Loop once did).
+func TestLanceDBIndexesAfterCompactionRemovesTheirFragments(t *testing.T) {
+	if onMinIO() {
+		t.Skip("LanceDB reads a local directory")
+	}
+	for _, variant := range []string{"v039", ""} {
+		t.Run("lancedb"+map[string]string{"v039": "0.39", "": "0.31"}[variant], func(t *testing.T) {
+			nm := lancejs.NodeModules(t, variant)
+			e, dir := localEnv(t, withLSM(lsm.Options{CompactAfterGenerations: -1, LanceRefreshInterval: 100 * time.Millisecond}))
+			const name, dim, n = "shared", 8, 600
+			e.createTable(name, datagen.Schema(dim), nil)
+			m := model{}
+			for first := int64(0); first < n; first += n / 2 {
+				e.putModel(m, name, 1, first, n/2)
+				e.mustAction("flush", map[string]any{"table": name})
+				e.mustAction("compact", map[string]any{"table": name})
+			}
+			var idx shareCheck
+			shareWriter(t, nm, dir, name, "index", nil, &idx)
+			if len(idx.Indices) != 2 {
+				t.Fatalf("LanceDB built %v", idx.Indices)
+			}
+			time.Sleep(300 * time.Millisecond) // > lance.refresh_interval
+			e.putModel(m, name, 2, 0, n/2)
+			e.deleteModel(m, name, n-1) // a deletion file in the other fragment
+			e.mustAction("flush", map[string]any{"table": name})
+			e.mustAction("compact", map[string]any{"table": name})
+
+			const probe = 123
+			var chk shareCheck
+			q := make([]float32, dim)
+			datagen.Vector(q, m[probe], probe)
+			shareWriter(t, nm, dir, name, "check", map[string]any{"dim": dim, "query": q}, &chk)
+			if len(chk.Rows) != len(m) {
+				t.Fatalf("LanceDB reads %d rows, want %d", len(chk.Rows), len(m))
+			}
+			zebras := 0
+			for _, r := range chk.Rows {
+				id, _ := strconv.ParseInt(r[0], 10, 64)
+				if want := datagen.Text(m[id], id); r[1] != want {
+					t.Fatalf("key %d: LanceDB reads %q, want %q", id, r[1], want)
+				}
+				if strings.Contains(r[1], "zebra") {
+					zebras++
+				}
+			}
+			if len(chk.Nearest) == 0 || chk.Nearest[0] != strconv.Itoa(probe) {
+				t.Fatalf("LanceDB's vector search for row %d: %v", probe, chk.Nearest)
+			}
+			if chk.FTSCount != zebras {
+				t.Fatalf("LanceDB's full-text search finds %d rows, %d hold the word", chk.FTSCount, zebras)
+			}
+		})
+	}
+}

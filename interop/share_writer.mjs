@@ -9,10 +9,12 @@
 //     IVF_PQ index on vec and an FTS index on text. Every operation that
 //     fails is counted and its message kept (LanceDB retries commit
 //     conflicts itself; what reaches here failed after its retries).
-//   check {dim}: listIndices(), an indexed vector and FTS query, the
+//   check {dim, probe, query}: listIndices(), an indexed vector query
+//     (for query, else row probe's vector) and an FTS query, the
 //     rows (id and text), and getLsmWriteSpec().
 //   create {dim, rows}: create the table (data storage version 2.0) with
 //     rows 0..rows-1.
+//   index {}: build the IVF_PQ index vec_idx and the FTS index text_idx.
 //   lsmspec {}: set the unenforced primary key id and a bucket LSM spec.
 //   getspec {}: getLsmWriteSpec() and listIndices().
 import { lancedb, arrow, tableRows } from "./common.mjs";
@@ -124,6 +126,13 @@ if (cmd === "create") {
   out.errors = errors;
   out.rounds = round;
   out.nextKey = next;
+} else if (cmd === "index") {
+  const t = await db.openTable(name);
+  await t.createIndex("vec", {
+    config: lancedb.Index.ivfPq({ numPartitions: 2, numSubVectors: 2, distanceType: "l2" }), name: "vec_idx",
+  });
+  await t.createIndex("text", { config: lancedb.Index.fts(), name: "text_idx" });
+  out.indices = (await t.listIndices()).map((i) => ({ name: i.name, indexType: i.indexType, columns: i.columns }));
 } else if (cmd === "getspec") {
   const t = await db.openTable(name);
   out.version = await t.version();
@@ -137,7 +146,7 @@ if (cmd === "create") {
   const t = await db.openTable(name);
   out.version = await t.version();
   out.indices = (await t.listIndices()).map((i) => ({ name: i.name, indexType: i.indexType, columns: i.columns }));
-  const q = vec(args.probe, args.dim);
+  const q = args.query ?? vec(args.probe, args.dim);
   // flightwal's table carries a MemWAL spec (0.39 reads it through its LSM
   // scanner by default, which refuses indexes the spec does not maintain):
   // read the base table, which flightwal compacted everything into.

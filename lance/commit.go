@@ -84,7 +84,7 @@ func (d *Dataset) build(ctx context.Context, store objstore.Store, tx *Transacti
 	m := proto.Clone(d.manifest).(*tablepb.Manifest)
 	m.Version = d.Version() + 1
 	m.WriterVersion = &tablepb.Manifest_WriterVersion{Library: writerLibrary, Version: writerVersion}
-	// The index section is rewritten (carried, narrowed and edited) by
+	// The index section is rewritten (carried and edited) by
 	// buildIndexes; the transaction section of the old file describes the
 	// old commit, not this one.
 	m.IndexSection = nil
@@ -175,11 +175,7 @@ func (d *Dataset) build(ctx context.Context, store objstore.Store, tx *Transacti
 		m.MaxFragmentId = &mf
 	}
 	m.Fragments = frags
-	live := make(map[uint64]bool, len(frags))
-	for _, f := range frags {
-		live[f.GetId()] = true
-	}
-	indexes, err := tx.buildIndexes(d.indexes, live)
+	indexes, err := tx.buildIndexes(d.indexes)
 	if err != nil {
 		return nil, nil, nil, err
 	}

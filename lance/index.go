@@ -18,9 +18,13 @@ import (
 // version it lands on into the new manifest: Lance's indexes, its system
 // indexes (MemWAL, fragment reuse) and entries of kinds this package does
 // not know, which keep their details and unknown fields byte for byte.
-// The one change a commit makes to an entry it did not edit is Lance's
-// compaction rule: its fragment bitmap is narrowed to the fragments that
-// still exist (Lance reads fragment_bitmap ∩ existing fragments anyway).
+// An entry a commit did not edit is carried unchanged, its fragment bitmap
+// included: as in Lance, the bitmap names the fragments the index holds
+// row addresses for, whether or not they still exist. Lance's readers
+// block the rows of a listed fragment that is gone; narrowing the bitmap
+// when a compaction removes a fragment would let an index hand out
+// addresses of a fragment that no longer exists (LanceDB then fails the
+// query: "take ... fragment id N does not exist").
 
 // Indexes returns copies of the version's index entries in manifest order.
 // Several entries may share a name (the deltas of one index).
@@ -126,9 +130,8 @@ func (tx *Transaction) UpdateIndex(name string, fn func(current []*tablepb.Index
 }
 
 // buildIndexes applies tx's index edits to current (the index section of
-// the version being committed on) and narrows every entry's fragment
-// bitmap to frags, the fragments of the new version.
-func (tx *Transaction) buildIndexes(current []*tablepb.IndexMetadata, frags map[uint64]bool) ([]*tablepb.IndexMetadata, error) {
+// the version being committed on).
+func (tx *Transaction) buildIndexes(current []*tablepb.IndexMetadata) ([]*tablepb.IndexMetadata, error) {
 	out := make([]*tablepb.IndexMetadata, 0, len(current)+len(tx.indexEdits))
 	for _, im := range current {
 		out = append(out, proto.Clone(im).(*tablepb.IndexMetadata))
@@ -174,40 +177,6 @@ func (tx *Transaction) buildIndexes(current []*tablepb.IndexMetadata, frags map[
 			return nil, fmt.Errorf("lance: commit: two index entries with uuid %s", UUIDString(u))
 		}
 		seen[string(u)] = true
-		if err := narrowIndex(im, frags); err != nil {
-			return nil, err
-		}
 	}
 	return out, nil
-}
-
-// narrowIndex drops from im's fragment bitmap the fragments not in frags.
-// A bitmap this package cannot decode is left as it is.
-func narrowIndex(im *tablepb.IndexMetadata, frags map[uint64]bool) error {
-	if len(im.GetFragmentBitmap()) == 0 {
-		return nil
-	}
-	bm, err := IndexFragments(im)
-	if err != nil {
-		return nil // carried untouched: the reader intersects anyway
-	}
-	var gone []uint32
-	it := bm.Iterator()
-	for it.HasNext() {
-		if id := it.Next(); !frags[uint64(id)] {
-			gone = append(gone, id)
-		}
-	}
-	if len(gone) == 0 {
-		return nil
-	}
-	for _, id := range gone {
-		bm.Remove(id)
-	}
-	b, err := bm.ToBytes()
-	if err != nil {
-		return fmt.Errorf("lance: index %q: fragment bitmap: %w", im.GetName(), err)
-	}
-	im.FragmentBitmap = b
-	return nil
 }

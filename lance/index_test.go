@@ -35,8 +35,9 @@ func fragIDs(t *testing.T, im *tablepb.IndexMetadata) []uint32 {
 	return bm.ToArray()
 }
 
-// LanceDB's BTREE index survives our commits: carried unchanged while its
-// fragments exist, narrowed when one goes, and fields we do not declare
+// LanceDB's BTREE index survives our commits: carried unchanged, its
+// fragment bitmap too when a fragment it covers goes (Lance's readers then
+// block that fragment's rows), and fields we do not declare
 // (covering_fields, 11) kept byte for byte.
 func TestCommitCarriesLanceIndexes(t *testing.T) {
 	ctx := context.Background()
@@ -83,7 +84,7 @@ func TestCommitCarriesLanceIndexes(t *testing.T) {
 	if got := d.Indexes(); len(got) != 2 || !proto.Equal(got[0], orig[0]) || !proto.Equal(got[1], other) {
 		t.Fatalf("after a delete: %v", got)
 	}
-	// Removing fragment 0 narrows both bitmaps to {1}; nothing else changes.
+	// Removing fragment 0 changes neither entry: both still list {0, 1}.
 	if _, err = d.Commit(ctx, st, Transaction{RemoveFragments: []uint64{0}}); err != nil {
 		t.Fatal(err)
 	}
@@ -92,18 +93,11 @@ func TestCommitCarriesLanceIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := d.Indexes()
-	if len(got) != 2 {
+	if len(got) != 2 || !proto.Equal(got[0], orig[0]) || !proto.Equal(got[1], other) {
 		t.Fatalf("after removing fragment 0: %v", got)
 	}
-	for i, want := range []*tablepb.IndexMetadata{orig[0], other} {
-		if ids := fragIDs(t, got[i]); !slices.Equal(ids, []uint32{1}) {
-			t.Fatalf("%s: bitmap %v, want [1]", got[i].GetName(), ids)
-		}
-		want = proto.Clone(want).(*tablepb.IndexMetadata)
-		want.FragmentBitmap = got[i].FragmentBitmap
-		if !proto.Equal(got[i], want) {
-			t.Fatalf("%s changed beyond its bitmap:\n got %v\nwant %v", want.GetName(), got[i], want)
-		}
+	if ids := fragIDs(t, got[0]); !slices.Equal(ids, []uint32{0, 1}) {
+		t.Fatalf("bitmap %v, want [0 1]", ids)
 	}
 	if u := got[1].ProtoReflect().GetUnknown(); len(u) == 0 {
 		t.Fatal("covering_fields (11) was dropped")
