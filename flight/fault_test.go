@@ -8,6 +8,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/flightwal/flightwal/internal/datagen"
 	"github.com/flightwal/flightwal/lsm"
@@ -62,6 +64,11 @@ func TestFaultInjectedIngest(t *testing.T) {
 					recs[i] = datagen.Batch(e.mem, dim, uint64(b), int64(b)*rows, rows)
 				}
 				res, err := putWith(c, pathDesc("x"), recs...)
+				if status.Code(err) == codes.Unavailable {
+					// The region refuses batches while a failed WAL put is
+					// retried in place: back off, as a client would.
+					time.Sleep(time.Duration(5+rng.IntN(20)) * time.Millisecond)
+				}
 				for _, r := range recs {
 					r.Release()
 				}
@@ -102,8 +109,9 @@ func TestFaultInjectedIngest(t *testing.T) {
 	faulty.SetOptions(objstore.FaultOptions{})
 	extra := datagen.Batch(e.mem, dim, uint64(sent), int64(sent)*rows, rows)
 	defer extra.Release()
-	if !eventually(t, 5*time.Second, func() bool { _, err := e.put(pathDesc("x"), extra); return err == nil }) {
-		t.Fatal("writes did not resume once the store recovered")
+	var lastErr error
+	if !eventually(t, 5*time.Second, func() bool { _, lastErr = e.put(pathDesc("x"), extra); return lastErr == nil }) {
+		t.Fatalf("writes did not resume once the store recovered: %v", lastErr)
 	}
 	acked[sent] = true
 	sent++

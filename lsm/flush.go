@@ -108,31 +108,33 @@ func (r *RegionWriter) flushOldest(ctx context.Context) (fg FlushedGeneration, o
 }
 
 // commitManifest commits the next region manifest. A fence fails the
-// region. Any other error leaves the region as it was, so the job is
-// retried; landed is false only when the manifest is known not to have
-// been written (an error reported after the write went through is found by
-// reading it back), so what it names may be removed.
+// region for good. An error that leaves the region as it was (the
+// manifest is known not to have landed: landed is false, and what it names
+// may be removed) lets the job be retried. When the store cannot say
+// whether the write landed, or a version of our own epoch that is not
+// next is found (an earlier attempt whose outcome was lost), the region's
+// state in memory no longer matches the store: the region fails, not
+// fenced, and the table reopens it from what is stored.
 func (r *RegionWriter) commitManifest(ctx context.Context, next *tablepb.RegionManifest) (landed bool, err error) {
 	err = commitRegionManifest(ctx, r.store, r.opts.Retry, r.paths, next)
 	if err == nil {
 		return true, nil
 	}
-	if errors.Is(err, ErrFenced) {
-		r.fail(err)
-		return true, err
-	}
 	got, rerr := readRegionManifest(ctx, r.store, r.paths, next.Version)
 	switch {
 	case rerr == nil && proto.Equal(got, next):
 		return true, nil
+	case rerr == nil && got.WriterEpoch == next.WriterEpoch:
+		err = fmt.Errorf("region manifest version %d holds an earlier attempt of ours whose outcome was lost: the region reopens", next.Version)
 	case rerr == nil:
 		err = fmt.Errorf("%w: region manifest version %d was written by epoch %d (ours %d)", ErrFenced, next.Version, got.WriterEpoch, next.WriterEpoch)
-		r.fail(err)
-		return true, err
-	case errors.Is(rerr, objstore.ErrNotFound):
+	case errors.Is(rerr, objstore.ErrNotFound) && !errors.Is(err, ErrFenced):
 		return false, wrapStoreErr(err)
+	default:
+		err = fmt.Errorf("region manifest version %d: whether it was written is unknown (%v; reading it back: %v): the region reopens", next.Version, wrapStoreErr(err), rerr)
 	}
-	return true, wrapStoreErr(err)
+	r.fail(err)
+	return true, err
 }
 
 // removeObjects deletes every object under prefix, best effort.

@@ -2,6 +2,7 @@ package lsm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -246,4 +247,77 @@ func TestTransientFlushErrorsRetried(t *testing.T) {
 	}
 	db.Close()
 	mem.AssertSize(t, 0)
+}
+
+// TestFlushWhoseManifestOutcomeIsLost: the region manifest of a flush lands
+// but the store reports the put failed and then cannot read it back. The
+// region does not guess: it fails (not fenced), the next write reopens it
+// from what is stored, and nothing is lost or doubled. (It used to go on
+// with its old manifest and take its own landed version for a fence.)
+func TestFlushWhoseManifestOutcomeIsLost(t *testing.T) {
+	ctx := context.Background()
+	store := &lostManifests{Store: objstore.NewMem()}
+	db, mem := testDB(t, store, Options{CompactAfterGenerations: -1})
+	tbl, err := db.CreateTable(ctx, TableSpec{Name: "t", Schema: testSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(first, n, v int64) {
+		t.Helper()
+		rec := kvBatch(mem, seqIDs(first, n), v)
+		defer rec.Release()
+		w, _ := tbl.NewWriter(rec.Schema(), OpUpsert)
+		res, err := w.Write(ctx, mem, rec)
+		if err == nil {
+			err = tbl.WaitDurable(ctx, res)
+		}
+		if err != nil {
+			t.Fatalf("write %d..%d: %v", first, first+n, err)
+		}
+	}
+	write(0, 100, 1)
+
+	store.on.Store(true)
+	if _, err := tbl.Flush(ctx, 0); err == nil || errors.Is(err, ErrFenced) {
+		t.Fatalf("flush whose manifest outcome is lost: %v, want a failure that is not a fence", err)
+	}
+	store.on.Store(false)
+
+	write(50, 100, 2) // reopens the region from the stored manifest
+	if _, err := tbl.Flush(ctx, 0); err != nil {
+		t.Fatalf("flush after the reopen: %v", err)
+	}
+	got, err := scanState(ctx, tbl, mem, "")
+	if err != nil || len(got) != 150 {
+		t.Fatalf("%d rows (%v), want 150", len(got), err)
+	}
+	for id, v := range got {
+		if want := map[bool]int64{true: 1, false: 2}[id < 50]; v != want {
+			t.Fatalf("id %d: value %d, want %d", id, v, want)
+		}
+	}
+	db.Close()
+	mem.AssertSize(t, 0)
+}
+
+// lostManifests, while on, writes region manifests but reports the put
+// failed, and fails every read of one.
+type lostManifests struct {
+	objstore.Store
+	on atomic.Bool
+}
+
+func (s *lostManifests) PutIfAbsent(ctx context.Context, key string, data []byte) error {
+	err := s.Store.PutIfAbsent(ctx, key, data)
+	if err == nil && s.on.Load() && strings.Contains(key, "/manifest/") {
+		return errTransient
+	}
+	return err
+}
+
+func (s *lostManifests) Get(ctx context.Context, key string) ([]byte, error) {
+	if s.on.Load() && strings.Contains(key, "/manifest/") {
+		return nil, errTransient
+	}
+	return s.Store.Get(ctx, key)
 }
