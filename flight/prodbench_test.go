@@ -27,6 +27,9 @@ import (
 // drift hits both; the overhead reported is the median over iterations
 // of each iteration's ratio, which a burst of load from another process
 // moves less than the ratio of the totals (run with -benchtime 20x).
+// FLIGHTWAL_BENCH_ON=auth, metrics or log turns on one part alone; any
+// other value (none) turns on nothing: two identical servers, whose
+// "overhead" is the noise floor of the machine.
 func BenchmarkProdOverhead(b *testing.B) {
 	const rows, batchRows = 10_000, 1_000
 	recs := benchBatches(rows, batchRows) // cached: not released here
