@@ -75,6 +75,7 @@ func New(db *lsm.DB, opts Options) (*Engine, error) {
 			for _, s := range []string{
 				"SET temp_directory = '" + strings.ReplaceAll(opts.TempDir, "'", "''") + "'",
 				"SET enable_external_access = false",
+				"SET preserve_insertion_order = false",
 				"SET lock_configuration = true",
 			} {
 				if _, err := ex.ExecContext(context.Background(), s, nil); err != nil {
