@@ -5,7 +5,7 @@
 // Commands:
 //   loop {seconds, keyBase, dim, indexAfter}: until `seconds` pass, append
 //     50 new rows per round at keys keyBase.., delete some of them, and
-//     every few rounds run optimize(); after indexAfter rounds build an
+//     every other round run optimize(); after indexAfter rounds build an
 //     IVF_PQ index on vec and an FTS index on text. Every operation that
 //     fails is counted and its message kept (LanceDB retries commit
 //     conflicts itself; what reaches here failed after its retries).
@@ -119,7 +119,7 @@ if (cmd === "create") {
       }));
       await attempt("index", () => t.createIndex("text", { config: lancedb.Index.fts(), name: "text_idx" }));
     }
-    if (round % 4 === 0) await attempt("optimize", () => t.optimize());
+    if (round % 2 === 0) await attempt("optimize", () => t.optimize());
   }
   out.ops = ops;
   out.conflicts = conflicts;
