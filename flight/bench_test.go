@@ -71,6 +71,23 @@ var benchLSM = lsm.Options{
 	CompactAfterGenerations: -1,
 }
 
+// discardClient starts a benchutil.DiscardServer (stopped, and its
+// allocator checked for leaks, when b ends) and returns a client of it.
+func discardClient(b *testing.B) flight.Client {
+	dmem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	ds, err := benchutil.NewDiscardServer(dmem)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ds.Close(); dmem.AssertSize(b, 0) })
+	dc, err := ds.Client()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { dc.Close() })
+	return dc
+}
+
 // regionState is the first region's stats, for the benchmark log.
 func (e *env) regionState(table string) lsm.RegionStats {
 	e.t.Helper()
@@ -123,17 +140,7 @@ func BenchmarkIngest(b *testing.B) {
 			recs := benchBatches(rows, batchRows)
 			bytes := benchutil.Bytes(recs)
 			e := newEnv(b, withLSM(benchLSM))
-			dmem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			ds, err := benchutil.NewDiscardServer(dmem)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { ds.Close(); dmem.AssertSize(b, 0) })
-			dc, err := ds.Client()
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { dc.Close() })
+			dc := discardClient(b)
 			ctx := context.Background()
 			put := func(c flight.Client, desc *flight.FlightDescriptor) func() error {
 				return func() error { _, err := benchutil.Put(ctx, c, desc, recs); return err }
@@ -212,7 +219,9 @@ func BenchmarkIngest(b *testing.B) {
 			// batch passes before it is sequenced (lsm.validateBatch runs
 			// array.ValidateFull per column), over the same batches as
 			// the server decodes them, on one goroutine as DoPut does.
-			dec, err := benchutil.Decoded(dmem, recs)
+			vmem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer vmem.AssertSize(b, 0)
+			dec, err := benchutil.Decoded(vmem, recs)
 			if err != nil {
 				b.Fatal(err)
 			}

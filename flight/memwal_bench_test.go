@@ -9,7 +9,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/flightwal/flightwal/internal/benchutil"
 	"github.com/flightwal/flightwal/internal/datagen"
@@ -56,17 +55,7 @@ func BenchmarkMemWALIngestVsLanceDB(b *testing.B) {
 			}
 			e := newEnv(b, withStore(store), withLSM(benchLSM))
 			ctx := context.Background()
-			dmem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-			ds, err := benchutil.NewDiscardServer(dmem)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { ds.Close(); dmem.AssertSize(b, 0) })
-			dc, err := ds.Client()
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { dc.Close() })
+			dc := discardClient(b)
 			var ipcs [][]byte
 			for _, r := range recs {
 				var buf bytes.Buffer
