@@ -134,7 +134,7 @@ switch (req.op) {
   default:
     throw new Error("unknown op " + req.op);
 }
-process.stdout.write(JSON.stringify(out, (k, v) => (typeof v === "bigint" ? v.toString() : v)));
 // The shard writers are never closed: what LanceDB acknowledged is only in
-// its WAL, as after a crash.
-process.exit(0);
+// its WAL, as after a crash. Exit once stdout is flushed (a pipe takes a
+// large answer in pieces; exiting at once cut it at 64 KiB).
+process.stdout.write(JSON.stringify(out, (k, v) => (typeof v === "bigint" ? v.toString() : v)), () => process.exit(0));

@@ -315,3 +315,21 @@ func dataBytes(d arrow.ArrayData) int {
 	}
 	return n
 }
+
+// WriteFile writes recs (all with schema's fields, in order; the schema's
+// metadata goes into the file) as the standalone Lance file key, in data
+// file format v: the files of an index, say, which no manifest lists as
+// a fragment.
+func WriteFile(ctx context.Context, store objstore.Store, key string, schema *arrow.Schema, recs []arrow.RecordBatch, v DataStorageVersion) (int, error) {
+	if _, err := ParseDataStorageVersion(string(v)); err != nil {
+		return 0, err
+	}
+	data, _, err := encodeDataFile(schema, recs, v.minor())
+	if err != nil {
+		return 0, err
+	}
+	if err := store.Put(ctx, key, data); err != nil {
+		return 0, fmt.Errorf("lance: write %s: %w", key, err)
+	}
+	return len(data), nil
+}

@@ -218,8 +218,17 @@ var errTransient = fmt.Errorf("injected: %w", objstore.ErrUnavailable)
 // writers held by backpressure go on.
 func TestTransientFlushErrorsRetried(t *testing.T) {
 	ctx := context.Background()
-	store := objstore.NewFaulty(objstore.NewMem(), failTimes(40, objstore.OpPut, "_gen_", errTransient))
-	db, mem := testDB(t, store, Options{MemTableMaxBytes: 4 << 10, MaxUnflushedBytes: 8 << 10, CompactAfterGenerations: -1})
+	// The first 40 writes of generation files (data, key index, bloom
+	// filter) fail; the flush goroutine's backoff is kept short.
+	var failed atomic.Int64
+	store := objstore.NewFaulty(objstore.NewMem(), objstore.FaultOptions{Hook: func(_ context.Context, op objstore.Op, key string) error {
+		if (op == objstore.OpPut || op == objstore.OpPutIfAbsent) && strings.Contains(key, "_gen_") && failed.Add(1) <= 40 {
+			return errTransient
+		}
+		return nil
+	}})
+	db, mem := testDB(t, store, Options{MemTableMaxBytes: 4 << 10, MaxUnflushedBytes: 8 << 10, CompactAfterGenerations: -1,
+		Retry: objstore.RetryPolicy{Attempts: 2, Base: time.Millisecond, Max: 10 * time.Millisecond}})
 	tbl, err := db.CreateTable(ctx, TableSpec{Name: "t", Schema: testSchema})
 	if err != nil {
 		t.Fatal(err)
@@ -244,6 +253,9 @@ func TestTransientFlushErrorsRetried(t *testing.T) {
 	}
 	if st := tbl.Stats().Regions[0]; len(st.Generations) == 0 {
 		t.Fatalf("nothing flushed: %+v", st)
+	}
+	if n := failed.Load(); n <= 40 {
+		t.Fatalf("%d generation writes, want more than the 40 that failed", n)
 	}
 	db.Close()
 	mem.AssertSize(t, 0)

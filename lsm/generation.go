@@ -272,6 +272,15 @@ func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Alloc
 	if _, err := lance.WriteDatasetWith(ctx, store, root, m.schema, recs, lance.CreateOptions{DataStorageVersion: version}); err != nil {
 		return 0, 0, wrapStoreErr(fmt.Errorf("writing flushed generation %s: %w", root, err))
 	}
+	// LanceDB's LSM reader needs the key index (generation_pkindex.go).
+	// A generation with deletes gets none: LanceDB would not see them
+	// (they are in flightwal's sidecar, not _tombstone rows), so it fails
+	// to read the generation, loudly, until compaction merges it.
+	if m.pkCol >= 0 && rows > 0 && len(tombs) == 0 {
+		if err := writePKIndex(ctx, store, mem, root, recs, m.pkCol, m.schema.Field(m.pkCol), version); err != nil {
+			return 0, 0, wrapStoreErr(fmt.Errorf("writing the key index of flushed generation %s: %w", root, err))
+		}
+	}
 	return rows, pkBytes, nil
 }
 
