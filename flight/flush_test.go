@@ -187,7 +187,9 @@ func TestFlushLayersNewestWins(t *testing.T) {
 }
 
 // TestLanceReadsFlushedGenerations: the real Lance engine opens every
-// flushed generation and returns exactly the rows we wrote.
+// flushed generation and returns exactly the rows we wrote: the newest
+// version of each key, and each deleted key as a _tombstone row (as
+// Lance's MemWAL flushes a delete).
 func TestLanceReadsFlushedGenerations(t *testing.T) {
 	nm := lancejs.NodeModules(t, "")
 	dir := t.TempDir()
@@ -216,11 +218,11 @@ func TestLanceReadsFlushedGenerations(t *testing.T) {
 	query := make([]float32, dim)
 	datagen.Vector(query, 8, 120)
 	res := lancejs.ReadDataset(t, nm, genPath, lancejs.Query{
-		Filters: []lancejs.Filter{{Filter: "id >= 100 AND id < 103", Columns: []string{"id", "text"}}, {Filter: "id < 10", Columns: []string{"id"}}},
+		Filters: []lancejs.Filter{{Filter: "id >= 100 AND id < 103", Columns: []string{"id", "text"}}, {Filter: "id < 10 AND NOT _tombstone", Columns: []string{"id"}}, {Filter: "_tombstone", Columns: []string{"id"}}},
 		Vector:  &lancejs.VectorQuery{Column: "vec", Vector: query, K: 3, Columns: []string{"id"}},
 	})
-	if res.CountRows != 2997 {
-		t.Fatalf("Lance counts %d rows in the generation, want 2997 (3000 minus 3 deleted, upserts deduplicated)", res.CountRows)
+	if res.CountRows != 3000 {
+		t.Fatalf("Lance counts %d rows in the generation, want 3000 (2,997 live, upserts deduplicated, and 3 _tombstone rows)", res.CountRows)
 	}
 	rows := res.Filters[0].Rows
 	if len(rows) != 3 {
@@ -233,7 +235,10 @@ func TestLanceReadsFlushedGenerations(t *testing.T) {
 		}
 	}
 	if res.Filters[1].Count != 7 {
-		t.Fatalf("Lance: %d rows with id < 10, want 7", res.Filters[1].Count)
+		t.Fatalf("Lance: %d live rows with id < 10, want 7", res.Filters[1].Count)
+	}
+	if res.Filters[2].Count != 3 {
+		t.Fatalf("Lance: %d _tombstone rows, want 3 (ids 5, 6, 7)", res.Filters[2].Count)
 	}
 	if len(res.VectorRows) != 3 || res.VectorRows[0]["id"] != "120" {
 		t.Fatalf("Lance vector search: %v, want id 120 first", res.VectorRows)

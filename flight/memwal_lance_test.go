@@ -372,11 +372,12 @@ func TestLanceDBFlushedGenerationServed(t *testing.T) {
 }
 
 // TestLanceDBReadsFlightwalGenerations: flushed generations flightwal
-// wrote (not yet compacted) carry Lance's _pk_index and bloom filter, so
-// LanceDB 0.39's useLsm query reads the table while they are there: every
-// key once, the newest generation's version winning over older ones and
-// the base, across the key index's pages (5,000 keys: two pages), also
-// with a filter on the key.
+// wrote (not yet compacted) carry Lance's _pk_index and bloom filter, and
+// their deletes as _tombstone rows, so LanceDB 0.39's useLsm query reads
+// the table while they are there: every live key once, the newest
+// generation's version winning over older ones and the base, deleted keys
+// gone, across the key index's pages (5,000 keys: two pages), also with a
+// filter on the key.
 func TestLanceDBReadsFlightwalGenerations(t *testing.T) {
 	skipOnMinIO(t)
 	nm := lancejs.NodeModules(t, "v039")
@@ -403,10 +404,19 @@ func TestLanceDBReadsFlightwalGenerations(t *testing.T) {
 	e.mustAction("compact", map[string]any{"table": "t"})
 	put(ids(1000, 10000), "gen1") // 5,000 keys a region: two index pages
 	put([]int64{5, 4500, 10999, 20000}, "gen2")
+	// Deletes of keys in the base (7) and in an older generation (1500,
+	// 9000), flushed as _tombstone rows.
+	del := keyBatch(e.mem, []int64{7, 1500, 9000})
+	e.mustPut(cmdDesc(map[string]any{"table": "t", "op": "delete"}), del)
+	del.Release()
+	for _, k := range []int64{7, 1500, 9000} {
+		delete(want, k)
+	}
+	e.mustAction("flush", map[string]any{"table": "t"})
 	st := e.mustAction("stats", map[string]any{"table": "t"})
 	for _, r := range st["regions"].([]any) {
-		if g := r.(map[string]any)["flushed_generations"].([]any); len(g) != 2 {
-			t.Fatalf("flushed generations %v, want two per region", g)
+		if g := r.(map[string]any)["flushed_generations"].([]any); len(g) < 2 {
+			t.Fatalf("flushed generations %v, want two or three per region", g)
 		}
 	}
 	e.checkTexts("t", want, "flightwal")
@@ -425,11 +435,17 @@ func TestLanceDBReadsFlightwalGenerations(t *testing.T) {
 		}
 		seen[r.ID] = true
 	}
-	for _, id := range []int64{5, 999, 1000, 4500, 9000, 10999, 20000} {
+	for _, id := range []int64{5, 7, 999, 1000, 1500, 4500, 9000, 10999, 20000} {
 		rd = jsRead{}
 		memwalJS(t, nm, dir, map[string]any{"op": "read", "table": "t", "filter": "id = " + strconv.FormatInt(id, 10)}, &rd)
-		if len(rd.Rows) != 1 || rd.Rows[0].Text != want[id] {
-			t.Fatalf("LanceDB's useLsm query for id %d: %+v, want %q", id, rd.Rows, want[id])
+		text, live := want[id]
+		if live && (len(rd.Rows) != 1 || rd.Rows[0].Text != text) || !live && len(rd.Rows) != 0 {
+			t.Fatalf("LanceDB's useLsm query for id %d: %+v, want %q (live %v)", id, rd.Rows, text, live)
 		}
 	}
+	// flightwal reopens those generations and compacts them.
+	e.start()
+	e.checkTexts("t", want, "flightwal after a restart")
+	e.mustAction("compact", map[string]any{"table": "t"})
+	e.checkTexts("t", want, "flightwal after compaction")
 }

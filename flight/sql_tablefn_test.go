@@ -18,6 +18,9 @@ import (
 func TestFlightSQLTableFunctions(t *testing.T) {
 	e := newEnv(t)
 	searchTable(e)
+	// Both reads see the same index state (a training that finished
+	// between them changed the approximate answer once).
+	e.waitIndexesReady("s", 2)
 	c := sqlClient(t, e)
 	ctx := context.Background()
 	q := make([]float32, 8)

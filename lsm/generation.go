@@ -156,12 +156,13 @@ func (g *Generation) doLoad(ctx context.Context) error {
 	return r.Err()
 }
 
-// lanceDead reads what a generation LanceDB's shard writer flushed keeps
-// beside its rows: a deletion vector hiding older duplicates of a key and
-// rows whose _tombstone is true. It returns, per fragment, the rows that
-// are not the live version of their key (nil for a generation flightwal
-// wrote: one row per key, tombstones in the sidecar), adds the tombstoned
-// keys to g.tombs and sets g.dups.
+// lanceDead reads what a generation in Lance's layout keeps beside its
+// rows: a deletion vector hiding older duplicates of a key (LanceDB's
+// shard writer flushes every row) and rows whose _tombstone is true
+// (LanceDB's deletes, and flightwal's since it writes them so). It
+// returns, per fragment, the rows that are not the live version of their
+// key (nil for a generation of one row per key and no _tombstone column),
+// adds the tombstoned keys to g.tombs and sets g.dups.
 func (g *Generation) lanceDead(ctx context.Context, ds *lance.Dataset) (map[uint64]*roaring.Bitmap, error) {
 	tomb := len(ds.Schema().FieldIndices(wal.TombstoneColumn)) > 0
 	dead := map[uint64]*roaring.Bitmap{}
@@ -269,15 +270,37 @@ func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Alloc
 			pkBytes += payloadBytes(r.Column(m.pkCol))
 		}
 	}
-	if _, err := lance.WriteDatasetWith(ctx, store, root, m.schema, recs, lance.CreateOptions{DataStorageVersion: version}); err != nil {
+	// Deletes are also written as Lance writes them, _tombstone rows, so
+	// LanceDB's LSM reader sees them (flightwal reads such a generation as
+	// it reads one LanceDB flushed; the sidecar above stays for older
+	// readers). A 2.0 table whose columns can't hold the nulls of a delete
+	// row (a struct) keeps flightwal's layout alone.
+	schema, all, lanceRows := m.schema, recs, len(tombs) == 0
+	if m.pkCol >= 0 && len(tombs) > 0 {
+		if s, out, ok := withTombstoneRows(mem, m.schema, m.pkCol, recs, tombs, version); ok {
+			defer func() {
+				for _, r := range out {
+					r.Release()
+				}
+			}()
+			schema, all, lanceRows = s, out, true
+		}
+	}
+	var written int64
+	for _, r := range all {
+		written += r.NumRows()
+	}
+	if written == 0 {
+		all = nil
+	}
+	if _, err := lance.WriteDatasetWith(ctx, store, root, schema, all, lance.CreateOptions{DataStorageVersion: version}); err != nil {
 		return 0, 0, wrapStoreErr(fmt.Errorf("writing flushed generation %s: %w", root, err))
 	}
-	// LanceDB's LSM reader needs the key index (generation_pkindex.go).
-	// A generation with deletes gets none: LanceDB would not see them
-	// (they are in flightwal's sidecar, not _tombstone rows), so it fails
-	// to read the generation, loudly, until compaction merges it.
-	if m.pkCol >= 0 && rows > 0 && len(tombs) == 0 {
-		if err := writePKIndex(ctx, store, mem, root, recs, m.pkCol, m.schema.Field(m.pkCol), version); err != nil {
+	// LanceDB's LSM reader needs the key index (generation_pkindex.go). A
+	// generation whose deletes LanceDB could not see gets none: its reader
+	// then fails on the table, loudly, until compaction merges it.
+	if m.pkCol >= 0 && written > 0 && lanceRows {
+		if err := writePKIndex(ctx, store, mem, root, all, m.pkCol, m.schema.Field(m.pkCol), version); err != nil {
 			return 0, 0, wrapStoreErr(fmt.Errorf("writing the key index of flushed generation %s: %w", root, err))
 		}
 	}
@@ -333,7 +356,13 @@ func (g *Generation) lookupRow(ctx context.Context, key Key) (arrow.RecordBatch,
 	if !ok {
 		return nil, false, nil
 	}
-	rec, err := g.ds.Take(ctx, g.mem, loc.frag, []uint64{uint64(loc.row)}, nil)
+	// The table's columns only: a generation in Lance's layout also holds
+	// _tombstone.
+	names := make([]string, g.schema.NumFields())
+	for i, f := range g.schema.Fields() {
+		names[i] = f.Name
+	}
+	rec, err := g.ds.Take(ctx, g.mem, loc.frag, []uint64{uint64(loc.row)}, names)
 	if err != nil {
 		return nil, false, wrapStoreErr(fmt.Errorf("reading %s: %w", g.root, err))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/flightwal/flightwal/lance"
+	"github.com/flightwal/flightwal/lsm/wal"
 	"github.com/flightwal/flightwal/objstore"
 )
 
@@ -28,7 +29,8 @@ import (
 // | offset), cut into pages of pkIndexPageRows; the lookup file holds each
 // page's range. Without it LanceDB 0.39's useLsm queries fail ("Not found:
 // .../_pk_index/page_lookup.lance") on any table holding a flushed
-// generation flightwal wrote.
+// generation flightwal wrote. Deletes go into the dataset as _tombstone
+// rows (withTombstoneRows), so LanceDB sees them too.
 //
 // The bloom filter is written with every bit set: LanceDB's hash for it is
 // not known here (xxhash64 of the key's bytes, Parquet's split-block
@@ -157,4 +159,58 @@ func takeInt32(ctx context.Context, mem memory.Allocator, arr arrow.Array, idx [
 	ia := b.NewArray()
 	defer ia.Release()
 	return compute.TakeArray(ctx, arr, ia)
+}
+
+// withTombstoneRows returns a generation's rows as Lance's MemWAL flushes
+// them when the memtable deleted keys, so LanceDB's LSM reader sees the
+// deletes: the columns of wal.LanceSchema, the live rows with _tombstone
+// false, then one row per deleted key (the key, nulls, _tombstone true).
+// ok is false, and nothing is returned, when the table's data storage
+// version can't store those nulls (2.0 files have no struct validity).
+// The caller releases out.
+func withTombstoneRows(mem memory.Allocator, schema *arrow.Schema, pkCol int, recs, tombs []arrow.RecordBatch, v lance.DataStorageVersion) (genSchema *arrow.Schema, out []arrow.RecordBatch, ok bool) {
+	md := schema.Metadata()
+	genSchema = wal.LanceSchema(schema, pkCol, &md)
+	flags := func(n int, deleted bool) arrow.Array {
+		b := array.NewBooleanBuilder(mem)
+		defer b.Release()
+		b.Reserve(n)
+		for i := 0; i < n; i++ {
+			b.UnsafeAppend(deleted)
+		}
+		return b.NewArray()
+	}
+	for _, r := range recs {
+		n := int(r.NumRows())
+		cols := append(slices.Clone(r.Columns()), flags(n, false))
+		out = append(out, array.NewRecordBatch(genSchema, cols, int64(n)))
+		cols[len(cols)-1].Release()
+	}
+	for _, t := range tombs {
+		n := int(t.NumRows())
+		cols := make([]arrow.Array, 0, genSchema.NumFields())
+		fits := true
+		for i, f := range schema.Fields() {
+			if i == pkCol {
+				t.Column(0).Retain()
+				cols = append(cols, t.Column(0))
+				continue
+			}
+			a := array.MakeArrayOfNull(mem, f.Type, n)
+			fits = fits && !(v == lance.Version20 && nullStruct(a))
+			cols = append(cols, a)
+		}
+		cols = append(cols, flags(n, true))
+		out = append(out, array.NewRecordBatch(genSchema, cols, int64(n)))
+		for _, c := range cols {
+			c.Release()
+		}
+		if !fits {
+			for _, r := range out {
+				r.Release()
+			}
+			return nil, nil, false
+		}
+	}
+	return genSchema, out, true
 }

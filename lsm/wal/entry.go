@@ -120,21 +120,27 @@ type codec struct {
 	pkCol  int           // -1: no primary key
 }
 
-// logSchema is the schema of an entry of batches: the table's columns,
-// the key as the table declares it and every other column nullable (a
-// delete row holds nulls around its key), then Lance's tombstone column;
-// md is its metadata.
+// logSchema is the schema of an entry of batches (LanceSchema) with
+// metadata md.
 func (c codec) logSchema(md map[string]string) *arrow.Schema {
-	fields := make([]arrow.Field, c.schema.NumFields(), c.schema.NumFields()+1)
-	for i, f := range c.schema.Fields() {
-		if i != c.pkCol {
+	meta := arrow.MetadataFrom(md)
+	return LanceSchema(c.schema, c.pkCol, &meta)
+}
+
+// LanceSchema is the schema of the rows Lance's MemWAL logs and flushes:
+// the table's columns, the key (column pkCol) as the table declares it and
+// every other column nullable (a delete row holds nulls around its key),
+// then Lance's tombstone column; md is its metadata (may be nil).
+func LanceSchema(schema *arrow.Schema, pkCol int, md *arrow.Metadata) *arrow.Schema {
+	fields := make([]arrow.Field, schema.NumFields(), schema.NumFields()+1)
+	for i, f := range schema.Fields() {
+		if i != pkCol {
 			f.Nullable = true
 		}
 		fields[i] = f
 	}
 	fields = append(fields, arrow.Field{Name: TombstoneColumn, Type: arrow.FixedWidthTypes.Boolean})
-	meta := arrow.MetadataFrom(md)
-	return arrow.NewSchema(fields, &meta)
+	return arrow.NewSchema(fields, md)
 }
 
 // encode writes items as one entry, in dst's storage when it is large
