@@ -296,7 +296,7 @@ func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Alloc
 	if _, err := lance.WriteDatasetWith(ctx, store, root, schema, all, lance.CreateOptions{DataStorageVersion: version}); err != nil {
 		return 0, 0, wrapStoreErr(fmt.Errorf("writing flushed generation %s: %w", root, err))
 	}
-	// LanceDB's LSM reader needs the key index (generation_pkindex.go). A
+	// LanceDB's LSM reader needs the key index (generation_lance.go). A
 	// generation whose deletes LanceDB could not see gets none: its reader
 	// then fails on the table, loudly, until compaction merges it.
 	if m.pkCol >= 0 && written > 0 && lanceRows {
