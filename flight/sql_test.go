@@ -250,6 +250,12 @@ func TestFlightSQLQueries(t *testing.T) {
 	wantRows(t, "window", q(`SELECT id, row_number() OVER (PARTITION BY user_id ORDER BY id) AS rn,
 		sum(amount) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s
 		FROM events WHERE id IN (3, 4, 6) ORDER BY id`), "3|1|4.5", "4|1|10.5", "6|2|15")
+	// Inner joins push each table's own conjuncts (WHERE and ON) into its
+	// scan, point lookups included; the answer is the engine's either way.
+	wantRows(t, "join with pushed conjuncts", q(`SELECT u.name, count(*), sum(e.amount)
+		FROM events e JOIN users u ON e.user_id = u.id AND u.name <> 'bob'
+		WHERE e.id < 14 AND u.id IN (1, 2) AND e.kind = 'a' GROUP BY u.name ORDER BY u.name`),
+		"cy|2|15")
 	wantRows(t, "self join (a table read once, scanned twice)", q(`SELECT count(*) FROM events a JOIN events b ON a.id = b.id + 1`), "19")
 	wantRows(t, "quoted and mixed case", q(`SELECT count(*) FROM "events" WHERE KIND = 'b'`), "10")
 

@@ -33,9 +33,15 @@ import (
 // its scan reads the key and the columns the WHERE names, the conjuncts
 // it can, and pk = v as a point lookup.
 //
-// Not pushed: conjuncts of joined tables, of a table read twice, with
-// casts, functions, arithmetic, parameters or subqueries; HAVING,
-// QUALIFY, ORDER BY and LIMIT around anything but the plain select.
+// The tables of an inner join (JOIN ... ON, USING, commas), each read once,
+// get the conjuncts of the WHERE and of the ON conditions that name only
+// their own columns, point lookups included.
+//
+// Not pushed: conjuncts of outer, natural, ASOF, positional or lateral
+// joins (a filter below the null-supplying side would change which rows
+// are null-extended), of a table read twice, with casts, functions,
+// arithmetic, parameters or subqueries; HAVING, QUALIFY, ORDER BY and
+// LIMIT around anything but the plain select.
 
 // tableInfo is what pushdown needs of a table.
 type tableInfo struct {
@@ -111,10 +117,15 @@ func analyze(tree []byte, tables map[string]tableInfo, known func(string) string
 			p.scans[n].columns = cols
 		}
 	}
-	// Filters: the SELECTs reading a table alone, read once.
+	// Filters: the SELECTs reading a table alone, read once, and the
+	// tables of inner joins.
 	for i, sel := range w.selects {
 		isRoot := i == 0 && root["type"] == "SELECT_NODE" // walk met the root first
 		from, _ := sel["from_table"].(jsonNode)
+		if leaves, conds, ok := innerJoin(from, w.resolve); ok {
+			p.pushJoined(w, tables, leaves, append(conjuncts(sel["where_clause"]), conds...))
+			continue
+		}
 		name, alias, ok := baseTable(from, w.resolve)
 		if !ok || w.baseRefs[name] != 1 || w.ctes[strings.ToLower(name)] {
 			continue
@@ -144,6 +155,69 @@ func analyze(tree []byte, tables map[string]tableInfo, known func(string) string
 		}
 	}
 	return p
+}
+
+// joinLeaf is one table of a join: its stored name and its alias.
+type joinLeaf struct{ name, alias string }
+
+// innerJoin reads a FROM that is a tree of inner joins (JOIN ... ON,
+// USING, or a comma) of tables of the main schema: its tables, and the
+// conjuncts of its ON conditions. In an inner join the ON conditions and
+// the WHERE both hold for every row of the result, so a conjunct over one
+// table's columns may be applied to that table's scan first.
+func innerJoin(from jsonNode, resolve func(string) string) (leaves []joinLeaf, conds []jsonNode, ok bool) {
+	if from == nil || from["type"] != "JOIN" {
+		return nil, nil, false
+	}
+	var visit func(n jsonNode) bool
+	visit = func(n jsonNode) bool {
+		if n == nil {
+			return false
+		}
+		if n["type"] != "JOIN" {
+			name, alias, ok := baseTable(n, resolve)
+			leaves = append(leaves, joinLeaf{name, alias})
+			return ok
+		}
+		rt := str(n["ref_type"])
+		if str(n["join_type"]) != "INNER" || rt != "REGULAR" && rt != "CROSS" || str(n["alias"]) != "" || n["sample"] != nil {
+			return false
+		}
+		conds = append(conds, conjuncts(n["condition"])...)
+		l, _ := n["left"].(jsonNode)
+		r, _ := n["right"].(jsonNode)
+		return visit(l) && visit(r)
+	}
+	if !visit(from) {
+		return nil, nil, false
+	}
+	return leaves, conds, true
+}
+
+// pushJoined gives each table of an inner join, read once in the
+// statement, the conjuncts that name only its columns (qualified by its
+// alias or name, or unqualified; an unqualified name both tables have is
+// either a USING column, equal on both sides, or an error DuckDB
+// reports).
+func (p *pushdownPlan) pushJoined(w *walker, tables map[string]tableInfo, leaves []joinLeaf, conds []jsonNode) {
+	for _, lf := range leaves {
+		ti, ok := tables[lf.name]
+		if !ok || w.baseRefs[lf.name] != 1 || w.ctes[strings.ToLower(lf.name)] {
+			continue
+		}
+		tr := translator{table: lf.name, alias: lf.alias, schema: ti.schema}
+		req := p.scans[lf.name]
+		for _, c := range conds {
+			text, ok := tr.expr(c)
+			if !ok {
+				continue
+			}
+			req.filter = append(req.filter, text)
+			if req.pk == nil && ti.pk != "" {
+				req.pk = tr.keys(c, ti.pk)
+			}
+		}
+	}
 }
 
 // walker collects what the whole tree mentions.

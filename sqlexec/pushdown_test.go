@@ -71,9 +71,21 @@ func TestPushdownAnalyze(t *testing.T) {
 		{"SELECT kind, count(*) FROM events WHERE id BETWEEN 1 AND 9 AND NOT (kind = 'b') GROUP BY kind", "events", `cols=[id kind] filter=("id" BETWEEN 1 AND 9) AND ("kind" != 'b') pk=[]`},
 		// Not pushed: a function, a cast, a backslash in LIKE, a parameter.
 		{"SELECT id FROM events WHERE lower(kind) = 'a' AND id::VARCHAR = '1' AND kind LIKE 'a\\_b' AND id = ?", "events", `cols=[id kind] filter= pk=[]`},
-		// Joins: projection only; the joined tables' WHERE is not pushed.
+		// Inner joins: each table gets the conjuncts (WHERE and ON) over
+		// its own columns, point lookups included; a conjunct over both
+		// stays with the engine.
 		{"SELECT u.name, sum(e.amount) FROM events e JOIN users u ON e.id = u.id WHERE u.id = 2 GROUP BY 1", "events", `cols=[id Amount] filter= pk=[]`},
+		{"SELECT u.name, sum(e.amount) FROM events e JOIN users u ON e.id = u.id WHERE u.id = 2 GROUP BY 1", "users", `cols=[id name] filter="id" = 2 pk=[2]`},
+		{"SELECT u.name FROM events e JOIN users u ON e.id = u.id AND e.kind = 'a' WHERE e.amount > 1 AND u.name < e.kind", "events", `cols=[id kind Amount] filter=("Amount" > 1) AND ("kind" = 'a') pk=[]`},
 		{"SELECT u.name FROM events e JOIN users u USING (id)", "users", `cols=[id name] filter= pk=[]`},
+		{"SELECT u.name FROM events e JOIN users u USING (id) WHERE id = 7", "events", `cols=[id] filter="id" = 7 pk=[7]`},
+		{"SELECT u.name FROM events e, users u WHERE e.id = u.id AND kind = 'x'", "events", `cols=[id kind] filter="kind" = 'x' pk=[]`},
+		// A self-join reads the table twice: nothing pushed.
+		{"SELECT a.id FROM events a JOIN events b ON a.id = b.id WHERE a.kind = 'x'", "events", `cols=[id kind] filter= pk=[]`},
+		// Outer joins: nothing pushed (a filter under the null-supplying
+		// side would change which rows are null-extended).
+		{"SELECT u.name FROM users u LEFT JOIN events e ON e.id = u.id WHERE e.kind IS NULL", "events", `cols=[id kind] filter= pk=[]`},
+		{"SELECT u.name FROM users u LEFT JOIN events e ON e.id = u.id WHERE u.id = 3", "users", `cols=[id name] filter= pk=[]`},
 		// A table read twice: no filter, whatever either read says.
 		{"SELECT * FROM events WHERE id = 1 UNION ALL SELECT * FROM events WHERE id = 2", "events", `cols=[] filter= pk=[]`},
 		// A subquery reading the table alone gets its conjuncts.
