@@ -56,10 +56,7 @@ func WriteFragment(ctx context.Context, store objstore.Store, root string, schem
 // WriteFragmentVersion is WriteFragment in data file format v: a
 // dataset's new fragments must use its DataStorageVersion.
 func WriteFragmentVersion(ctx context.Context, store objstore.Store, root string, schema *arrow.Schema, recs []arrow.RecordBatch, v DataStorageVersion) (NewFragment, error) {
-	if _, err := ParseDataStorageVersion(string(v)); err != nil {
-		return NewFragment{}, err
-	}
-	data, rows, err := encodeDataFile(schema, recs, v.minor())
+	data, rows, err := encodeDataFileVersion(schema, recs, v)
 	if err != nil {
 		return NewFragment{}, err
 	}
@@ -321,10 +318,7 @@ func dataBytes(d arrow.ArrayData) int {
 // file format v: the files of an index, say, which no manifest lists as
 // a fragment.
 func WriteFile(ctx context.Context, store objstore.Store, key string, schema *arrow.Schema, recs []arrow.RecordBatch, v DataStorageVersion) (int, error) {
-	if _, err := ParseDataStorageVersion(string(v)); err != nil {
-		return 0, err
-	}
-	data, _, err := encodeDataFile(schema, recs, v.minor())
+	data, _, err := encodeDataFileVersion(schema, recs, v)
 	if err != nil {
 		return 0, err
 	}
@@ -332,4 +326,12 @@ func WriteFile(ctx context.Context, store objstore.Store, key string, schema *ar
 		return 0, fmt.Errorf("lance: write %s: %w", key, err)
 	}
 	return len(data), nil
+}
+
+// encodeDataFileVersion is encodeDataFile in data storage version v.
+func encodeDataFileVersion(schema *arrow.Schema, recs []arrow.RecordBatch, v DataStorageVersion) ([]byte, uint64, error) {
+	if _, err := ParseDataStorageVersion(string(v)); err != nil {
+		return nil, 0, err
+	}
+	return encodeDataFile(schema, recs, v.minor())
 }

@@ -238,14 +238,14 @@ func (t *Table) mergeGenerations(ctx context.Context, base *baseLayer, gens [][]
 			li := len(gs) - 1 - gi
 			// The table's columns only: a generation LanceDB flushed
 			// also holds _tombstone, and rows that are not the live
-			// version of their key (Generation.dups).
-			err := g.ds.Scan(ctx, t.opts.Allocator, t.columnNames(), scanBatchRows, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
+			// version of their key (Generation.dead).
+			err := g.ds.Scan(ctx, t.opts.Allocator, columnNames(t.schema), scanBatchRows, func(frag lance.Fragment, first uint64, rec arrow.RecordBatch) error {
 				var keep []int32
 				if t.pkCol >= 0 {
 					read := keyReader(rec.Column(t.pkCol))
 					for i := 0; i < int(rec.NumRows()); i++ {
 						k := read(i)
-						if !rs.shadowed(k, li) && (!g.dups || g.live(frag.ID, uint32(first)+uint32(i), k)) {
+						if !rs.shadowed(k, li) && g.live(frag.ID, uint32(first)+uint32(i)) {
 							keep = append(keep, int32(i))
 						}
 					}
@@ -430,10 +430,10 @@ func (t *Table) maybeCompact() {
 	}
 }
 
-// columnNames are the names of the table's columns, in order.
-func (t *Table) columnNames() []string {
-	names := make([]string, t.schema.NumFields())
-	for i, f := range t.schema.Fields() {
+// columnNames are the names of schema's columns, in order.
+func columnNames(schema *arrow.Schema) []string {
+	names := make([]string, schema.NumFields())
+	for i, f := range schema.Fields() {
 		names[i] = f.Name
 	}
 	return names

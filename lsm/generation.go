@@ -48,11 +48,11 @@ type Generation struct {
 	ds     *lance.Dataset
 	keys   map[Key]genRow   // newest row of each key
 	tombs  map[Key]struct{} // keys deleted by this generation
-	// dups: the generation holds rows that are not the live version of
-	// their key (LanceDB's shard writer flushes every row, hides older
-	// duplicates with a deletion vector and logs deletes as _tombstone
-	// rows); reads check each row against keys.
-	dups bool
+	// dead[frag] holds the rows that are not the live version of their
+	// key: older duplicates (LanceDB's shard writer flushes every row and
+	// hides them with a deletion vector) and _tombstone rows. Empty for a
+	// generation of one live row per key.
+	dead map[uint64]*roaring.Bitmap
 	// rowKeys[frag][row] is the key of a row (searches check a
 	// candidate's liveness by it).
 	rowKeys map[uint64][]Key
@@ -126,13 +126,26 @@ func (g *Generation) doLoad(ctx context.Context) error {
 	if g.pkCol < 0 {
 		return nil
 	}
-	dead, err := g.lanceDead(ctx, ds)
+	g.dead, err = g.lanceDead(ctx, ds)
 	if err != nil {
 		return wrapStoreErr(fmt.Errorf("reading flushed generation %s: %w", g.root, err))
 	}
-	g.keys, g.rowKeys, err = indexKeys(ctx, ds, g.mem, g.schema.Field(g.pkCol).Name, dead)
+	g.keys, g.rowKeys, err = indexKeys(ctx, ds, g.mem, g.schema.Field(g.pkCol).Name, g.dead)
 	if err != nil {
 		return wrapStoreErr(fmt.Errorf("indexing flushed generation %s: %w", g.root, err))
+	}
+	// Of two rows of one key the later is live: the earlier is dead too.
+	for frag, keys := range g.rowKeys {
+		for row, k := range keys {
+			if g.live(frag, uint32(row)) && g.keys[k] != (genRow{frag: frag, row: uint32(row)}) {
+				deadOf(g.dead, frag).Add(uint32(row))
+			}
+		}
+	}
+	for f, bm := range g.dead {
+		if bm.IsEmpty() {
+			delete(g.dead, f)
+		}
 	}
 	data, err := g.store.Get(ctx, path.Join(g.root, tombstoneFile))
 	if errors.Is(err, objstore.ErrNotFound) {
@@ -161,8 +174,8 @@ func (g *Generation) doLoad(ctx context.Context) error {
 // shard writer flushes every row) and rows whose _tombstone is true
 // (LanceDB's deletes, and flightwal's since it writes them so). It
 // returns, per fragment, the rows that are not the live version of their
-// key (nil for a generation of one row per key and no _tombstone column),
-// adds the tombstoned keys to g.tombs and sets g.dups.
+// key (none for a generation of one row per key and no _tombstone column)
+// and adds the tombstoned keys to g.tombs.
 func (g *Generation) lanceDead(ctx context.Context, ds *lance.Dataset) (map[uint64]*roaring.Bitmap, error) {
 	tomb := len(ds.Schema().FieldIndices(wal.TombstoneColumn)) > 0
 	dead := map[uint64]*roaring.Bitmap{}
@@ -178,10 +191,6 @@ func (g *Generation) lanceDead(ctx context.Context, ds *lance.Dataset) (map[uint
 			dead[f.ID] = bm.Clone()
 		}
 	}
-	if !tomb && len(dead) == 0 {
-		return nil, nil
-	}
-	g.dups = true
 	if !tomb {
 		return dead, nil
 	}
@@ -201,21 +210,18 @@ func (g *Generation) lanceDead(ctx context.Context, ds *lance.Dataset) (map[uint
 				g.tombs = map[Key]struct{}{}
 			}
 			g.tombs[read(i)] = struct{}{}
-			if dead[frag.ID] == nil {
-				dead[frag.ID] = roaring.New()
-			}
-			dead[frag.ID].Add(row)
+			deadOf(dead, frag.ID).Add(row)
 		}
 		return nil
 	})
 	return dead, err
 }
 
-// live reports whether row (of fragment frag) holding key k is the live
-// version of k in the generation.
-func (g *Generation) live(frag uint64, row uint32, k Key) bool {
-	loc, ok := g.keys[k]
-	return ok && loc == genRow{frag: frag, row: row}
+// live reports whether row (of fragment frag) is the live version of its
+// key in the generation.
+func (g *Generation) live(frag uint64, row uint32) bool {
+	d := g.dead[frag]
+	return d == nil || !d.Contains(row)
 }
 
 // has reports whether the generation holds a version (row or tombstone) of key.
@@ -247,21 +253,6 @@ func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Alloc
 			r.Release()
 		}
 	}()
-	if len(tombs) > 0 {
-		var buf bytes.Buffer
-		w := ipc.NewWriter(&buf, ipc.WithSchema(tombs[0].Schema()), ipc.WithAllocator(mem))
-		for _, t := range tombs {
-			if err := w.Write(t); err != nil {
-				return 0, 0, err
-			}
-		}
-		if err := w.Close(); err != nil {
-			return 0, 0, err
-		}
-		if err := store.Put(ctx, path.Join(root, tombstoneFile), buf.Bytes()); err != nil {
-			return 0, 0, wrapStoreErr(err)
-		}
-	}
 	for _, r := range recs {
 		rows += r.NumRows()
 	}
@@ -270,36 +261,37 @@ func writeGeneration(ctx context.Context, store objstore.Store, mem memory.Alloc
 			pkBytes += payloadBytes(r.Column(m.pkCol))
 		}
 	}
-	// Deletes are also written as Lance writes them, _tombstone rows, so
+	// Deletes are written as Lance writes them, _tombstone rows, so
 	// LanceDB's LSM reader sees them (flightwal reads such a generation as
-	// it reads one LanceDB flushed; the sidecar above stays for older
-	// readers). A 2.0 table whose columns can't hold the nulls of a delete
-	// row (a struct) keeps flightwal's layout alone.
-	schema, all, lanceRows := m.schema, recs, len(tombs) == 0
-	if m.pkCol >= 0 && len(tombs) > 0 {
-		if s, out, ok := withTombstoneRows(mem, m.schema, m.pkCol, recs, tombs, version); ok {
+	// it reads one LanceDB flushed). A 2.0 table whose columns can't hold
+	// the nulls of a delete row (a struct) keeps them in the sidecar.
+	schema, all, written := m.schema, recs, rows
+	if len(tombs) > 0 { // deletes need a key: m.pkCol >= 0
+		s, out, ok := withTombstoneRows(mem, m.schema, m.pkCol, recs, tombs, version)
+		if !ok {
+			if err := writeTombstoneSidecar(ctx, store, mem, root, tombs); err != nil {
+				return 0, 0, err
+			}
+		} else {
 			defer func() {
 				for _, r := range out {
 					r.Release()
 				}
 			}()
-			schema, all, lanceRows = s, out, true
+			schema, all = s, out
+			for _, t := range tombs {
+				written += t.NumRows()
+			}
 		}
-	}
-	var written int64
-	for _, r := range all {
-		written += r.NumRows()
-	}
-	if written == 0 {
-		all = nil
 	}
 	if _, err := lance.WriteDatasetWith(ctx, store, root, schema, all, lance.CreateOptions{DataStorageVersion: version}); err != nil {
 		return 0, 0, wrapStoreErr(fmt.Errorf("writing flushed generation %s: %w", root, err))
 	}
 	// LanceDB's LSM reader needs the key index (generation_lance.go). A
-	// generation whose deletes LanceDB could not see gets none: its reader
-	// then fails on the table, loudly, until compaction merges it.
-	if m.pkCol >= 0 && written > 0 && lanceRows {
+	// generation whose deletes are only in the sidecar gets none: LanceDB
+	// would not see them, so its reader fails on the table, loudly, until
+	// compaction merges the generation.
+	if m.pkCol >= 0 && written > 0 && (len(tombs) == 0 || schema != m.schema) {
 		if err := writePKIndex(ctx, store, mem, root, all, m.pkCol, m.schema.Field(m.pkCol), version); err != nil {
 			return 0, 0, wrapStoreErr(fmt.Errorf("writing the key index of flushed generation %s: %w", root, err))
 		}
@@ -358,11 +350,7 @@ func (g *Generation) lookupRow(ctx context.Context, key Key) (arrow.RecordBatch,
 	}
 	// The table's columns only: a generation in Lance's layout also holds
 	// _tombstone.
-	names := make([]string, g.schema.NumFields())
-	for i, f := range g.schema.Fields() {
-		names[i] = f.Name
-	}
-	rec, err := g.ds.Take(ctx, g.mem, loc.frag, []uint64{uint64(loc.row)}, names)
+	rec, err := g.ds.Take(ctx, g.mem, loc.frag, []uint64{uint64(loc.row)}, columnNames(g.schema))
 	if err != nil {
 		return nil, false, wrapStoreErr(fmt.Errorf("reading %s: %w", g.root, err))
 	}
@@ -390,4 +378,22 @@ func payloadBytes(col arrow.Array) int64 {
 		return int64(col.Len()) * int64(fw.BitWidth()/8)
 	}
 	return 0
+}
+
+// writeTombstoneSidecar writes the keys a generation deletes as the
+// sidecar tombstoneFile (flightwal's layout, for tables whose columns
+// can't hold a _tombstone row). It is written before the dataset, so a
+// dataset that exists always has its tombstones.
+func writeTombstoneSidecar(ctx context.Context, store objstore.Store, mem memory.Allocator, root string, tombs []arrow.RecordBatch) error {
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(tombs[0].Schema()), ipc.WithAllocator(mem))
+	for _, t := range tombs {
+		if err := w.Write(t); err != nil {
+			return err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return wrapStoreErr(store.Put(ctx, path.Join(root, tombstoneFile), buf.Bytes()))
 }

@@ -1,6 +1,7 @@
 package lsm
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path"
@@ -141,11 +142,7 @@ func writePKIndex(ctx context.Context, store objstore.Store, mem memory.Allocato
 		return err
 	}
 
-	full := make([]byte, bloomFilterSize)
-	for i := range full {
-		full[i] = 0xff
-	}
-	if err := store.Put(ctx, path.Join(root, bloomFilterFile), full); err != nil {
+	if err := store.Put(ctx, path.Join(root, bloomFilterFile), bytes.Repeat([]byte{0xff}, bloomFilterSize)); err != nil {
 		return fmt.Errorf("writing %s: %w", path.Join(root, bloomFilterFile), err)
 	}
 	return nil

@@ -97,7 +97,7 @@ func TestShadowingRowAndBitmapAgree(t *testing.T) {
 				for row, k := range keys {
 					// A row that is not its key's version in the
 					// generation (a _tombstone row) is dead already.
-					if g.live(frag, uint32(row), k) && rs.shadowed(k, li) {
+					if g.live(frag, uint32(row)) && rs.shadowed(k, li) {
 						deadOf(rows, frag).Add(uint32(row))
 					}
 				}

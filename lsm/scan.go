@@ -83,9 +83,8 @@ func (s *Snapshot) scan(ctx context.Context, mem memory.Allocator, p *Plan, out 
 					pkCol = rec.Schema().FieldIndices(s.t.PrimaryKey())[0]
 				}
 				var live func(int) bool
-				if g.dups && pkCol >= 0 {
-					read := keyReader(rec.Column(pkCol))
-					live = func(i int) bool { return g.live(frag.ID, uint32(first)+uint32(i), read(i)) }
+				if g.dead[frag.ID] != nil {
+					live = func(i int) bool { return g.live(frag.ID, uint32(first)+uint32(i)) }
 				}
 				mask := rs.liveMask(rec.NumRows(), pkCol, rec, live, li)
 				return out.add(ctx, rec, mask)

@@ -127,27 +127,14 @@ func analyze(tree []byte, tables map[string]tableInfo, known func(string) string
 			continue
 		}
 		name, alias, ok := baseTable(from, w.resolve)
-		if !ok || w.baseRefs[name] != 1 || w.ctes[strings.ToLower(name)] {
-			continue
-		}
-		ti, ok := tables[name]
 		if !ok {
 			continue
 		}
-		tr := translator{table: name, alias: alias, schema: ti.schema}
-		req := p.scans[name]
-		all := true
-		for _, c := range conjuncts(sel["where_clause"]) {
-			text, ok := tr.expr(c)
-			if !ok {
-				all = false
-				continue
-			}
-			req.filter = append(req.filter, text)
-			if req.pk == nil && ti.pk != "" {
-				req.pk = tr.keys(c, ti.pk)
-			}
+		tr, ok := w.readOnce(tables, name, alias)
+		if !ok {
+			continue
 		}
+		all := p.push(tr, tables[name].pk, conjuncts(sel["where_clause"]))
 		if isRoot && all {
 			if cols, limit, ok := plainSelect(sel, tr); ok {
 				p.direct, p.directColumns, p.directLimit = name, cols, limit
@@ -201,23 +188,40 @@ func innerJoin(from jsonNode, resolve func(string) string) (leaves []joinLeaf, c
 // reports).
 func (p *pushdownPlan) pushJoined(w *walker, tables map[string]tableInfo, leaves []joinLeaf, conds []jsonNode) {
 	for _, lf := range leaves {
-		ti, ok := tables[lf.name]
-		if !ok || w.baseRefs[lf.name] != 1 || w.ctes[strings.ToLower(lf.name)] {
-			continue
-		}
-		tr := translator{table: lf.name, alias: lf.alias, schema: ti.schema}
-		req := p.scans[lf.name]
-		for _, c := range conds {
-			text, ok := tr.expr(c)
-			if !ok {
-				continue
-			}
-			req.filter = append(req.filter, text)
-			if req.pk == nil && ti.pk != "" {
-				req.pk = tr.keys(c, ti.pk)
-			}
+		if tr, ok := w.readOnce(tables, lf.name, lf.alias); ok {
+			p.push(tr, tables[lf.name].pk, conds)
 		}
 	}
+}
+
+// readOnce is the translator for table name (written as alias) if the
+// statement reads that table once, and not through a CTE of its name.
+func (w *walker) readOnce(tables map[string]tableInfo, name, alias string) (translator, bool) {
+	ti, ok := tables[name]
+	if !ok || w.baseRefs[name] != 1 || w.ctes[strings.ToLower(name)] {
+		return translator{}, false
+	}
+	return translator{table: name, alias: alias, schema: ti.schema}, true
+}
+
+// push adds to tr's table's scan the conjuncts the filter language
+// expresses, the first point lookup among them as its keys (pk is the
+// table's key column); all reports that every conjunct went.
+func (p *pushdownPlan) push(tr translator, pk string, conds []jsonNode) (all bool) {
+	req := p.scans[tr.table]
+	all = true
+	for _, c := range conds {
+		text, ok := tr.expr(c)
+		if !ok {
+			all = false
+			continue
+		}
+		req.filter = append(req.filter, text)
+		if req.pk == nil && pk != "" {
+			req.pk = tr.keys(c, pk)
+		}
+	}
+	return all
 }
 
 // walker collects what the whole tree mentions.
