@@ -14,6 +14,7 @@
 //     rows (id and text), and getLsmWriteSpec().
 //   create {dim, rows}: create the table (data storage version 2.0) with
 //     rows 0..rows-1.
+//   optimize {}: optimize() once.
 //   index {}: build the IVF_PQ index vec_idx and the FTS index text_idx.
 //   lsmspec {}: set the unenforced primary key id and a bucket LSM spec.
 //   getspec {}: getLsmWriteSpec() and listIndices().
@@ -126,6 +127,10 @@ if (cmd === "create") {
   out.errors = errors;
   out.rounds = round;
   out.nextKey = next;
+} else if (cmd === "optimize") {
+  const t = await db.openTable(name);
+  await t.optimize();
+  out.ok = true;
 } else if (cmd === "index") {
   const t = await db.openTable(name);
   await t.createIndex("vec", {

@@ -104,6 +104,7 @@
 //     TestLifecycleStages (lifecycle_test.go),
 //     TestAppendOnlyCompactionRetireFails (compact_test.go),
 //     TestCrashBetweenGenerationAndManifest (flight/flush_test.go),
+//     TestFlushWhoseManifestOutcomeIsLost (flush_test.go),
 //     TestCompactCrashPoints (flight/compact_test.go),
 //     TestSnapshotUnderConcurrentWrites (flight/core_test.go).
 //  6. TestModelRandomized (model_test.go),
@@ -111,7 +112,10 @@
 //     TestMemTableVersions (memtable_test.go),
 //     TestSearchMatchesScanUnderChurn (search_test.go),
 //     TestFlushLayersNewestWins (flight/flush_test.go),
-//     TestSnapshotUnderConcurrentWrites (flight/core_test.go).
+//     TestSnapshotUnderConcurrentWrites (flight/core_test.go),
+//     TestWithTombstoneRows (generation_lance_test.go),
+//     TestLanceDBReadsFlightwalGenerations (flight/memwal_lance_test.go:
+//     LanceDB's reader of flightwal's generations, deletes included).
 //  7. TestWriteRejectsInvalidBatch (validate_test.go),
 //     TestNullsInNonNullableColumn (schema_test.go),
 //     TestNearestBadInput (nearest_test.go),
